@@ -1,0 +1,31 @@
+//! Printing: JSON for `-o json`, aligned plain-text tables otherwise.
+
+use serde::Serialize;
+
+use crate::cli::CliError;
+use crate::cli::Context;
+
+/// Prints `value` as one line of JSON.
+pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string(value).context(|| "encode output".to_owned())?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Prints rows under headers, columns padded to their widest cell.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

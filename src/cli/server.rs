@@ -1,0 +1,27 @@
+//! `server`: runs the control plane. Until the services land, it prepares the database and
+//! says so.
+
+use clap::Args;
+use coderlite::database::Store;
+
+use crate::cli::CliError;
+use crate::cli::Context;
+use crate::cli::GlobalArgs;
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Load the embedded demo fixtures into an empty database and simulate agent activity.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub fn run(ctx: &GlobalArgs, args: ServerArgs) -> Result<(), CliError> {
+    let store = ctx.open()?;
+    let version = store.schema_version().context(|| "read schema version".to_owned())?;
+    println!(
+        "coderlite server: the background services are not built yet; database {} is migrated to schema {version}{}",
+        store.path().display(),
+        if args.demo { " (demo requested)" } else { "" },
+    );
+    Ok(())
+}

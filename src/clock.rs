@@ -1,0 +1,396 @@
+//! Time for everything: the `Clock` trait, the real clock and `MockClock`.
+//!
+//! Domain code never reads the system time; it asks a `Clock`. Background loops wait with
+//! [`Clock::sleep_until`], which the mock clock wakes when a test moves time, so tests never
+//! sleep to wait for a tick: they advance the clock and, if they need to know a loop has
+//! gone back to waiting, call [`MockClock::wait_for_sleepers`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::Weak;
+use std::time::Duration;
+
+use chrono::DateTime;
+use chrono::TimeZone;
+use chrono::Utc;
+use parking_lot::Condvar;
+use parking_lot::Mutex;
+
+/// A UTC instant with microsecond precision (the storage precision).
+pub type Timestamp = DateTime<Utc>;
+
+/// Microseconds since the Unix epoch: the storage representation of a [`Timestamp`].
+pub fn to_micros(t: Timestamp) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The inverse of [`to_micros`]. Out-of-range values clamp to the representable range.
+pub fn from_micros(micros: i64) -> Timestamp {
+    Utc.timestamp_micros(micros).single().unwrap_or(if micros < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
+/// Truncates to the storage precision so values round-trip through the database unchanged.
+pub fn truncate_to_micros(t: Timestamp) -> Timestamp {
+    from_micros(to_micros(t))
+}
+
+/// RFC 3339 text in UTC with microseconds, the form every JSON output uses.
+pub fn format_rfc3339(t: Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The source of time. Implementations are cheap to share behind an `Arc`.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time, truncated to microseconds.
+    fn now(&self) -> Timestamp;
+
+    /// Blocks until `deadline` has passed on this clock or `cancel` is triggered.
+    /// Returns true when the deadline was reached, false when cancelled.
+    fn sleep_until(&self, deadline: Timestamp, cancel: &Cancel) -> bool;
+}
+
+/// A shareable handle to a clock.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// A cancellation signal for waits: services stop when it fires.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Default)]
+struct CancelInner {
+    cancelled: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancel").field("cancelled", &self.is_cancelled()).finish()
+    }
+}
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fires the signal; every current and future wait on it returns at once.
+    pub fn cancel(&self) {
+        *self.inner.cancelled.lock() = true;
+        self.inner.condvar.notify_all();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.inner.cancelled.lock()
+    }
+
+    /// Wakes waiters so they re-check their condition (used by the mock clock).
+    fn wake(&self) {
+        let _guard = self.inner.cancelled.lock();
+        self.inner.condvar.notify_all();
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> Timestamp {
+        truncate_to_micros(Utc::now())
+    }
+
+    fn sleep_until(&self, deadline: Timestamp, cancel: &Cancel) -> bool {
+        let mut cancelled = cancel.inner.cancelled.lock();
+        loop {
+            if *cancelled {
+                return false;
+            }
+            let remaining = deadline - self.now();
+            let Ok(remaining) = remaining.to_std() else {
+                return true;
+            };
+            if remaining.is_zero() {
+                return true;
+            }
+            cancel.inner.condvar.wait_for(&mut cancelled, remaining);
+        }
+    }
+}
+
+/// A clock that moves only when a test says so.
+///
+/// `set` and `advance` wake every thread sleeping on it; a sleeper whose deadline has passed
+/// is removed from the sleeper count at once, before the call returns, and counts again only
+/// when it goes back to sleep. So after an advance, `wait_for_sleepers(n)` returns once the
+/// woken loops have finished their work and are waiting again: tickers built on
+/// `sleep_until` fire deterministically.
+#[derive(Clone)]
+pub struct MockClock {
+    inner: Arc<MockInner>,
+}
+
+struct MockInner {
+    now: Mutex<Timestamp>,
+    sleepers: Mutex<Sleepers>,
+    sleepers_changed: Condvar,
+}
+
+#[derive(Default)]
+struct Sleepers {
+    next_token: u64,
+    entries: Vec<Sleeper>,
+}
+
+struct Sleeper {
+    token: u64,
+    deadline: Timestamp,
+    cancel: Weak<CancelInner>,
+}
+
+impl fmt::Debug for MockClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockClock").field("now", &self.now()).finish()
+    }
+}
+
+impl MockClock {
+    /// A mock clock at `start` (truncated to microseconds).
+    pub fn new(start: Timestamp) -> Self {
+        Self {
+            inner: Arc::new(MockInner {
+                now: Mutex::new(truncate_to_micros(start)),
+                sleepers: Mutex::new(Sleepers::default()),
+                sleepers_changed: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Sets the time (it may move backwards) and wakes sleepers whose deadline passed.
+    pub fn set(&self, t: Timestamp) {
+        let now = truncate_to_micros(t);
+        *self.inner.now.lock() = now;
+        self.wake_due(now);
+    }
+
+    /// Moves the time forward by `d` and wakes sleepers whose deadline passed.
+    pub fn advance(&self, d: Duration) {
+        let now = {
+            let mut now = self.inner.now.lock();
+            *now += chrono::Duration::from_std(d).expect("advance: duration out of range");
+            *now
+        };
+        self.wake_due(now);
+    }
+
+    /// The number of threads blocked in `sleep_until` on this clock whose deadline is ahead.
+    pub fn sleepers(&self) -> usize {
+        let mut sleepers = self.inner.sleepers.lock();
+        sleepers.entries.retain(|s| s.cancel.strong_count() > 0);
+        sleepers.entries.len()
+    }
+
+    /// Blocks until at least `n` threads sleep on this clock: the deterministic way for a test
+    /// to know that background loops finished their work and wait for their next tick.
+    /// Panics after 10 s of real time, which only a broken test reaches.
+    pub fn wait_for_sleepers(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut sleepers = self.inner.sleepers.lock();
+        loop {
+            sleepers.entries.retain(|s| s.cancel.strong_count() > 0);
+            if sleepers.entries.len() >= n {
+                return;
+            }
+            if self.inner.sleepers_changed.wait_until(&mut sleepers, deadline).timed_out() {
+                panic!("mock clock: expected {n} sleepers, have {}", sleepers.entries.len());
+            }
+        }
+    }
+
+    /// The earliest deadline among current sleepers: what a test advances to next.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.inner.sleepers.lock().entries.iter().map(|s| s.deadline).min()
+    }
+
+    fn wake_due(&self, now: Timestamp) {
+        let due: Vec<Arc<CancelInner>> = {
+            let mut sleepers = self.inner.sleepers.lock();
+            let mut due = Vec::new();
+            sleepers.entries.retain(|s| {
+                if s.deadline > now {
+                    return true;
+                }
+                due.extend(s.cancel.upgrade());
+                false
+            });
+            self.inner.sleepers_changed.notify_all();
+            due
+        };
+        for inner in due {
+            Cancel { inner }.wake();
+        }
+    }
+
+    fn register(&self, deadline: Timestamp, cancel: &Cancel) -> u64 {
+        let mut sleepers = self.inner.sleepers.lock();
+        sleepers.next_token += 1;
+        let token = sleepers.next_token;
+        sleepers.entries.push(Sleeper { token, deadline, cancel: Arc::downgrade(&cancel.inner) });
+        self.inner.sleepers_changed.notify_all();
+        token
+    }
+
+    fn unregister(&self, token: u64) {
+        let mut sleepers = self.inner.sleepers.lock();
+        sleepers.entries.retain(|s| s.token != token);
+        self.inner.sleepers_changed.notify_all();
+    }
+}
+
+impl Clock for MockClock {
+    fn now(&self) -> Timestamp {
+        *self.inner.now.lock()
+    }
+
+    fn sleep_until(&self, deadline: Timestamp, cancel: &Cancel) -> bool {
+        // The sleeper waits on its cancel signal's condvar, which both a cancellation and a
+        // clock move notify.
+        let mut cancelled = cancel.inner.cancelled.lock();
+        if *cancelled {
+            return false;
+        }
+        if self.now() >= deadline {
+            return true;
+        }
+        let token = self.register(deadline, cancel);
+        let reached = loop {
+            if *cancelled {
+                break false;
+            }
+            // The clock's time is written before waking, and waking takes this mutex, so a
+            // move between this check and the wait cannot be missed.
+            if self.now() >= deadline {
+                break true;
+            }
+            cancel.inner.condvar.wait(&mut cancelled);
+        };
+        drop(cancelled);
+        self.unregister(token);
+        reached
+    }
+}
+
+/// Fires at a fixed period on a clock. `next` is the instant of the next tick.
+#[derive(Debug)]
+pub struct Ticker {
+    clock: SharedClock,
+    period: Duration,
+    next: Timestamp,
+}
+
+impl Ticker {
+    /// A ticker whose first tick is `period` from now.
+    pub fn new(clock: SharedClock, period: Duration) -> Self {
+        let next = clock.now() + chrono::Duration::from_std(period).expect("ticker period out of range");
+        Self { clock, period, next }
+    }
+
+    /// The instant of the next tick.
+    pub fn next(&self) -> Timestamp {
+        self.next
+    }
+
+    /// Waits for the next tick. Returns false when cancelled. A tick that is already past
+    /// fires at once; the following tick is scheduled from the missed one, skipping ticks
+    /// that fell entirely in the past so that a slow iteration never causes a burst.
+    pub fn wait(&mut self, cancel: &Cancel) -> bool {
+        if !self.clock.sleep_until(self.next, cancel) {
+            return false;
+        }
+        let period = chrono::Duration::from_std(self.period).expect("ticker period out of range");
+        let now = self.clock.now();
+        self.next += period;
+        if self.next <= now {
+            self.next = now + period;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::thread;
+
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn micros_round_trip() {
+        let t = at("2024-05-06T07:08:09.123456789Z");
+        assert_eq!(from_micros(to_micros(t)), truncate_to_micros(t));
+        assert_eq!(format_rfc3339(truncate_to_micros(t)), "2024-05-06T07:08:09.123456Z");
+    }
+
+    #[test]
+    fn mock_sleep_wakes_on_advance() {
+        let clock = MockClock::new(at("2024-01-01T00:00:00Z"));
+        let cancel = Cancel::new();
+        let sleeper = {
+            let clock = clock.clone();
+            let cancel = cancel.clone();
+            thread::spawn(move || clock.sleep_until(at("2024-01-01T00:01:00Z"), &cancel))
+        };
+        clock.wait_for_sleepers(1);
+        clock.advance(Duration::from_secs(30));
+        // Still asleep: the deadline has not been reached.
+        clock.wait_for_sleepers(1);
+        clock.advance(Duration::from_secs(30));
+        assert!(sleeper.join().unwrap());
+        assert_eq!(clock.sleepers(), 0);
+    }
+
+    #[test]
+    fn mock_sleep_returns_false_on_cancel() {
+        let clock = MockClock::new(at("2024-01-01T00:00:00Z"));
+        let cancel = Cancel::new();
+        let sleeper = {
+            let clock = clock.clone();
+            let cancel = cancel.clone();
+            thread::spawn(move || clock.sleep_until(at("2024-01-02T00:00:00Z"), &cancel))
+        };
+        clock.wait_for_sleepers(1);
+        cancel.cancel();
+        assert!(!sleeper.join().unwrap());
+    }
+
+    #[test]
+    fn ticker_fires_each_period_and_skips_missed_ticks() {
+        let clock = MockClock::new(at("2024-01-01T00:00:00Z"));
+        let mut ticker = Ticker::new(Arc::new(clock.clone()), Duration::from_secs(60));
+        let cancel = Cancel::new();
+        clock.advance(Duration::from_secs(60));
+        assert!(ticker.wait(&cancel));
+        assert_eq!(ticker.next(), at("2024-01-01T00:02:00Z"));
+        // Five periods pass at once: one tick fires, the next is a full period later.
+        clock.advance(Duration::from_secs(300));
+        assert!(ticker.wait(&cancel));
+        assert_eq!(ticker.next(), at("2024-01-01T00:07:00Z"));
+    }
+
+    #[test]
+    fn real_clock_sleep_is_cancellable() {
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let far = RealClock.now() + chrono::Duration::hours(1);
+        assert!(!RealClock.sleep_until(far, &cancel));
+        assert!(RealClock.sleep_until(RealClock.now(), &Cancel::new()));
+    }
+}

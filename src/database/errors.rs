@@ -1,0 +1,106 @@
+//! Typed storage errors. Every error the SQLite implementation returns is one of these, with
+//! the operation that failed named in its text ("insert group member: ...").
+
+use std::path::PathBuf;
+
+use crate::database::lock::LockId;
+
+/// The storage layer's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors from the `Store`. Callers match on the variant, never on message text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A query that expects one row found none.
+    #[error("{op}: not found")]
+    NotFound { op: &'static str },
+
+    /// A unique or primary-key constraint rejected a write. `constraint` carries the upstream
+    /// constraint name where one is known (`groups_name_organization_id_key`), otherwise the
+    /// table and columns SQLite reported.
+    #[error("{op}: unique constraint violated: {constraint}")]
+    UniqueViolation { op: &'static str, constraint: String },
+
+    /// A foreign-key constraint rejected a write.
+    #[error("{op}: foreign key constraint violated")]
+    ForeignKey { op: &'static str },
+
+    /// A CHECK or NOT NULL constraint rejected a write.
+    #[error("{op}: constraint violated: {message}")]
+    Constraint { op: &'static str, message: String },
+
+    /// Another process held SQLite's write lock for longer than the busy timeout.
+    #[error("{op}: database is busy (another process held the write lock past the busy timeout)")]
+    Busy { op: &'static str },
+
+    /// A transaction lock could not be taken before the lock timeout because another holder's
+    /// lease sat on it.
+    #[error("acquire lock {lock_id}: not available within {timeout_ms} ms (held as a lease by {holder})")]
+    LockNotAvailable { lock_id: LockId, holder: String, timeout_ms: u64 },
+
+    /// The database was migrated by a newer binary.
+    #[error(
+        "database schema version {db} is newer than this binary's schema version {binary}; \
+         run a coderlite at least as new as the one that migrated it"
+    )]
+    SchemaTooNew { db: i64, binary: i64 },
+
+    /// A write (or a transaction lock) was attempted inside a read-only transaction.
+    #[error("{op}: not allowed in a read-only transaction")]
+    ReadOnlyTransaction { op: &'static str },
+
+    /// An operation that needs a read-write transaction was called outside one.
+    #[error("{op}: must be called inside a read-write transaction")]
+    NotInTransaction { op: &'static str },
+
+    /// A write transaction was started on the store while this thread already runs one; it
+    /// would deadlock on the writer mutex. Use the transaction handle instead.
+    #[error("{op}: this thread already holds the write transaction; use the transaction handle")]
+    NestedWrite { op: &'static str },
+
+    /// A stored value could not be decoded (corrupt or hand-edited data).
+    #[error("{op}: invalid stored value in {column}: {message}")]
+    InvalidValue { op: &'static str, column: &'static str, message: String },
+
+    /// The database file could not be opened or prepared.
+    #[error("open database {path}: {message}")]
+    Open { path: PathBuf, message: String },
+
+    /// Applying migrations failed.
+    #[error("apply migrations: {message}")]
+    Migration { message: String },
+
+    /// The connection pool could not hand out a connection.
+    #[error("{op}: get connection: {message}")]
+    Pool { op: &'static str, message: String },
+
+    /// Any other SQLite failure.
+    #[error("{op}: {message}")]
+    Sqlite { op: &'static str, message: String },
+
+    /// An operation that runs its own transaction was called on a transaction handle.
+    #[error("{op}: must not be called inside a transaction")]
+    InTransaction { op: &'static str },
+
+    /// The closure passed to `in_tx` failed with an error of its own type; the generic
+    /// [`crate::database::in_tx`] hands that error back to the caller instead of this one.
+    #[error("transaction closure failed")]
+    ClosureFailed,
+}
+
+impl Error {
+    /// True for a unique violation of exactly this constraint (upstream's
+    /// `IsUniqueViolation(err, constraint)`).
+    pub fn is_unique_violation_of(&self, name: &str) -> bool {
+        matches!(self, Error::UniqueViolation { constraint, .. } if constraint == name)
+    }
+
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::UniqueViolation { .. })
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+}

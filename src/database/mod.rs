@@ -1,0 +1,256 @@
+//! The storage boundary: the `Store` trait is the one interface domain code sees.
+//!
+//! **API boundary.** Domain modules (deployment, aiproviders, boundaryusage, rollup,
+//! prebuilds, provisioner) call only what is declared here. The SQLite implementation lives
+//! in [`sqlite`]; no `rusqlite` type crosses this module's edge.
+//!
+//! Every method carries a one-line contract. Methods that take data take it borrowed, so a
+//! transaction closure can be re-run (see [`Store::in_tx`]).
+
+pub mod errors;
+pub mod lock;
+pub mod models;
+pub mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::clock::Cancel;
+use crate::clock::SharedClock;
+pub use crate::database::errors::Error;
+pub use crate::database::errors::Result;
+pub use crate::database::lock::LockId;
+pub use crate::database::lock::gen_lock_id;
+use crate::database::models::IntegrityReport;
+use crate::database::models::LockRow;
+
+/// How a transaction is opened. No `Default`: the caller says what it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxOptions {
+    /// Read-only transactions see one consistent snapshot (`BEGIN DEFERRED` on a WAL
+    /// database) and never take the writer mutex. Writes inside them fail.
+    pub read_only: bool,
+    /// Names the transaction in logs, spans and transaction-lock holders. Never drives logic.
+    pub id: &'static str,
+}
+
+impl TxOptions {
+    /// A read-only transaction named `id`.
+    pub fn read(id: &'static str) -> Self {
+        Self { read_only: true, id }
+    }
+
+    /// A read-write (`BEGIN IMMEDIATE`) transaction named `id`.
+    pub fn write(id: &'static str) -> Self {
+        Self { read_only: false, id }
+    }
+}
+
+/// The closure type of [`Store::in_tx`].
+pub type TxFn<'a> = dyn FnMut(&dyn Store) -> Result<()> + 'a;
+
+/// A store shared between threads and services.
+pub type SharedStore = Arc<dyn Store + Send + Sync>;
+
+/// The one storage interface. Implemented by the pool-level store (each call runs in its own
+/// short transaction) and by the transaction handle passed to `in_tx` closures.
+pub trait Store {
+    // --- transactions and locks -------------------------------------------------------------
+
+    /// Runs `f` on one connection inside one transaction; commits if `f` returns `Ok`, rolls
+    /// back otherwise. On a transaction handle it runs `f` inline (no BEGIN, no commit of its
+    /// own); asking for read-write inside a read-only transaction is `ReadOnlyTransaction`.
+    /// `f` may run more than once: when `acquire_lock` meets another holder's lease, the whole
+    /// transaction is rolled back and retried, so take transaction locks first and keep side
+    /// effects outside the closure.
+    fn in_tx(&self, opts: TxOptions, f: &mut TxFn<'_>) -> Result<()>;
+
+    /// Takes transaction lock `id` for the rest of the current read-write transaction (blocks
+    /// while another holder's live lease sits on it, up to the lock timeout, then
+    /// `LockNotAvailable`). Re-entrant. Outside a read-write transaction: an error.
+    fn acquire_lock(&self, id: LockId) -> Result<()>;
+
+    /// Like `acquire_lock` but never waits: false when another holder's live lease sits on
+    /// `id`. In a read-only transaction it only answers the question and takes nothing.
+    fn try_acquire_lock(&self, id: LockId) -> Result<bool>;
+
+    /// Takes lease `id` for `holder` in its own short write transaction, or takes over an
+    /// expired one; `None` at once when another live lease holds it. Not inside a transaction.
+    fn try_acquire_lease(&self, id: LockId, holder: &str, ttl: Duration) -> Result<Option<LeaseGuard>>;
+
+    /// All committed lock rows (leases; transaction locks are never visible outside their
+    /// transaction), ordered by lock id.
+    fn list_locks(&self) -> Result<Vec<LockRow>>;
+
+    // --- schema and health ------------------------------------------------------------------
+
+    /// The newest applied migration version.
+    fn schema_version(&self) -> Result<i64>;
+
+    /// `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the schema version.
+    fn check_integrity(&self) -> Result<IntegrityReport>;
+
+    // --- site configs -----------------------------------------------------------------------
+
+    /// The value stored under `key`, if any.
+    fn get_site_config(&self, key: &str) -> Result<Option<String>>;
+
+    /// Inserts `key`; a second insert of the same key is `UniqueViolation { site_configs_pkey }`.
+    fn insert_site_config(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Inserts or replaces `key`.
+    fn upsert_site_config(&self, key: &str, value: &str) -> Result<()>;
+}
+
+/// Runs `f` in a transaction and carries its value and its own error type out of it: the
+/// generic front of the object-safe [`Store::in_tx`].
+pub fn in_tx<T, E>(store: &dyn Store, opts: TxOptions, mut f: impl FnMut(&dyn Store) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<Error>,
+{
+    let mut value = None;
+    let mut closure_error = None;
+    let res = store.in_tx(opts, &mut |tx| match f(tx) {
+        Ok(v) => {
+            value = Some(v);
+            Ok(())
+        }
+        Err(e) => {
+            closure_error = Some(e);
+            Err(Error::ClosureFailed)
+        }
+    });
+    match res {
+        Ok(()) => Ok(value.expect("in_tx: closure returned Ok without a value")),
+        Err(Error::ClosureFailed) => Err(closure_error.expect("in_tx: closure error recorded")),
+        Err(e) => Err(E::from(e)),
+    }
+}
+
+/// What a `LeaseGuard` needs from the store that issued it.
+pub(crate) trait LeaseBackend: Send + Sync {
+    /// Extends the lease to now + ttl; false when it is no longer ours.
+    fn renew_lease(&self, id: LockId, holder: &str, ttl: Duration) -> Result<bool>;
+    /// Deletes the lease row if it is still ours.
+    fn release_lease(&self, id: LockId, holder: &str) -> Result<()>;
+    fn clock(&self) -> SharedClock;
+}
+
+/// A held lease. A background heartbeat renews it every ttl/3; dropping the guard (or
+/// [`LeaseGuard::release`]) stops the heartbeat and deletes the row. If the lease is lost (a
+/// renew finds another holder), [`LeaseGuard::is_held`] turns false and the work should stop.
+pub struct LeaseGuard {
+    lock_id: LockId,
+    holder: String,
+    lost: Arc<AtomicBool>,
+    cancel: Cancel,
+    heartbeat: Option<JoinHandle<()>>,
+    backend: Arc<dyn LeaseBackend>,
+    released: bool,
+}
+
+impl fmt::Debug for LeaseGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeaseGuard")
+            .field("lock_id", &self.lock_id)
+            .field("holder", &self.holder)
+            .field("held", &self.is_held())
+            .finish()
+    }
+}
+
+impl LeaseGuard {
+    pub(crate) fn start(backend: Arc<dyn LeaseBackend>, lock_id: LockId, holder: &str, ttl: Duration) -> Self {
+        let lost = Arc::new(AtomicBool::new(false));
+        let cancel = Cancel::new();
+        let heartbeat = {
+            let backend = Arc::clone(&backend);
+            let lost = Arc::clone(&lost);
+            let cancel = cancel.clone();
+            let holder = holder.to_owned();
+            std::thread::Builder::new()
+                .name(format!("lease-{}", lock_id.as_i64()))
+                .spawn(move || heartbeat_loop(&*backend, lock_id, &holder, ttl, &lost, &cancel))
+                .expect("spawn lease heartbeat thread")
+        };
+        Self { lock_id, holder: holder.to_owned(), lost, cancel, heartbeat: Some(heartbeat), backend, released: false }
+    }
+
+    pub fn lock_id(&self) -> LockId {
+        self.lock_id
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// False once a heartbeat found the lease taken by someone else.
+    pub fn is_held(&self) -> bool {
+        !self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Stops the heartbeat and deletes the lease row, reporting a failure to delete.
+    pub fn release(mut self) -> Result<()> {
+        self.stop_heartbeat();
+        self.released = true;
+        self.backend.release_lease(self.lock_id, &self.holder)
+    }
+
+    /// Stops the heartbeat and leaves the row in place, as a crashed process would: the lease
+    /// stays until it expires. For crash tests and for handing a lease to expiry on purpose.
+    pub fn abandon(mut self) {
+        self.stop_heartbeat();
+        self.released = true;
+    }
+
+    fn stop_heartbeat(&mut self) {
+        self.cancel.cancel();
+        if let Some(handle) = self.heartbeat.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        self.stop_heartbeat();
+        if let Err(error) = self.backend.release_lease(self.lock_id, &self.holder) {
+            // The row expires on its own; the next holder takes it over after the ttl.
+            tracing::warn!(lock_id = self.lock_id.as_i64(), holder = %self.holder, %error, "release lease");
+        }
+    }
+}
+
+fn heartbeat_loop(
+    backend: &dyn LeaseBackend,
+    lock_id: LockId,
+    holder: &str,
+    ttl: Duration,
+    lost: &AtomicBool,
+    cancel: &Cancel,
+) {
+    let clock = backend.clock();
+    let period = chrono::Duration::from_std(ttl / 3).unwrap_or(chrono::Duration::seconds(1));
+    loop {
+        if !clock.sleep_until(clock.now() + period, cancel) {
+            return;
+        }
+        match backend.renew_lease(lock_id, holder, ttl) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(lock_id = lock_id.as_i64(), holder, "lease lost to another holder");
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+            // A transient failure (busy file): try again next beat; the ttl leaves two more.
+            Err(error) => tracing::warn!(lock_id = lock_id.as_i64(), holder, %error, "renew lease"),
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The SQLite implementation of [`Store`].
+//!
+//! Shape: one writer connection behind an in-process mutex, so writers of this
+//! process queue in Rust and never spin in SQLite's busy handler; `busy_timeout` only
+//! arbitrates between processes. Readers come from a separate pool whose connections are
+//! `query_only`, so a write inside a read-only transaction fails instead of silently taking
+//! the write lock. Read-only transactions are `BEGIN DEFERRED` (one WAL snapshot, the SQLite
+//! analogue of REPEATABLE READ); read-write ones are `BEGIN IMMEDIATE`.
+//!
+//! Lock rows: leases are rows of `main.locks`, seen by every process. A transaction lock row
+//! is never seen outside its transaction, so it lives in the writer connection's in-memory
+//! `temp.tx_locks` (see `queries::locks`): the same insert-at-acquire, delete-before-COMMIT,
+//! gone-on-ROLLBACK rules, without dirtying a page of the shared file.
+//!
+//! Weaknesses, stated up front: all writers of all processes serialize on one file lock, so
+//! never hold a write transaction open while waiting on something another writer might do
+//! (SPEC §3.3). A transaction lock that meets another holder's lease rolls the whole
+//! transaction back and re-runs it after a back-off, because waiting inside the write
+//! transaction would block the lease holder's own writes.
+
+mod errors;
+mod migrate;
+mod queries;
+mod tx;
+
+use std::cell::Cell;
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex as StdMutex;
+use std::sync::MutexGuard;
+use std::time::Duration;
+use std::time::Instant;
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::clock::SharedClock;
+use crate::database::Error;
+use crate::database::LeaseBackend;
+use crate::database::LeaseGuard;
+use crate::database::LockId;
+use crate::database::Result;
+use crate::database::Store;
+use crate::database::TxFn;
+use crate::database::TxOptions;
+use crate::database::in_tx;
+use crate::database::models::IntegrityReport;
+use crate::database::models::LockRow;
+use crate::database::sqlite::errors::OpContext;
+pub use crate::database::sqlite::migrate::binary_schema_version;
+pub use crate::database::sqlite::migrate::migrations_fingerprint;
+use crate::database::sqlite::tx::SqliteTx;
+
+/// SQLite's `synchronous` setting for every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Durable at checkpoints; a power loss may drop the last transactions, never corrupt.
+    Normal,
+    /// fsync at every commit.
+    Full,
+}
+
+impl Synchronous {
+    fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+/// How to open a store. `new` fills the defaults of SPEC §2.2 and §3.2.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub clock: SharedClock,
+    /// Names this process in lock and lease holders.
+    pub replica_id: String,
+    pub synchronous: Synchronous,
+    /// How long a connection waits for another process's write lock (default 5 s).
+    pub busy_timeout: Duration,
+    /// How long `acquire_lock` waits for another holder's lease (default 30 s).
+    pub lock_timeout: Duration,
+    /// Reader connections kept by the pool (default 8).
+    pub max_readers: u32,
+}
+
+impl StoreConfig {
+    pub fn new(path: impl Into<PathBuf>, clock: SharedClock, replica_id: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            clock,
+            replica_id: replica_id.into(),
+            synchronous: Synchronous::Normal,
+            busy_timeout: Duration::from_secs(5),
+            lock_timeout: Duration::from_secs(30),
+            max_readers: 8,
+        }
+    }
+}
+
+/// The pool-level store: each `Store` method called on it runs in its own transaction.
+/// Cheap to clone; clones share pools and the writer mutex.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    config: StoreConfig,
+    readers: Pool<SqliteConnectionManager>,
+    /// The writer connection; its mutex is the in-process writer queue. `std::sync::Mutex`
+    /// rather than parking_lot's: parking_lot's eventual fairness forces hand-offs between
+    /// writer threads, measured at 0.84x the 1-thread throughput with 4 threads on 2 cores,
+    /// against 0.93x with the futex-based std mutex (SPEC §12 asks for >= 0.9x).
+    writer: StdMutex<Connection>,
+}
+
+impl Inner {
+    /// Waits for this process's writer connection. A panic inside a transaction poisons the
+    /// mutex, but the transaction guard has rolled back by then, so the connection is sound.
+    fn lock_writer(&self) -> MutexGuard<'_, Connection> {
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.inner.config.path).finish()
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs a write transaction of any store: a second one on the same
+    /// thread would wait forever on the writer mutex (or on SQLite's file lock).
+    static IN_WRITE_TX: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the thread as writing for its lifetime.
+struct WriteThreadMark;
+
+impl WriteThreadMark {
+    fn enter(op: &'static str) -> Result<Self> {
+        if IN_WRITE_TX.with(Cell::get) {
+            return Err(Error::NestedWrite { op });
+        }
+        IN_WRITE_TX.with(|c| c.set(true));
+        Ok(Self)
+    }
+}
+
+impl Drop for WriteThreadMark {
+    fn drop(&mut self) {
+        IN_WRITE_TX.with(|c| c.set(false));
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating with mode 0600 if absent) and migrates the database at `config.path`.
+    /// A schema newer than this binary's is refused with `SchemaTooNew`.
+    pub fn open(config: StoreConfig) -> Result<Self> {
+        let path = config.path.clone();
+        let open_err = |message: String| Error::Open { path: path.clone(), message };
+        create_private_file(&path).map_err(|e| open_err(e.to_string()))?;
+
+        let mut bootstrap = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+        init_connection(&bootstrap, &config, false).map_err(|e| open_err(e.to_string()))?;
+        // WAL is a property of the file; setting it once here covers every later connection.
+        let mode: String =
+            bootstrap.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| open_err(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_err(format!("could not enable WAL journal mode (got {mode})")));
+        }
+        migrate::migrate(&mut bootstrap, &path)?;
+        bootstrap.execute_batch(queries::locks::CREATE_TX_LOCKS).map_err(|e| open_err(e.to_string()))?;
+
+        // The bootstrap connection stays on as the writer, its statement cache warm.
+        let readers = build_pool(&config, true, config.max_readers)?;
+        Ok(Self { inner: Arc::new(Inner { config, readers, writer: StdMutex::new(bootstrap) }) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.config.path
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    pub fn clock(&self) -> SharedClock {
+        Arc::clone(&self.inner.config.clock)
+    }
+
+    /// Writes a compact, standalone copy of the database to `dest` (`VACUUM INTO`).
+    pub fn vacuum_into(&self, dest: &Path) -> Result<()> {
+        let op = "vacuum into";
+        let _mark = WriteThreadMark::enter(op)?;
+        let conn = self.inner.lock_writer();
+        let dest =
+            dest.to_str().ok_or_else(|| Error::Sqlite { op, message: "destination path is not UTF-8".into() })?;
+        conn.execute("VACUUM INTO ?1", [dest]).op(op)?;
+        Ok(())
+    }
+
+    fn write_tx(&self, opts: TxOptions, f: &mut TxFn<'_>) -> Result<()> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(2);
+        loop {
+            let contended = {
+                let _mark = WriteThreadMark::enter(opts.id)?;
+                let conn = self.inner.lock_writer();
+                let txn = Txn::begin(&conn, "BEGIN IMMEDIATE")?;
+                let tx = SqliteTx::new(&conn, opts, &self.inner);
+                let res = f(&tx);
+                let contended = tx.take_contended();
+                match (res, contended) {
+                    (Ok(()), _) => {
+                        tx.release_transaction_locks()?;
+                        drop(tx);
+                        txn.commit()?;
+                        return Ok(());
+                    }
+                    (Err(e), None) => return Err(e),
+                    // Rolled back when `txn` drops at the end of this block.
+                    (Err(_), Some(contended)) => contended,
+                }
+            };
+            let (lock_id, holder) = contended;
+            if started.elapsed() >= self.inner.config.lock_timeout {
+                return Err(Error::LockNotAvailable {
+                    lock_id,
+                    holder,
+                    timeout_ms: u64::try_from(self.inner.config.lock_timeout.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            tracing::debug!(lock_id = lock_id.as_i64(), %holder, tx = opts.id, "lock held as a lease; retrying");
+            // Real time on purpose: this waits on another process's progress, which a mock
+            // clock would never advance.
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    fn read_tx(&self, opts: TxOptions, f: &mut TxFn<'_>) -> Result<()> {
+        let conn = self.inner.readers.get().map_err(|e| Error::Pool { op: opts.id, message: e.to_string() })?;
+        let txn = Txn::begin(&conn, "BEGIN DEFERRED")?;
+        let tx = SqliteTx::new(&conn, opts, &self.inner);
+        f(&tx)?;
+        drop(tx);
+        txn.commit()
+    }
+
+    /// Runs `f` on the writer connection in its own `BEGIN IMMEDIATE` transaction: for the
+    /// store's own bookkeeping (leases), which takes no transaction locks.
+    fn with_write_conn<T>(&self, op: &'static str, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let _mark = WriteThreadMark::enter(op)?;
+        let conn = self.inner.lock_writer();
+        let txn = Txn::begin(&conn, "BEGIN IMMEDIATE")?;
+        let value = f(&conn)?;
+        txn.commit()?;
+        Ok(value)
+    }
+
+    fn read<T>(&self, id: &'static str, f: impl FnMut(&dyn Store) -> Result<T>) -> Result<T> {
+        in_tx(self, TxOptions::read(id), f)
+    }
+
+    fn write<T>(&self, id: &'static str, f: impl FnMut(&dyn Store) -> Result<T>) -> Result<T> {
+        in_tx(self, TxOptions::write(id), f)
+    }
+}
+
+/// An open transaction on a connection: rolled back on drop unless committed. BEGIN and
+/// COMMIT go through the statement cache (rusqlite's `Transaction` re-prepares them on
+/// every call, which is measurable at tens of thousands of transactions per second).
+struct Txn<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> Txn<'c> {
+    fn begin(conn: &'c Connection, begin: &'static str) -> Result<Self> {
+        conn.prepare_cached(begin).and_then(|mut s| s.execute([])).op("begin transaction")?;
+        Ok(Self { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        let res = self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).op("commit transaction");
+        // A failed COMMIT leaves the transaction open; drop rolls it back.
+        self.open = res.is_err();
+        res.map(|_| ())
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        if self.open
+            && !self.conn.is_autocommit()
+            && let Err(error) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(%error, "roll back transaction");
+        }
+    }
+}
+
+fn create_private_file(path: &Path) -> io::Result<()> {
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn init_connection(conn: &Connection, config: &StoreConfig, query_only: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(config.busy_timeout)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA query_only = {};",
+        config.synchronous.as_str(),
+        if query_only { "ON" } else { "OFF" },
+    ))
+}
+
+fn build_pool(config: &StoreConfig, query_only: bool, size: u32) -> Result<Pool<SqliteConnectionManager>> {
+    let init_config = config.clone();
+    let manager = SqliteConnectionManager::file(&config.path)
+        .with_init(move |conn| init_connection(conn, &init_config, query_only));
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        // Connections are local files; a liveness query per checkout only costs time.
+        .test_on_check_out(false)
+        .connection_timeout(config.busy_timeout + config.lock_timeout)
+        .build(manager)
+        .map_err(|e| Error::Open { path: config.path.clone(), message: e.to_string() })
+}
+
+impl LeaseBackend for SqliteStore {
+    fn renew_lease(&self, id: LockId, holder: &str, ttl: Duration) -> Result<bool> {
+        let expires_at = self.inner.config.clock.now() + ttl;
+        self.with_write_conn("renew lease", |conn| queries::locks::renew_lease(conn, id, holder, expires_at))
+    }
+
+    fn release_lease(&self, id: LockId, holder: &str) -> Result<()> {
+        self.with_write_conn("release lease", |conn| queries::locks::release_lease(conn, id, holder))
+    }
+
+    fn clock(&self) -> SharedClock {
+        SqliteStore::clock(self)
+    }
+}
+
+/// Each query method on the pool-level store runs the transaction handle's method in its own
+/// read-only or read-write transaction.
+macro_rules! delegate {
+    ($( $kind:ident fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        $(
+            fn $name(&self $(, $arg: $ty)*) -> $ret {
+                self.$kind(stringify!($name), |tx| tx.$name($($arg),*))
+            }
+        )*
+    };
+}
+
+impl Store for SqliteStore {
+    fn in_tx(&self, opts: TxOptions, f: &mut TxFn<'_>) -> Result<()> {
+        let span = tracing::trace_span!("tx", id = opts.id, read_only = opts.read_only);
+        let _entered = span.enter();
+        if opts.read_only { self.read_tx(opts, f) } else { self.write_tx(opts, f) }
+    }
+
+    fn acquire_lock(&self, _id: LockId) -> Result<()> {
+        Err(Error::NotInTransaction { op: "acquire lock" })
+    }
+
+    fn try_acquire_lock(&self, _id: LockId) -> Result<bool> {
+        Err(Error::NotInTransaction { op: "try acquire lock" })
+    }
+
+    fn try_acquire_lease(&self, id: LockId, holder: &str, ttl: Duration) -> Result<Option<LeaseGuard>> {
+        let now = self.inner.config.clock.now();
+        let acquired =
+            self.with_write_conn("acquire lease", |conn| queries::locks::take_lease(conn, id, holder, now, ttl))?;
+        if !acquired {
+            return Ok(None);
+        }
+        Ok(Some(LeaseGuard::start(Arc::new(self.clone()), id, holder, ttl)))
+    }
+
+    delegate! {
+        read fn list_locks(&self) -> Result<Vec<LockRow>>;
+        read fn schema_version(&self) -> Result<i64>;
+        read fn check_integrity(&self) -> Result<IntegrityReport>;
+        read fn get_site_config(&self, key: &str) -> Result<Option<String>>;
+        write fn insert_site_config(&self, key: &str, value: &str) -> Result<()>;
+        write fn upsert_site_config(&self, key: &str, value: &str) -> Result<()>;
+    }
+}

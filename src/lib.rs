@@ -1,0 +1,7 @@
+//! coderlite: an embedded, SQLite-backed edition of a Coder-style control plane.
+//!
+//! Everything here is usable without the CLI. See `ARCHITECTURE.md` for the code map.
+
+pub mod clock;
+pub mod database;
+pub mod testing;

@@ -1,0 +1,8 @@
+//! Test support that is also a product feature (SPEC §11): fresh migrated databases in a few
+//! milliseconds.
+//!
+//! **API boundary.** Other suites build on `TestDb`; its methods are part of the contract.
+
+mod testdb;
+
+pub use crate::testing::testdb::TestDb;
