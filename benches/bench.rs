@@ -7,15 +7,14 @@ use std::thread;
 use std::time::Duration;
 use std::time::Instant;
 
+use coderlite::boundaryusage::Tracker;
 use coderlite::clock::RealClock;
-use coderlite::database::LockId;
-use coderlite::database::TxOptions;
-use coderlite::database::in_tx;
 use coderlite::database::sqlite::SqliteStore;
 use coderlite::database::sqlite::StoreConfig;
 use coderlite::database::sqlite::Synchronous;
 use coderlite::testing::TestDb;
 use serde_json::json;
+use uuid::Uuid;
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -44,7 +43,9 @@ fn emit(value: serde_json::Value) {
     println!("{value}");
 }
 
-/// Lock row + upsert + release, in one write transaction each, for ~2 s.
+/// The boundary flush path, for ~2 s: each iteration tracks one request and flushes it, i.e.
+/// one write transaction taking lock 9 (lock row), upserting the replica's row, releasing.
+/// Each thread is its own tracker and replica.
 fn lock_protected_upsert(synchronous: Synchronous, threads: usize) {
     let db = TestDb::with_config(|path| {
         let mut config = StoreConfig::new(path, Arc::new(RealClock), "bench");
@@ -58,14 +59,13 @@ fn lock_protected_upsert(synchronous: Synchronous, threads: usize) {
         .map(|t| {
             let store: SqliteStore = db.store.clone();
             thread::spawn(move || {
-                let key = format!("bench-{t}");
+                let replica_id = format!("bench-{t}");
+                let tracker = Tracker::new();
+                let (workspace, user) = (Uuid::new_v4(), Uuid::new_v4());
                 let mut n: u64 = 0;
                 while started.elapsed() < run_for {
-                    in_tx(&store, TxOptions::write("bench upsert"), |tx| {
-                        tx.acquire_lock(LockId::BoundaryUsageStats)?;
-                        tx.upsert_site_config(&key, &n.to_string())
-                    })
-                    .unwrap();
+                    tracker.track(workspace, user, 1, 0);
+                    tracker.flush(&store, &replica_id).unwrap();
                     n += 1;
                 }
                 n
@@ -81,7 +81,7 @@ fn lock_protected_upsert(synchronous: Synchronous, threads: usize) {
         (Synchronous::Full, _) => ">= 3400 (2 x PostgreSQL advisory lock)",
     };
     emit(json!({
-        "figure": "lock_protected_upsert",
+        "figure": "lock_protected_boundary_upsert",
         "synchronous": sync,
         "threads": threads,
         "value": (total as f64 / secs).round(),

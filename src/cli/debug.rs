@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use clap::Subcommand;
+use coderlite::boundaryusage;
 use coderlite::database::LockId;
 use coderlite::database::Store;
 use coderlite::database::TxOptions;
@@ -43,6 +44,16 @@ pub enum DebugCommand {
         duration: Duration,
         #[arg(long)]
         log: PathBuf,
+    },
+    /// For `duration`, collect boundary usage in a tight loop; print the totals collected as
+    /// one JSON line.
+    CollectLoop {
+        #[arg(long, value_parser = parse_duration)]
+        duration: Duration,
+        #[arg(long, value_parser = parse_duration)]
+        interval: Duration,
+        #[arg(long, value_parser = parse_duration)]
+        max_staleness: Duration,
     },
     /// Run `iterations` write transactions holding transaction lock `lock`, logging enter/exit.
     TxLockLoop {
@@ -90,6 +101,21 @@ pub fn run(ctx: &GlobalArgs, command: DebugCommand) -> Result<(), CliError> {
                     None => std::thread::sleep(Duration::from_millis(3)),
                 }
             }
+            Ok(())
+        }
+        DebugCommand::CollectLoop { duration, interval, max_staleness } => {
+            let clock = store.clock();
+            let replica_id = store.config().replica_id.clone();
+            let (mut collections, mut allowed, mut denied) = (0u64, 0i64, 0i64);
+            let end = Instant::now() + duration;
+            while Instant::now() < end {
+                if let Some(s) = boundaryusage::collect(&store, &clock, &replica_id, interval, max_staleness)? {
+                    collections += 1;
+                    allowed += s.allowed_requests;
+                    denied += s.denied_requests;
+                }
+            }
+            println!("{}", serde_json::json!({"collections": collections, "allowed": allowed, "denied": denied}));
             Ok(())
         }
         DebugCommand::TxLockLoop { lock, holder, iterations, log } => {

@@ -7,6 +7,7 @@ mod db;
 mod debug;
 mod output;
 mod server;
+mod telemetry;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -69,6 +70,11 @@ pub enum Command {
     },
     /// Show held lock rows and leases.
     Locks,
+    /// Telemetry (boundary usage).
+    Telemetry {
+        #[command(subcommand)]
+        command: telemetry::TelemetryCommand,
+    },
     /// Helpers for multi-process tests.
     #[command(hide = true)]
     Debug {
@@ -140,6 +146,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => db::migrate(&ctx),
         Command::Db { command } => db::run(&ctx, command),
         Command::Locks => db::locks(&ctx),
+        Command::Telemetry { command } => telemetry::run(&ctx, command),
         Command::Debug { command } => debug::run(&ctx, command),
     }
 }

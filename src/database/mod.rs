@@ -21,12 +21,16 @@ use std::time::Duration;
 
 use crate::clock::Cancel;
 use crate::clock::SharedClock;
+use crate::clock::Timestamp;
 pub use crate::database::errors::Error;
 pub use crate::database::errors::Result;
 pub use crate::database::lock::LockId;
 pub use crate::database::lock::gen_lock_id;
+use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
+use crate::database::models::TelemetrySnapshot;
+use crate::database::models::UpsertBoundaryUsageStats;
 
 /// How a transaction is opened. No `Default`: the caller says what it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +108,37 @@ pub trait Store {
 
     /// Inserts or replaces `key`.
     fn upsert_site_config(&self, key: &str, value: &str) -> Result<()>;
+
+    // --- boundary usage telemetry (run inside a write transaction holding lock 9) ----------
+
+    /// Inserts the replica's row from the deltas (true: a new period began), or replaces its
+    /// unique counts with the cumulative values and adds the request counts (false).
+    fn upsert_boundary_usage_stats(&self, params: &UpsertBoundaryUsageStats<'_>) -> Result<bool>;
+
+    /// Sums rows whose window started within `max_staleness` (each sum 0 when none); reads only.
+    fn get_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary>;
+
+    /// Sums rows whose window started within `max_staleness` (each sum 0 when none), then
+    /// deletes all rows; the rows summed are exactly the rows deleted.
+    fn get_and_reset_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary>;
+
+    /// Deletes one replica's row.
+    fn delete_boundary_usage_stats_by_replica_id(&self, replica_id: &str) -> Result<()>;
+
+    /// Claims a telemetry period; a second claim is `UniqueViolation { telemetry_locks_pkey }`.
+    fn insert_telemetry_lock(&self, event_type: &str, period_ending_at: Timestamp) -> Result<()>;
+
+    /// Stores a collected snapshot (JSON) for operators to inspect.
+    fn insert_telemetry_snapshot(
+        &self,
+        event_type: &str,
+        period_ending_at: Timestamp,
+        replica_id: &str,
+        snapshot: &serde_json::Value,
+    ) -> Result<()>;
+
+    /// The newest `limit` snapshots, newest first.
+    fn list_telemetry_snapshots(&self, limit: u32) -> Result<Vec<TelemetrySnapshot>>;
 }
 
 /// Runs `f` in a transaction and carries its value and its own error type out of it: the

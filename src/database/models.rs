@@ -81,3 +81,38 @@ impl IntegrityReport {
         self.integrity == "ok" && self.foreign_keys == "ok"
     }
 }
+
+/// Parameters of `upsert_boundary_usage_stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertBoundaryUsageStats<'a> {
+    pub replica_id: &'a str,
+    /// Unique IDs seen since the last flush: the unique counts of a newly inserted row.
+    pub unique_workspaces_delta: i64,
+    pub unique_users_delta: i64,
+    /// Unique IDs seen this period: replace the unique counts of an existing row.
+    pub unique_workspaces_count: i64,
+    pub unique_users_count: i64,
+    /// Requests since the last flush: added to the stored counts.
+    pub allowed_requests: i64,
+    pub denied_requests: i64,
+}
+
+/// Sums over `boundary_usage_stats` rows (each 0 when there are none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BoundaryUsageSummary {
+    pub unique_workspaces: i64,
+    pub unique_users: i64,
+    pub allowed_requests: i64,
+    pub denied_requests: i64,
+}
+
+/// A stored telemetry snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetrySnapshot {
+    pub id: i64,
+    pub event_type: String,
+    pub period_ending_at: Timestamp,
+    pub collected_at: Timestamp,
+    pub replica_id: String,
+    pub snapshot: serde_json::Value,
+}

@@ -40,6 +40,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use crate::clock::SharedClock;
+use crate::clock::Timestamp;
 use crate::database::Error;
 use crate::database::LeaseBackend;
 use crate::database::LeaseGuard;
@@ -49,8 +50,11 @@ use crate::database::Store;
 use crate::database::TxFn;
 use crate::database::TxOptions;
 use crate::database::in_tx;
+use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
+use crate::database::models::TelemetrySnapshot;
+use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::sqlite::errors::OpContext;
 pub use crate::database::sqlite::migrate::binary_schema_version;
 pub use crate::database::sqlite::migrate::migrations_fingerprint;
@@ -399,5 +403,18 @@ impl Store for SqliteStore {
         read fn get_site_config(&self, key: &str) -> Result<Option<String>>;
         write fn insert_site_config(&self, key: &str, value: &str) -> Result<()>;
         write fn upsert_site_config(&self, key: &str, value: &str) -> Result<()>;
+        write fn upsert_boundary_usage_stats(&self, params: &UpsertBoundaryUsageStats<'_>) -> Result<bool>;
+        read fn get_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary>;
+        write fn get_and_reset_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary>;
+        write fn delete_boundary_usage_stats_by_replica_id(&self, replica_id: &str) -> Result<()>;
+        write fn insert_telemetry_lock(&self, event_type: &str, period_ending_at: Timestamp) -> Result<()>;
+        write fn insert_telemetry_snapshot(
+            &self,
+            event_type: &str,
+            period_ending_at: Timestamp,
+            replica_id: &str,
+            snapshot: &serde_json::Value,
+        ) -> Result<()>;
+        read fn list_telemetry_snapshots(&self, limit: u32) -> Result<Vec<TelemetrySnapshot>>;
     }
 }

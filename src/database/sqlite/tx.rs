@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use crate::clock::Timestamp;
 use crate::database::Error;
 use crate::database::LeaseGuard;
 use crate::database::LockId;
@@ -13,8 +14,11 @@ use crate::database::Result;
 use crate::database::Store;
 use crate::database::TxFn;
 use crate::database::TxOptions;
+use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
+use crate::database::models::TelemetrySnapshot;
+use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::sqlite::Inner;
 use crate::database::sqlite::queries;
 use crate::database::sqlite::queries::locks::TakeLock;
@@ -45,6 +49,10 @@ impl<'a> SqliteTx<'a> {
             queries::locks::release_transaction_locks(self.conn)?;
         }
         Ok(())
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.config.clock.now()
     }
 
     fn holder(&self) -> String {
@@ -114,6 +122,35 @@ impl Store for SqliteTx<'_> {
         queries::locks::list_locks(self.conn, !self.opts.read_only)
     }
 
+    fn upsert_boundary_usage_stats(&self, params: &UpsertBoundaryUsageStats<'_>) -> Result<bool> {
+        queries::boundary_usage::upsert_boundary_usage_stats(self.conn, params, self.now())
+    }
+
+    fn get_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary> {
+        queries::boundary_usage::get_boundary_usage_summary(self.conn, max_staleness, self.now())
+    }
+
+    fn get_and_reset_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary> {
+        queries::boundary_usage::get_and_reset_boundary_usage_summary(self.conn, max_staleness, self.now())
+    }
+
+    fn insert_telemetry_snapshot(
+        &self,
+        event_type: &str,
+        period_ending_at: Timestamp,
+        replica_id: &str,
+        snapshot: &serde_json::Value,
+    ) -> Result<()> {
+        queries::boundary_usage::insert_telemetry_snapshot(
+            self.conn,
+            event_type,
+            period_ending_at,
+            replica_id,
+            snapshot,
+            self.now(),
+        )
+    }
+
     fn schema_version(&self) -> Result<i64> {
         crate::database::sqlite::migrate::applied_schema_version(self.conn)
     }
@@ -123,5 +160,11 @@ impl Store for SqliteTx<'_> {
         fn get_site_config(&self, key: &str) -> Result<Option<String>> => queries::site_configs::get_site_config;
         fn insert_site_config(&self, key: &str, value: &str) -> Result<()> => queries::site_configs::insert_site_config;
         fn upsert_site_config(&self, key: &str, value: &str) -> Result<()> => queries::site_configs::upsert_site_config;
+        fn delete_boundary_usage_stats_by_replica_id(&self, replica_id: &str) -> Result<()>
+            => queries::boundary_usage::delete_boundary_usage_stats_by_replica_id;
+        fn insert_telemetry_lock(&self, event_type: &str, period_ending_at: Timestamp) -> Result<()>
+            => queries::boundary_usage::insert_telemetry_lock;
+        fn list_telemetry_snapshots(&self, limit: u32) -> Result<Vec<TelemetrySnapshot>>
+            => queries::boundary_usage::list_telemetry_snapshots;
     }
 }
