@@ -5,4 +5,5 @@
 pub mod boundaryusage;
 pub mod clock;
 pub mod database;
+pub mod deployment;
 pub mod testing;

@@ -50,8 +50,8 @@ fn unique_violation_names_the_constraint_and_operation() {
     let db = TestDb::new().unwrap();
     db.store.insert_site_config("deployment_id", "a").unwrap();
     let err = db.store.insert_site_config("deployment_id", "b").unwrap_err();
-    assert!(err.is_unique_violation_of("site_configs_pkey"), "{err:?}");
-    assert_eq!(err.to_string(), "insert site config: unique constraint violated: site_configs_pkey");
+    assert!(err.is_unique_violation_of("site_configs_key_key"), "{err:?}");
+    assert_eq!(err.to_string(), "insert site config: unique constraint violated: site_configs_key_key");
     // The failed insert changed nothing.
     assert_eq!(db.store.get_site_config("deployment_id").unwrap().as_deref(), Some("a"));
 }

@@ -7,6 +7,7 @@ mod db;
 mod debug;
 mod output;
 mod server;
+mod setup;
 mod telemetry;
 
 use std::fmt;
@@ -61,6 +62,8 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the control plane until SIGINT/SIGTERM.
     Server(server::ServerArgs),
+    /// Migrate and run deployment setup, print the deployment ID, then exit.
+    Setup,
     /// Apply migrations and print the schema version.
     Migrate,
     /// Database maintenance.
@@ -143,6 +146,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = GlobalArgs { db: cli.db, output: cli.output };
     match cli.command {
         Command::Server(args) => server::run(&ctx, args),
+        Command::Setup => setup::run(&ctx),
         Command::Migrate => db::migrate(&ctx),
         Command::Db { command } => db::run(&ctx, command),
         Command::Locks => db::locks(&ctx),

@@ -103,7 +103,7 @@ pub trait Store {
     /// The value stored under `key`, if any.
     fn get_site_config(&self, key: &str) -> Result<Option<String>>;
 
-    /// Inserts `key`; a second insert of the same key is `UniqueViolation { site_configs_pkey }`.
+    /// Inserts `key`; a second insert of the same key is `UniqueViolation { site_configs_key_key }`.
     fn insert_site_config(&self, key: &str, value: &str) -> Result<()>;
 
     /// Inserts or replaces `key`.

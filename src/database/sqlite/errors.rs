@@ -11,6 +11,8 @@ use crate::database::Error;
 /// SQLite names the table and columns, never the constraint, so callers that match on
 /// upstream names need this map. Every entry is covered by a test.
 const CONSTRAINT_NAMES: &[(&str, &[&str], &str)] = &[
+    // Upstream has no primary key here, only a unique constraint on `key`.
+    ("site_configs", &["key"], "site_configs_key_key"),
     ("groups", &["organization_id", "name"], "groups_name_organization_id_key"),
     ("organizations", &["name"], "idx_organization_name"),
     ("users", &["email"], "idx_users_email"),
@@ -69,11 +71,11 @@ fn constraint_name(extended_code: i32, message: &str) -> String {
         table = t;
         columns.push(c);
     }
-    if extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY {
-        return format!("{table}_pkey");
-    }
     if let Some((_, _, name)) = CONSTRAINT_NAMES.iter().find(|(t, c, _)| *t == table && *c == columns.as_slice()) {
         return (*name).to_owned();
+    }
+    if extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY {
+        return format!("{table}_pkey");
     }
     format!("{table}_{}_key", columns.join("_"))
 }
@@ -84,8 +86,11 @@ mod tests {
 
     #[test]
     fn primary_key_names_follow_postgres() {
-        let name = constraint_name(ffi::SQLITE_CONSTRAINT_PRIMARYKEY, "UNIQUE constraint failed: site_configs.key");
-        assert_eq!(name, "site_configs_pkey");
+        let name = constraint_name(
+            ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+            "UNIQUE constraint failed: telemetry_locks.event_type, telemetry_locks.period_ending_at",
+        );
+        assert_eq!(name, "telemetry_locks_pkey");
         let name = constraint_name(
             ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
             "UNIQUE constraint failed: group_members.group_id, group_members.user_id",

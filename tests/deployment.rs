@@ -1,0 +1,156 @@
+//! Deployment setup (SPEC §5, reference/platform.md §4.4) against the real store, in process
+//! and as concurrent `coderlite setup` processes.
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use coderlite::database::Error;
+use coderlite::database::Store;
+use coderlite::deployment::APP_SIGNING_KEY_KEY;
+use coderlite::deployment::DEPLOYMENT_ID_KEY;
+use coderlite::deployment::DERP_MESH_KEY_KEY;
+use coderlite::deployment::SetupError;
+use coderlite::deployment::setup_deployment;
+use coderlite::testing::TestDb;
+
+fn data_version(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap()
+}
+
+fn is_hex_of_len(text: &str, n_bytes: usize) -> bool {
+    text.len() == n_bytes * 2 && text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Scenarios 1, 2 and 7: the first start creates every value (the mesh key although no DERP
+/// server runs); the second reads them back and commits no change.
+#[test]
+fn first_start_creates_values_and_second_start_writes_nothing() {
+    let db = TestDb::new().unwrap();
+    let first = setup_deployment(&db.store).unwrap();
+    assert!(uuid::Uuid::parse_str(&first.deployment_id).is_ok());
+    assert!(is_hex_of_len(first.mesh_key.expose(), 32));
+    assert!(is_hex_of_len(first.app_signing_key.expose(), 96));
+    assert_eq!(db.store.get_site_config(DERP_MESH_KEY_KEY).unwrap().as_deref(), Some(first.mesh_key.expose()));
+
+    let observer = rusqlite::Connection::open(db.path()).unwrap();
+    let before = data_version(&observer);
+    let second = setup_deployment(&db.store).unwrap();
+    assert_eq!(data_version(&observer), before, "the second start committed a change");
+    assert_eq!(second.deployment_id, first.deployment_id);
+    assert_eq!(second.mesh_key, first.mesh_key);
+    assert_eq!(second.app_signing_key, first.app_signing_key);
+}
+
+/// Scenario 4: a bad stored app signing key is replaced; a good one is kept.
+#[test]
+fn bad_app_signing_key_is_replaced() {
+    let db = TestDb::new().unwrap();
+    for bad in ["zz".to_owned(), "ab".repeat(95), "ZZ".repeat(96)] {
+        db.store.upsert_site_config(APP_SIGNING_KEY_KEY, &bad).unwrap();
+        let setup = setup_deployment(&db.store).unwrap();
+        assert_ne!(setup.app_signing_key.expose(), bad);
+        assert!(is_hex_of_len(setup.app_signing_key.expose(), 96));
+        assert_eq!(
+            db.store.get_site_config(APP_SIGNING_KEY_KEY).unwrap().as_deref(),
+            Some(setup.app_signing_key.expose())
+        );
+    }
+    let good = "0f".repeat(96);
+    db.store.upsert_site_config(APP_SIGNING_KEY_KEY, &good).unwrap();
+    assert_eq!(setup_deployment(&db.store).unwrap().app_signing_key.expose(), good);
+}
+
+#[test]
+fn stored_mesh_key_is_used_as_stored_and_an_empty_one_is_an_error() {
+    let db = TestDb::new().unwrap();
+    db.store.insert_site_config(DERP_MESH_KEY_KEY, "legacy-32-char-alphanumeric-key0").unwrap();
+    assert_eq!(setup_deployment(&db.store).unwrap().mesh_key.expose(), "legacy-32-char-alphanumeric-key0");
+
+    let db = TestDb::new().unwrap();
+    db.store.insert_site_config(DERP_MESH_KEY_KEY, "").unwrap();
+    let err = setup_deployment(&db.store).unwrap_err();
+    assert!(matches!(err, SetupError::EmptyMeshKey));
+    assert_eq!(err.to_string(), "get DERP mesh key: mesh key is empty");
+}
+
+/// Scenarios 8 and 9: insert-only keys refuse a second insert; upsert keys overwrite.
+#[test]
+fn insert_only_and_upsert_keys() {
+    let db = TestDb::new().unwrap();
+    setup_deployment(&db.store).unwrap();
+    let err = db.store.insert_site_config(DEPLOYMENT_ID_KEY, "another").unwrap_err();
+    assert!(err.is_unique_violation_of("site_configs_key_key"), "{err:?}");
+    assert!(matches!(db.store.insert_site_config(DERP_MESH_KEY_KEY, "x"), Err(Error::UniqueViolation { .. })));
+    db.store.upsert_site_config("logo_url", "a").unwrap();
+    db.store.upsert_site_config("logo_url", "b").unwrap();
+    assert_eq!(db.store.get_site_config("logo_url").unwrap().as_deref(), Some("b"));
+}
+
+/// Scenario 3 as processes: eight `coderlite setup` at once on one fresh file all succeed
+/// with the same values, and exactly one row per key exists.
+#[test]
+fn eight_setup_processes_at_once_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.db");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_coderlite"))
+                .arg("--db")
+                .arg(&path)
+                .args(["setup", "-o", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut outputs = HashSet::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["providers_seeded"], 0);
+        assert_eq!(v["mesh_key_fingerprint"].as_str().unwrap().len(), 8);
+        outputs.insert((v["deployment_id"].to_string(), v["mesh_key_fingerprint"].to_string()));
+    }
+    assert_eq!(outputs.len(), 1, "processes disagree: {outputs:?}");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let counts: Vec<(String, i64)> = raw
+        .prepare("SELECT key, COUNT(*) FROM site_configs GROUP BY key ORDER BY key")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        counts,
+        vec![(APP_SIGNING_KEY_KEY.into(), 1), (DEPLOYMENT_ID_KEY.into(), 1), (DERP_MESH_KEY_KEY.into(), 1)]
+    );
+}
+
+/// A second `coderlite setup` process leaves the file's bytes exactly as they were.
+#[test]
+fn second_setup_process_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.db");
+    let setup = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_coderlite")).arg("--db").arg(&path).arg("setup").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = setup();
+    let snapshot = || {
+        let wal = dir.path().join("fresh.db-wal");
+        (std::fs::read(&path).unwrap(), std::fs::read(&wal).unwrap_or_default())
+    };
+    let before = snapshot();
+    let second = setup();
+    assert_eq!(first, second);
+    assert!(snapshot() == before, "the second setup changed the database files");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for key in [DERP_MESH_KEY_KEY, APP_SIGNING_KEY_KEY] {
+        let value: String =
+            raw.query_row("SELECT value FROM site_configs WHERE key = ?1", [key], |r| r.get(0)).unwrap();
+        assert!(!first.contains(&value[..16]), "{key} is printed");
+    }
+}
