@@ -9,6 +9,7 @@ mod output;
 mod server;
 mod setup;
 mod telemetry;
+mod users;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -73,6 +74,11 @@ pub enum Command {
     },
     /// Show held lock rows and leases.
     Locks,
+    /// Users and license seats.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
     /// Telemetry (boundary usage).
     Telemetry {
         #[command(subcommand)]
@@ -151,6 +157,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Db { command } => db::run(&ctx, command),
         Command::Locks => db::locks(&ctx),
         Command::Telemetry { command } => telemetry::run(&ctx, command),
+        Command::Users { command } => users::run(&ctx, command),
         Command::Debug { command } => debug::run(&ctx, command),
     }
 }

@@ -79,6 +79,10 @@ pub enum Error {
     #[error("{op}: {message}")]
     Sqlite { op: &'static str, message: String },
 
+    /// System users cannot be suspended, deleted, made dormant or renamed.
+    #[error("{op}: user {user_id} is a system user and cannot be changed this way")]
+    SystemUser { op: &'static str, user_id: String },
+
     /// An operation that runs its own transaction was called on a transaction handle.
     #[error("{op}: must not be called inside a transaction")]
     InTransaction { op: &'static str },

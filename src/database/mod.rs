@@ -27,10 +27,20 @@ pub use crate::database::errors::Result;
 pub use crate::database::lock::LockId;
 pub use crate::database::lock::gen_lock_id;
 use crate::database::models::BoundaryUsageSummary;
+use crate::database::models::GetUsersParams;
+use crate::database::models::Group;
+use crate::database::models::GroupMember;
+use crate::database::models::InsertGroup;
+use crate::database::models::InsertOrganization;
+use crate::database::models::InsertUser;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
+use crate::database::models::Organization;
+use crate::database::models::OrganizationMember;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::UpsertBoundaryUsageStats;
+use crate::database::models::User;
+use crate::database::models::UserStatus;
 
 /// How a transaction is opened. No `Default`: the caller says what it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +149,103 @@ pub trait Store {
 
     /// The newest `limit` snapshots, newest first.
     fn list_telemetry_snapshots(&self, limit: u32) -> Result<Vec<TelemetrySnapshot>>;
+
+    // --- identity: organizations, users, members, groups (SPEC §4) -------------------------
+
+    /// Inserts an organization (its Everyone group is created with it).
+    fn insert_organization(&self, params: &InsertOrganization<'_>) -> Result<Organization>;
+
+    /// The organization with `id`; `NotFound` when absent.
+    fn get_organization_by_id(&self, id: &str) -> Result<Organization>;
+
+    /// The organization named `name`; `NotFound` when absent.
+    fn get_organization_by_name(&self, name: &str) -> Result<Organization>;
+
+    /// The default organization (`coder` unless renamed).
+    fn get_default_organization(&self) -> Result<Organization>;
+
+    /// All organizations by name.
+    fn list_organizations(&self) -> Result<Vec<Organization>>;
+
+    /// Inserts a human user (`is_system` false).
+    fn insert_user(&self, params: &InsertUser<'_>) -> Result<User>;
+
+    /// The user with `id`, deleted or not; `NotFound` when absent.
+    fn get_user_by_id(&self, id: &str) -> Result<User>;
+
+    /// The non-deleted user named `username`; `NotFound` when absent.
+    fn get_user_by_username(&self, username: &str) -> Result<User>;
+
+    /// Non-deleted users by username, filtered by `params` (system users only with `include_system`).
+    fn get_users(&self, params: &GetUsersParams<'_>) -> Result<Vec<User>>;
+
+    /// Non-deleted users.
+    fn get_user_count(&self, include_system: bool) -> Result<i64>;
+
+    /// Active non-deleted users; with `include_system = false` this is the license seat count.
+    fn get_active_user_count(&self, include_system: bool) -> Result<i64>;
+
+    /// Sets a user's status; `SystemUser` for system users.
+    fn update_user_status(&self, id: &str, status: UserStatus, updated_at: Timestamp) -> Result<User>;
+
+    /// Renames a user; `SystemUser` for system users.
+    fn update_user_profile(&self, id: &str, username: &str, name: &str, updated_at: Timestamp) -> Result<User>;
+
+    /// Soft-deletes a user; `SystemUser` for system users.
+    fn delete_user(&self, id: &str, updated_at: Timestamp) -> Result<()>;
+
+    /// Marks active human users last seen before `last_seen_before` dormant (never system users); returns their IDs.
+    fn update_inactive_users_to_dormant(
+        &self,
+        last_seen_before: Timestamp,
+        updated_at: Timestamp,
+    ) -> Result<Vec<String>>;
+
+    /// Adds a user to an organization; a duplicate is `UniqueViolation { organization_members_pkey }`.
+    fn insert_organization_member(
+        &self,
+        organization_id: &str,
+        user_id: &str,
+        roles: &[&str],
+        created_at: Timestamp,
+    ) -> Result<()>;
+
+    /// Members of one organization (or all) among non-deleted users.
+    fn get_organization_members(
+        &self,
+        organization_id: Option<&str>,
+        include_system: bool,
+    ) -> Result<Vec<OrganizationMember>>;
+
+    /// Inserts a group; a duplicate name in the organization is `UniqueViolation { groups_name_organization_id_key }`.
+    fn insert_group(&self, params: &InsertGroup<'_>) -> Result<Group>;
+
+    /// The group of `organization_id` named `name`; `NotFound` when absent.
+    fn get_group_by_org_and_name(&self, organization_id: &str, name: &str) -> Result<Group>;
+
+    /// The group with `id`, if any.
+    fn get_group_by_id(&self, id: &str) -> Result<Option<Group>>;
+
+    /// Adds an explicit group member; a duplicate is `UniqueViolation { group_members_pkey }`.
+    fn insert_group_member(&self, group_id: &str, user_id: &str) -> Result<()>;
+
+    /// Removes an explicit group member.
+    fn delete_group_member(&self, group_id: &str, user_id: &str) -> Result<()>;
+
+    /// Expanded members of a group (explicit members, or all organization members for Everyone).
+    fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>>;
+
+    /// The number of expanded members of a group.
+    fn get_group_members_count_by_group_id(&self, group_id: &str, include_system: bool) -> Result<i64>;
+
+    /// A page of expanded members by username, and the total under the same filter (`limit` 0: all).
+    fn get_group_members_by_group_id_paginated(
+        &self,
+        group_id: &str,
+        include_system: bool,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<GroupMember>, i64)>;
 }
 
 /// Runs `f` in a transaction and carries its value and its own error type out of it: the

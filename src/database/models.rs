@@ -116,3 +116,131 @@ pub struct TelemetrySnapshot {
     pub replica_id: String,
     pub snapshot: serde_json::Value,
 }
+
+/// The prebuilds system user's fixed ID (SPEC §4).
+pub const PREBUILDS_SYSTEM_USER_ID: &str = "c42fdf75-3097-471c-8c33-fb52454d81c0";
+
+text_enum! {
+    /// `users.status`.
+    UserStatus {
+        Active => "active",
+        Suspended => "suspended",
+        Dormant => "dormant",
+    }
+}
+
+text_enum! {
+    /// `users.login_type`.
+    LoginType {
+        Password => "password",
+        Github => "github",
+        Oidc => "oidc",
+        Token => "token",
+        None => "none",
+    }
+}
+
+/// A row of `organizations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub is_default: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Parameters of `insert_organization`.
+#[derive(Debug, Clone)]
+pub struct InsertOrganization<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub description: &'a str,
+    pub created_at: Timestamp,
+}
+
+/// A row of `users`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub name: String,
+    pub status: UserStatus,
+    pub login_type: LoginType,
+    pub is_system: bool,
+    pub deleted: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+/// Parameters of `insert_user` (never a system user: those come from migrations).
+#[derive(Debug, Clone)]
+pub struct InsertUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub username: &'a str,
+    pub name: &'a str,
+    pub status: UserStatus,
+    pub login_type: LoginType,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+/// Parameters of `get_users`: a page after `after_username` (exclusive), ordered by username.
+#[derive(Debug, Clone)]
+pub struct GetUsersParams<'a> {
+    pub include_system: bool,
+    pub status: Option<UserStatus>,
+    pub after_username: Option<&'a str>,
+    /// 0 means no limit.
+    pub limit: u32,
+}
+
+/// A row of `organization_members` with its user's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationMember {
+    pub organization_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+/// A row of `groups`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub organization_id: String,
+    pub avatar_url: String,
+    pub quota_allowance: i64,
+}
+
+/// Parameters of `insert_group`.
+#[derive(Debug, Clone)]
+pub struct InsertGroup<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub organization_id: &'a str,
+    pub avatar_url: &'a str,
+    pub quota_allowance: i64,
+}
+
+/// A row of `group_members_expanded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub user_id: String,
+    pub user_username: String,
+    pub user_email: String,
+    pub user_is_system: bool,
+    pub organization_id: String,
+    pub group_id: String,
+    pub group_name: String,
+}

@@ -15,10 +15,20 @@ use crate::database::Store;
 use crate::database::TxFn;
 use crate::database::TxOptions;
 use crate::database::models::BoundaryUsageSummary;
+use crate::database::models::GetUsersParams;
+use crate::database::models::Group;
+use crate::database::models::GroupMember;
+use crate::database::models::InsertGroup;
+use crate::database::models::InsertOrganization;
+use crate::database::models::InsertUser;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
+use crate::database::models::Organization;
+use crate::database::models::OrganizationMember;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::UpsertBoundaryUsageStats;
+use crate::database::models::User;
+use crate::database::models::UserStatus;
 use crate::database::sqlite::Inner;
 use crate::database::sqlite::queries;
 use crate::database::sqlite::queries::locks::TakeLock;
@@ -156,6 +166,56 @@ impl Store for SqliteTx<'_> {
     }
 
     run_query! {
+        fn insert_organization(&self, params: &InsertOrganization<'_>) -> Result<Organization>
+            => queries::identity::insert_organization;
+        fn get_organization_by_id(&self, id: &str) -> Result<Organization>
+            => queries::identity::get_organization_by_id;
+        fn get_organization_by_name(&self, name: &str) -> Result<Organization>
+            => queries::identity::get_organization_by_name;
+        fn get_default_organization(&self) -> Result<Organization>
+            => queries::identity::get_default_organization;
+        fn list_organizations(&self) -> Result<Vec<Organization>>
+            => queries::identity::list_organizations;
+        fn insert_user(&self, params: &InsertUser<'_>) -> Result<User>
+            => queries::identity::insert_user;
+        fn get_user_by_id(&self, id: &str) -> Result<User>
+            => queries::identity::get_user_by_id;
+        fn get_user_by_username(&self, username: &str) -> Result<User>
+            => queries::identity::get_user_by_username;
+        fn get_users(&self, params: &GetUsersParams<'_>) -> Result<Vec<User>>
+            => queries::identity::get_users;
+        fn get_user_count(&self, include_system: bool) -> Result<i64>
+            => queries::identity::get_user_count;
+        fn get_active_user_count(&self, include_system: bool) -> Result<i64>
+            => queries::identity::get_active_user_count;
+        fn update_user_status(&self, id: &str, status: UserStatus, updated_at: Timestamp) -> Result<User>
+            => queries::identity::update_user_status;
+        fn update_user_profile(&self, id: &str, username: &str, name: &str, updated_at: Timestamp) -> Result<User>
+            => queries::identity::update_user_profile;
+        fn delete_user(&self, id: &str, updated_at: Timestamp) -> Result<()>
+            => queries::identity::delete_user;
+        fn update_inactive_users_to_dormant(&self, last_seen_before: Timestamp, updated_at: Timestamp) -> Result<Vec<String>>
+            => queries::identity::update_inactive_users_to_dormant;
+        fn insert_organization_member(&self, organization_id: &str, user_id: &str, roles: &[&str], created_at: Timestamp) -> Result<()>
+            => queries::identity::insert_organization_member;
+        fn get_organization_members(&self, organization_id: Option<&str>, include_system: bool) -> Result<Vec<OrganizationMember>>
+            => queries::identity::get_organization_members;
+        fn insert_group(&self, params: &InsertGroup<'_>) -> Result<Group>
+            => queries::identity::insert_group;
+        fn get_group_by_org_and_name(&self, organization_id: &str, name: &str) -> Result<Group>
+            => queries::identity::get_group_by_org_and_name;
+        fn get_group_by_id(&self, id: &str) -> Result<Option<Group>>
+            => queries::identity::get_group_by_id;
+        fn insert_group_member(&self, group_id: &str, user_id: &str) -> Result<()>
+            => queries::identity::insert_group_member;
+        fn delete_group_member(&self, group_id: &str, user_id: &str) -> Result<()>
+            => queries::identity::delete_group_member;
+        fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>>
+            => queries::identity::get_group_members_by_group_id;
+        fn get_group_members_count_by_group_id(&self, group_id: &str, include_system: bool) -> Result<i64>
+            => queries::identity::get_group_members_count_by_group_id;
+        fn get_group_members_by_group_id_paginated(&self, group_id: &str, include_system: bool, offset: u32, limit: u32) -> Result<(Vec<GroupMember>, i64)>
+            => queries::identity::get_group_members_by_group_id_paginated;
         fn check_integrity(&self) -> Result<IntegrityReport> => queries::health::check_integrity;
         fn get_site_config(&self, key: &str) -> Result<Option<String>> => queries::site_configs::get_site_config;
         fn insert_site_config(&self, key: &str, value: &str) -> Result<()> => queries::site_configs::insert_site_config;

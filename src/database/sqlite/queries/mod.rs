@@ -3,11 +3,17 @@
 
 pub(crate) mod boundary_usage;
 pub(crate) mod health;
+pub(crate) mod identity;
 pub(crate) mod locks;
 pub(crate) mod site_configs;
 
 use std::str::FromStr;
 
+use rusqlite::Row;
+use rusqlite::types::Type;
+
+use crate::clock::Timestamp;
+use crate::clock::from_micros;
 use crate::database::Error;
 use crate::database::Result;
 
@@ -17,4 +23,25 @@ where
     T: FromStr<Err = String>,
 {
     value.parse().map_err(|message| Error::InvalidValue { op, column, message })
+}
+
+/// Reads a TEXT enum column inside a row closure; an unknown value is a conversion error that
+/// names the column index and the value.
+pub(crate) fn text_enum_at<T>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: FromStr<Err = String>,
+{
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|message: String| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, message.into()))
+}
+
+/// Reads an INTEGER microseconds column as a timestamp.
+pub(crate) fn timestamp_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    row.get::<_, i64>(idx).map(from_micros)
+}
+
+/// Reads a JSON TEXT column into `T`.
+pub(crate) fn json_at<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
 }
