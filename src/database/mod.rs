@@ -32,15 +32,34 @@ use crate::database::models::Group;
 use crate::database::models::GroupMember;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
+use crate::database::models::InsertPreset;
+use crate::database::models::InsertProvisionerJob;
+use crate::database::models::InsertTemplate;
+use crate::database::models::InsertTemplateVersion;
 use crate::database::models::InsertUser;
+use crate::database::models::InsertWorkspace;
+use crate::database::models::InsertWorkspaceAgent;
+use crate::database::models::InsertWorkspaceBuild;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
 use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
+use crate::database::models::Preset;
+use crate::database::models::PresetParameter;
+use crate::database::models::PresetPrebuildSchedule;
+use crate::database::models::ProvisionerJob;
 use crate::database::models::TelemetrySnapshot;
+use crate::database::models::Template;
+use crate::database::models::TemplateVersion;
+use crate::database::models::TemplateVersionParameter;
 use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
+use crate::database::models::Workspace;
+use crate::database::models::WorkspaceAgentStat;
+use crate::database::models::WorkspaceAppStat;
+use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceTransition;
 
 /// How a transaction is opened. No `Default`: the caller says what it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +118,9 @@ pub trait Store {
     /// All committed lock rows (leases; transaction locks are never visible outside their
     /// transaction), ordered by lock id.
     fn list_locks(&self) -> Result<Vec<LockRow>>;
+
+    /// The clock this store binds timestamps from.
+    fn clock(&self) -> SharedClock;
 
     // --- schema and health ------------------------------------------------------------------
 
@@ -246,6 +268,128 @@ pub trait Store {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<GroupMember>, i64)>;
+
+    // --- templates, versions, presets, jobs (SPEC §9 data model) --------------------------
+
+    /// Inserts a provisioner job in the state its timestamps describe.
+    fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>;
+
+    /// The job with `id`; `NotFound` when absent.
+    fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>;
+
+    /// Inserts a template (its active version may be inserted later in the same transaction).
+    fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template>;
+
+    /// The template with `id`, deleted or not; `NotFound` when absent.
+    fn get_template_by_id(&self, id: &str) -> Result<Template>;
+
+    /// The non-deleted template of an organization named `name`; `NotFound` when absent.
+    fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>;
+
+    /// Promotes a version to the template's active version.
+    fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()>;
+
+    /// Soft-deletes or restores a template and sets its deprecation message ('' = none).
+    fn update_template_deleted_and_deprecated(
+        &self,
+        template_id: &str,
+        deleted: bool,
+        deprecated: &str,
+        updated_at: Timestamp,
+    ) -> Result<()>;
+
+    /// Inserts a template version.
+    fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion>;
+
+    /// The version with `id`; `NotFound` when absent.
+    fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion>;
+
+    /// A template's versions, oldest first.
+    fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>>;
+
+    /// Declares a parameter of a version.
+    fn insert_template_version_parameter(
+        &self,
+        template_version_id: &str,
+        name: &str,
+        required: bool,
+        default_value: &str,
+    ) -> Result<()>;
+
+    /// A version's parameters by name.
+    fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>>;
+
+    /// Inserts a preset.
+    fn insert_preset(&self, params: &InsertPreset<'_>) -> Result<Preset>;
+
+    /// The preset with `id`; `NotFound` when absent.
+    fn get_preset_by_id(&self, id: &str) -> Result<Preset>;
+
+    /// A version's presets by name.
+    fn get_presets_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<Preset>>;
+
+    /// Sets a parameter value of a preset.
+    fn insert_preset_parameter(&self, id: &str, preset_id: &str, name: &str, value: &str) -> Result<()>;
+
+    /// Every preset parameter of a version's presets (callers filter by preset).
+    fn get_preset_parameters_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<PresetParameter>>;
+
+    /// Adds a prebuild schedule (cron, desired instances) to a preset.
+    fn insert_preset_prebuild_schedule(
+        &self,
+        id: &str,
+        preset_id: &str,
+        cron_expression: &str,
+        desired_instances: i64,
+    ) -> Result<()>;
+
+    /// A preset's prebuild schedules.
+    fn get_preset_prebuild_schedules(&self, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>>;
+
+    /// Inserts a workspace; a duplicate name for the owner is `UniqueViolation { workspaces_owner_id_lower_idx }`.
+    fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace>;
+
+    /// The workspace with `id`, deleted or not; `NotFound` when absent.
+    fn get_workspace_by_id(&self, id: &str) -> Result<Workspace>;
+
+    /// Non-deleted workspaces of a template, oldest first.
+    fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>>;
+
+    /// Marks a workspace deleted (or not).
+    fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()>;
+
+    /// Inserts a workspace build.
+    fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild>;
+
+    /// A workspace's builds, newest first.
+    fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>>;
+
+    /// Records a parameter value of a build.
+    fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()>;
+
+    /// A build's parameter values as (name, value), by name.
+    fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>>;
+
+    /// Inserts a resource produced by a job.
+    fn insert_workspace_resource(
+        &self,
+        id: &str,
+        job_id: &str,
+        transition: WorkspaceTransition,
+        created_at: Timestamp,
+    ) -> Result<()>;
+
+    /// Inserts an agent of a resource.
+    fn insert_workspace_agent(&self, params: &InsertWorkspaceAgent<'_>) -> Result<()>;
+
+    /// Inserts agent stats (one statement prepared once for all rows).
+    fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()>;
+
+    /// Inserts app stats; a repeated (agent, session) extends that session.
+    fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()>;
+
+    /// The numbers of agent stats and app stats rows.
+    fn count_usage_stats(&self) -> Result<(i64, i64)>;
 }
 
 /// Runs `f` in a transaction and carries its value and its own error type out of it: the

@@ -244,3 +244,311 @@ pub struct GroupMember {
     pub group_id: String,
     pub group_name: String,
 }
+
+text_enum! {
+    /// `provisioner_jobs.type`.
+    ProvisionerJobType {
+        TemplateVersionImport => "template_version_import",
+        WorkspaceBuild => "workspace_build",
+        TemplateVersionDryRun => "template_version_dry_run",
+    }
+}
+
+text_enum! {
+    /// `provisioner_jobs.job_status` (generated from the job's timestamps and error).
+    JobStatus {
+        Pending => "pending",
+        Running => "running",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        Canceling => "canceling",
+        Canceled => "canceled",
+    }
+}
+
+text_enum! {
+    /// `workspace_builds.transition`.
+    WorkspaceTransition {
+        Start => "start",
+        Stop => "stop",
+        Delete => "delete",
+    }
+}
+
+text_enum! {
+    /// `template_version_presets.prebuild_status`.
+    PrebuildStatus {
+        Healthy => "healthy",
+        HardLimited => "hard_limited",
+        ValidationFailed => "validation_failed",
+    }
+}
+
+text_enum! {
+    /// `workspace_agents.lifecycle_state`.
+    AgentLifecycle {
+        Created => "created",
+        Starting => "starting",
+        StartTimeout => "start_timeout",
+        StartError => "start_error",
+        Ready => "ready",
+        ShuttingDown => "shutting_down",
+        ShutdownTimeout => "shutdown_timeout",
+        ShutdownError => "shutdown_error",
+        Off => "off",
+    }
+}
+
+/// Parameters of `insert_provisioner_job`. The state fields let fixtures insert jobs in any
+/// state; the generated `job_status` follows from them.
+#[derive(Debug, Clone)]
+pub struct InsertProvisionerJob<'a> {
+    pub id: &'a str,
+    pub created_at: Timestamp,
+    pub initiator_id: &'a str,
+    pub organization_id: &'a str,
+    pub job_type: ProvisionerJobType,
+    pub input: &'a serde_json::Value,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub canceled_at: Option<Timestamp>,
+    pub error: Option<&'a str>,
+    pub worker_id: Option<&'a str>,
+}
+
+/// A row of `provisioner_jobs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvisionerJob {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub canceled_at: Option<Timestamp>,
+    pub error: Option<String>,
+    pub worker_id: Option<String>,
+    pub initiator_id: String,
+    pub organization_id: String,
+    pub job_type: ProvisionerJobType,
+    pub input: serde_json::Value,
+    pub job_status: JobStatus,
+}
+
+/// Parameters of `insert_template`.
+#[derive(Debug, Clone)]
+pub struct InsertTemplate<'a> {
+    pub id: &'a str,
+    pub organization_id: &'a str,
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub created_at: Timestamp,
+    pub created_by: Option<&'a str>,
+    pub active_version_id: &'a str,
+    /// '' means not deprecated.
+    pub deprecated: &'a str,
+}
+
+/// A row of `templates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub display_name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub created_by: Option<String>,
+    pub deleted: bool,
+    pub deprecated: String,
+    pub active_version_id: String,
+}
+
+/// Parameters of `insert_template_version`.
+#[derive(Debug, Clone)]
+pub struct InsertTemplateVersion<'a> {
+    pub id: &'a str,
+    pub template_id: Option<&'a str>,
+    pub organization_id: &'a str,
+    pub name: &'a str,
+    pub created_at: Timestamp,
+    pub created_by: Option<&'a str>,
+    pub job_id: &'a str,
+    pub fail_builds: bool,
+}
+
+/// A row of `template_versions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateVersion {
+    pub id: String,
+    pub template_id: Option<String>,
+    pub organization_id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub job_id: String,
+    pub fail_builds: bool,
+}
+
+/// A row of `template_version_parameters`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateVersionParameter {
+    pub template_version_id: String,
+    pub name: String,
+    pub required: bool,
+    pub default_value: String,
+}
+
+/// Parameters of `insert_preset`.
+#[derive(Debug, Clone)]
+pub struct InsertPreset<'a> {
+    pub id: &'a str,
+    pub template_version_id: &'a str,
+    pub name: &'a str,
+    pub created_at: Timestamp,
+    /// None: the preset wants no prebuilds.
+    pub desired_instances: Option<i64>,
+    pub invalidate_after_secs: Option<i64>,
+    pub scheduling_timezone: &'a str,
+    pub is_default: bool,
+}
+
+/// A row of `template_version_presets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preset {
+    pub id: String,
+    pub template_version_id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub desired_instances: Option<i64>,
+    pub invalidate_after_secs: Option<i64>,
+    pub scheduling_timezone: String,
+    pub prebuild_status: PrebuildStatus,
+    pub last_invalidated_at: Option<Timestamp>,
+    pub is_default: bool,
+}
+
+/// A row of `template_version_preset_parameters`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetParameter {
+    pub id: String,
+    pub template_version_preset_id: String,
+    pub name: String,
+    pub value: String,
+}
+
+/// A row of `template_version_preset_prebuild_schedules`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetPrebuildSchedule {
+    pub id: String,
+    pub preset_id: String,
+    pub cron_expression: String,
+    pub desired_instances: i64,
+}
+
+/// Parameters of `insert_workspace`.
+#[derive(Debug, Clone)]
+pub struct InsertWorkspace<'a> {
+    pub id: &'a str,
+    pub created_at: Timestamp,
+    pub owner_id: &'a str,
+    pub organization_id: &'a str,
+    pub template_id: &'a str,
+    pub name: &'a str,
+    pub last_used_at: Timestamp,
+    pub autostart_schedule: Option<&'a str>,
+    pub ttl_ms: Option<i64>,
+}
+
+/// A row of `workspaces`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub owner_id: String,
+    pub organization_id: String,
+    pub template_id: String,
+    pub name: String,
+    pub deleted: bool,
+    pub last_used_at: Timestamp,
+    pub autostart_schedule: Option<String>,
+    pub ttl_ms: Option<i64>,
+    pub next_start_at: Option<Timestamp>,
+    pub dormant_at: Option<Timestamp>,
+    pub deleting_at: Option<Timestamp>,
+}
+
+/// Parameters of `insert_workspace_build`.
+#[derive(Debug, Clone)]
+pub struct InsertWorkspaceBuild<'a> {
+    pub id: &'a str,
+    pub created_at: Timestamp,
+    pub workspace_id: &'a str,
+    pub template_version_id: &'a str,
+    pub build_number: i64,
+    pub transition: WorkspaceTransition,
+    pub initiator_id: &'a str,
+    pub job_id: &'a str,
+    pub reason: &'a str,
+    pub template_version_preset_id: Option<&'a str>,
+}
+
+/// A row of `workspace_builds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceBuild {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub workspace_id: String,
+    pub template_version_id: String,
+    pub build_number: i64,
+    pub transition: WorkspaceTransition,
+    pub initiator_id: String,
+    pub job_id: String,
+    pub reason: String,
+    pub template_version_preset_id: Option<String>,
+}
+
+/// Parameters of `insert_workspace_agent`.
+#[derive(Debug, Clone)]
+pub struct InsertWorkspaceAgent<'a> {
+    pub id: &'a str,
+    pub created_at: Timestamp,
+    pub resource_id: &'a str,
+    pub name: &'a str,
+    pub lifecycle_state: AgentLifecycle,
+    pub ready_at: Option<Timestamp>,
+    pub parent_id: Option<&'a str>,
+}
+
+/// A row of `workspace_agent_stats`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkspaceAgentStat {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub user_id: String,
+    pub agent_id: String,
+    pub workspace_id: String,
+    pub template_id: String,
+    pub connection_count: i64,
+    /// -1 when no latency was measured.
+    pub connection_median_latency_ms: f64,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    pub session_count_vscode: i64,
+    pub session_count_jetbrains: i64,
+    pub session_count_reconnecting_pty: i64,
+    pub session_count_ssh: i64,
+}
+
+/// A row of `workspace_app_stats` (id assigned on insert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceAppStat {
+    pub user_id: String,
+    pub workspace_id: String,
+    pub agent_id: String,
+    /// `terminal` marks the web terminal.
+    pub access_method: String,
+    pub slug_or_port: String,
+    pub session_id: String,
+    pub session_started_at: Timestamp,
+    pub session_ended_at: Timestamp,
+    pub requests: i64,
+}

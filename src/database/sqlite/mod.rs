@@ -56,15 +56,34 @@ use crate::database::models::Group;
 use crate::database::models::GroupMember;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
+use crate::database::models::InsertPreset;
+use crate::database::models::InsertProvisionerJob;
+use crate::database::models::InsertTemplate;
+use crate::database::models::InsertTemplateVersion;
 use crate::database::models::InsertUser;
+use crate::database::models::InsertWorkspace;
+use crate::database::models::InsertWorkspaceAgent;
+use crate::database::models::InsertWorkspaceBuild;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
 use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
+use crate::database::models::Preset;
+use crate::database::models::PresetParameter;
+use crate::database::models::PresetPrebuildSchedule;
+use crate::database::models::ProvisionerJob;
 use crate::database::models::TelemetrySnapshot;
+use crate::database::models::Template;
+use crate::database::models::TemplateVersion;
+use crate::database::models::TemplateVersionParameter;
 use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
+use crate::database::models::Workspace;
+use crate::database::models::WorkspaceAgentStat;
+use crate::database::models::WorkspaceAppStat;
+use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceTransition;
 use crate::database::sqlite::errors::OpContext;
 pub use crate::database::sqlite::migrate::binary_schema_version;
 pub use crate::database::sqlite::migrate::migrations_fingerprint;
@@ -396,6 +415,10 @@ impl Store for SqliteStore {
         Err(Error::NotInTransaction { op: "try acquire lock" })
     }
 
+    fn clock(&self) -> SharedClock {
+        SqliteStore::clock(self)
+    }
+
     fn try_acquire_lease(&self, id: LockId, holder: &str, ttl: Duration) -> Result<Option<LeaseGuard>> {
         let now = self.inner.config.clock.now();
         let acquired =
@@ -407,6 +430,38 @@ impl Store for SqliteStore {
     }
 
     delegate! {
+        write fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>;
+        read fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>;
+        write fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template>;
+        read fn get_template_by_id(&self, id: &str) -> Result<Template>;
+        read fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>;
+        write fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()>;
+        write fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()>;
+        write fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion>;
+        read fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion>;
+        read fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>>;
+        write fn insert_template_version_parameter(&self, template_version_id: &str, name: &str, required: bool, default_value: &str) -> Result<()>;
+        read fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>>;
+        write fn insert_preset(&self, params: &InsertPreset<'_>) -> Result<Preset>;
+        read fn get_preset_by_id(&self, id: &str) -> Result<Preset>;
+        read fn get_presets_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<Preset>>;
+        write fn insert_preset_parameter(&self, id: &str, preset_id: &str, name: &str, value: &str) -> Result<()>;
+        read fn get_preset_parameters_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<PresetParameter>>;
+        write fn insert_preset_prebuild_schedule(&self, id: &str, preset_id: &str, cron_expression: &str, desired_instances: i64) -> Result<()>;
+        read fn get_preset_prebuild_schedules(&self, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>>;
+        write fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace>;
+        read fn get_workspace_by_id(&self, id: &str) -> Result<Workspace>;
+        read fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>>;
+        write fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()>;
+        write fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild>;
+        read fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>>;
+        write fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()>;
+        read fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>>;
+        write fn insert_workspace_resource(&self, id: &str, job_id: &str, transition: WorkspaceTransition, created_at: Timestamp) -> Result<()>;
+        write fn insert_workspace_agent(&self, params: &InsertWorkspaceAgent<'_>) -> Result<()>;
+        write fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()>;
+        write fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()>;
+        read fn count_usage_stats(&self) -> Result<(i64, i64)>;
         write fn insert_organization(&self, params: &InsertOrganization<'_>) -> Result<Organization>;
         read fn get_organization_by_id(&self, id: &str) -> Result<Organization>;
         read fn get_organization_by_name(&self, name: &str) -> Result<Organization>;

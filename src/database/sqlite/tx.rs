@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use crate::clock::SharedClock;
 use crate::clock::Timestamp;
 use crate::database::Error;
 use crate::database::LeaseGuard;
@@ -20,15 +21,34 @@ use crate::database::models::Group;
 use crate::database::models::GroupMember;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
+use crate::database::models::InsertPreset;
+use crate::database::models::InsertProvisionerJob;
+use crate::database::models::InsertTemplate;
+use crate::database::models::InsertTemplateVersion;
 use crate::database::models::InsertUser;
+use crate::database::models::InsertWorkspace;
+use crate::database::models::InsertWorkspaceAgent;
+use crate::database::models::InsertWorkspaceBuild;
 use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
 use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
+use crate::database::models::Preset;
+use crate::database::models::PresetParameter;
+use crate::database::models::PresetPrebuildSchedule;
+use crate::database::models::ProvisionerJob;
 use crate::database::models::TelemetrySnapshot;
+use crate::database::models::Template;
+use crate::database::models::TemplateVersion;
+use crate::database::models::TemplateVersionParameter;
 use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
+use crate::database::models::Workspace;
+use crate::database::models::WorkspaceAgentStat;
+use crate::database::models::WorkspaceAppStat;
+use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceTransition;
 use crate::database::sqlite::Inner;
 use crate::database::sqlite::queries;
 use crate::database::sqlite::queries::locks::TakeLock;
@@ -161,11 +181,79 @@ impl Store for SqliteTx<'_> {
         )
     }
 
+    fn clock(&self) -> SharedClock {
+        self.inner.config.clock.clone()
+    }
+
     fn schema_version(&self) -> Result<i64> {
         crate::database::sqlite::migrate::applied_schema_version(self.conn)
     }
 
     run_query! {
+        fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>
+            => queries::templates::insert_provisioner_job;
+        fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>
+            => queries::templates::get_provisioner_job_by_id;
+        fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template>
+            => queries::templates::insert_template;
+        fn get_template_by_id(&self, id: &str) -> Result<Template>
+            => queries::templates::get_template_by_id;
+        fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>
+            => queries::templates::get_template_by_organization_and_name;
+        fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()>
+            => queries::templates::update_template_active_version;
+        fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()>
+            => queries::templates::update_template_deleted_and_deprecated;
+        fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion>
+            => queries::templates::insert_template_version;
+        fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion>
+            => queries::templates::get_template_version_by_id;
+        fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>>
+            => queries::templates::get_template_versions_by_template_id;
+        fn insert_template_version_parameter(&self, template_version_id: &str, name: &str, required: bool, default_value: &str) -> Result<()>
+            => queries::templates::insert_template_version_parameter;
+        fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>>
+            => queries::templates::get_template_version_parameters;
+        fn insert_preset(&self, params: &InsertPreset<'_>) -> Result<Preset>
+            => queries::templates::insert_preset;
+        fn get_preset_by_id(&self, id: &str) -> Result<Preset>
+            => queries::templates::get_preset_by_id;
+        fn get_presets_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<Preset>>
+            => queries::templates::get_presets_by_template_version_id;
+        fn insert_preset_parameter(&self, id: &str, preset_id: &str, name: &str, value: &str) -> Result<()>
+            => queries::templates::insert_preset_parameter;
+        fn get_preset_parameters_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<PresetParameter>>
+            => queries::templates::get_preset_parameters_by_template_version_id;
+        fn insert_preset_prebuild_schedule(&self, id: &str, preset_id: &str, cron_expression: &str, desired_instances: i64) -> Result<()>
+            => queries::templates::insert_preset_prebuild_schedule;
+        fn get_preset_prebuild_schedules(&self, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>>
+            => queries::templates::get_preset_prebuild_schedules;
+        fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace>
+            => queries::workspaces::insert_workspace;
+        fn get_workspace_by_id(&self, id: &str) -> Result<Workspace>
+            => queries::workspaces::get_workspace_by_id;
+        fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>>
+            => queries::workspaces::get_workspaces_by_template_id;
+        fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()>
+            => queries::workspaces::update_workspace_deleted;
+        fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild>
+            => queries::workspaces::insert_workspace_build;
+        fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>>
+            => queries::workspaces::get_workspace_builds_by_workspace_id;
+        fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()>
+            => queries::workspaces::insert_workspace_build_parameter;
+        fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>>
+            => queries::workspaces::get_workspace_build_parameters;
+        fn insert_workspace_resource(&self, id: &str, job_id: &str, transition: WorkspaceTransition, created_at: Timestamp) -> Result<()>
+            => queries::workspaces::insert_workspace_resource;
+        fn insert_workspace_agent(&self, params: &InsertWorkspaceAgent<'_>) -> Result<()>
+            => queries::workspaces::insert_workspace_agent;
+        fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()>
+            => queries::workspaces::insert_workspace_agent_stats;
+        fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()>
+            => queries::workspaces::insert_workspace_app_stats;
+        fn count_usage_stats(&self) -> Result<(i64, i64)>
+            => queries::workspaces::count_usage_stats;
         fn insert_organization(&self, params: &InsertOrganization<'_>) -> Result<Organization>
             => queries::identity::insert_organization;
         fn get_organization_by_id(&self, id: &str) -> Result<Organization>

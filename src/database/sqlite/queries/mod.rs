@@ -6,6 +6,8 @@ pub(crate) mod health;
 pub(crate) mod identity;
 pub(crate) mod locks;
 pub(crate) mod site_configs;
+pub(crate) mod templates;
+pub(crate) mod workspaces;
 
 use std::str::FromStr;
 
@@ -38,6 +40,16 @@ where
 /// Reads an INTEGER microseconds column as a timestamp.
 pub(crate) fn timestamp_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
     row.get::<_, i64>(idx).map(from_micros)
+}
+
+/// Reads a nullable INTEGER microseconds column as a timestamp.
+pub(crate) fn opt_timestamp_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
+    row.get::<_, Option<i64>>(idx).map(|v| v.map(from_micros))
+}
+
+/// Binds an optional timestamp as INTEGER microseconds or NULL.
+pub(crate) fn opt_micros(t: Option<Timestamp>) -> Option<i64> {
+    t.map(crate::clock::to_micros)
 }
 
 /// Reads a JSON TEXT column into `T`.

@@ -1,0 +1,425 @@
+//! Provisioner jobs, templates, template versions and their parameters, presets, preset
+//! parameters and prebuild schedules.
+
+use rusqlite::Connection;
+use rusqlite::Row;
+use rusqlite::params;
+
+use crate::clock::Timestamp;
+use crate::clock::to_micros;
+use crate::database::Result;
+use crate::database::models::InsertPreset;
+use crate::database::models::InsertProvisionerJob;
+use crate::database::models::InsertTemplate;
+use crate::database::models::InsertTemplateVersion;
+use crate::database::models::Preset;
+use crate::database::models::PresetParameter;
+use crate::database::models::PresetPrebuildSchedule;
+use crate::database::models::ProvisionerJob;
+use crate::database::models::Template;
+use crate::database::models::TemplateVersion;
+use crate::database::models::TemplateVersionParameter;
+use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::json_at;
+use crate::database::sqlite::queries::opt_micros;
+use crate::database::sqlite::queries::opt_timestamp_at;
+use crate::database::sqlite::queries::text_enum_at;
+use crate::database::sqlite::queries::timestamp_at;
+
+const JOB_COLUMNS: &str = "id, created_at, started_at, completed_at, canceled_at, error, worker_id, initiator_id, \
+                           organization_id, type, input, job_status";
+
+pub(crate) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<ProvisionerJob> {
+    Ok(ProvisionerJob {
+        id: r.get(0)?,
+        created_at: timestamp_at(r, 1)?,
+        started_at: opt_timestamp_at(r, 2)?,
+        completed_at: opt_timestamp_at(r, 3)?,
+        canceled_at: opt_timestamp_at(r, 4)?,
+        error: r.get(5)?,
+        worker_id: r.get(6)?,
+        initiator_id: r.get(7)?,
+        organization_id: r.get(8)?,
+        job_type: text_enum_at(r, 9)?,
+        input: json_at(r, 10)?,
+        job_status: text_enum_at(r, 11)?,
+    })
+}
+
+pub(crate) fn insert_provisioner_job(conn: &Connection, p: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> {
+    let op = "insert provisioner job";
+    conn.prepare_cached(&format!(
+        "INSERT INTO provisioner_jobs (id, created_at, updated_at, started_at, completed_at, canceled_at, error,
+                                       worker_id, initiator_id, organization_id, type, input)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING {JOB_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(
+        params![
+            p.id,
+            to_micros(p.created_at),
+            opt_micros(p.started_at),
+            opt_micros(p.completed_at),
+            opt_micros(p.canceled_at),
+            p.error,
+            p.worker_id,
+            p.initiator_id,
+            p.organization_id,
+            p.job_type.as_str(),
+            p.input.to_string(),
+        ],
+        job_from_row,
+    )
+    .op(op)
+}
+
+pub(crate) fn get_provisioner_job_by_id(conn: &Connection, id: &str) -> Result<ProvisionerJob> {
+    let op = "get provisioner job by id";
+    conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM provisioner_jobs WHERE id = ?1"))
+        .op(op)?
+        .query_row([id], job_from_row)
+        .op(op)
+}
+
+const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, deprecated, active_version_id";
+
+fn template_from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
+    Ok(Template {
+        id: r.get(0)?,
+        organization_id: r.get(1)?,
+        name: r.get(2)?,
+        display_name: r.get(3)?,
+        created_at: timestamp_at(r, 4)?,
+        updated_at: timestamp_at(r, 5)?,
+        created_by: r.get(6)?,
+        deleted: r.get(7)?,
+        deprecated: r.get(8)?,
+        active_version_id: r.get(9)?,
+    })
+}
+
+pub(crate) fn insert_template(conn: &Connection, p: &InsertTemplate<'_>) -> Result<Template> {
+    let op = "insert template";
+    conn.prepare_cached(&format!(
+        "INSERT INTO templates (id, organization_id, name, display_name, created_at, updated_at, created_by,
+                                deprecated, active_version_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8) RETURNING {TEMPLATE_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(
+        params![
+            p.id,
+            p.organization_id,
+            p.name,
+            p.display_name,
+            to_micros(p.created_at),
+            p.created_by,
+            p.deprecated,
+            p.active_version_id,
+        ],
+        template_from_row,
+    )
+    .op(op)
+}
+
+pub(crate) fn get_template_by_id(conn: &Connection, id: &str) -> Result<Template> {
+    let op = "get template by id";
+    conn.prepare_cached(&format!("SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id = ?1"))
+        .op(op)?
+        .query_row([id], template_from_row)
+        .op(op)
+}
+
+/// The non-deleted template of `organization_id` named `name`.
+pub(crate) fn get_template_by_organization_and_name(
+    conn: &Connection,
+    organization_id: &str,
+    name: &str,
+) -> Result<Template> {
+    let op = "get template by organization and name";
+    conn.prepare_cached(&format!(
+        "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE organization_id = ?1 AND name = ?2 AND deleted = 0"
+    ))
+    .op(op)?
+    .query_row([organization_id, name], template_from_row)
+    .op(op)
+}
+
+pub(crate) fn update_template_active_version(
+    conn: &Connection,
+    template_id: &str,
+    version_id: &str,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update template active version";
+    let n = conn
+        .prepare_cached("UPDATE templates SET active_version_id = ?2, updated_at = ?3 WHERE id = ?1")
+        .op(op)?
+        .execute(params![template_id, version_id, to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
+/// Soft-deletes (or restores) a template and sets its deprecation message ('' = none).
+pub(crate) fn update_template_deleted_and_deprecated(
+    conn: &Connection,
+    template_id: &str,
+    deleted: bool,
+    deprecated: &str,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update template";
+    let n = conn
+        .prepare_cached("UPDATE templates SET deleted = ?2, deprecated = ?3, updated_at = ?4 WHERE id = ?1")
+        .op(op)?
+        .execute(params![template_id, deleted, deprecated, to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
+const VERSION_COLUMNS: &str = "id, template_id, organization_id, name, created_at, job_id, fail_builds";
+
+fn version_from_row(r: &Row<'_>) -> rusqlite::Result<TemplateVersion> {
+    Ok(TemplateVersion {
+        id: r.get(0)?,
+        template_id: r.get(1)?,
+        organization_id: r.get(2)?,
+        name: r.get(3)?,
+        created_at: timestamp_at(r, 4)?,
+        job_id: r.get(5)?,
+        fail_builds: r.get(6)?,
+    })
+}
+
+pub(crate) fn insert_template_version(conn: &Connection, p: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> {
+    let op = "insert template version";
+    conn.prepare_cached(&format!(
+        "INSERT INTO template_versions (id, template_id, organization_id, name, created_at, updated_at, created_by,
+                                        job_id, fail_builds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8) RETURNING {VERSION_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(
+        params![
+            p.id,
+            p.template_id,
+            p.organization_id,
+            p.name,
+            to_micros(p.created_at),
+            p.created_by,
+            p.job_id,
+            p.fail_builds,
+        ],
+        version_from_row,
+    )
+    .op(op)
+}
+
+pub(crate) fn get_template_version_by_id(conn: &Connection, id: &str) -> Result<TemplateVersion> {
+    let op = "get template version by id";
+    conn.prepare_cached(&format!("SELECT {VERSION_COLUMNS} FROM template_versions WHERE id = ?1"))
+        .op(op)?
+        .query_row([id], version_from_row)
+        .op(op)
+}
+
+pub(crate) fn get_template_versions_by_template_id(
+    conn: &Connection,
+    template_id: &str,
+) -> Result<Vec<TemplateVersion>> {
+    let op = "get template versions by template id";
+    conn.prepare_cached(&format!(
+        "SELECT {VERSION_COLUMNS} FROM template_versions WHERE template_id = ?1 ORDER BY created_at, name"
+    ))
+    .op(op)?
+    .query_map([template_id], version_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn insert_template_version_parameter(
+    conn: &Connection,
+    template_version_id: &str,
+    name: &str,
+    required: bool,
+    default_value: &str,
+) -> Result<()> {
+    let op = "insert template version parameter";
+    conn.prepare_cached(
+        "INSERT INTO template_version_parameters (template_version_id, name, required, default_value)
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+    .op(op)?
+    .execute(params![template_version_id, name, required, default_value])
+    .op(op)?;
+    Ok(())
+}
+
+pub(crate) fn get_template_version_parameters(
+    conn: &Connection,
+    template_version_id: &str,
+) -> Result<Vec<TemplateVersionParameter>> {
+    let op = "get template version parameters";
+    conn.prepare_cached(
+        "SELECT template_version_id, name, required, default_value FROM template_version_parameters
+         WHERE template_version_id = ?1 ORDER BY name",
+    )
+    .op(op)?
+    .query_map([template_version_id], |r| {
+        Ok(TemplateVersionParameter {
+            template_version_id: r.get(0)?,
+            name: r.get(1)?,
+            required: r.get(2)?,
+            default_value: r.get(3)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+const PRESET_COLUMNS: &str = "id, template_version_id, name, created_at, desired_instances, invalidate_after_secs, \
+                              scheduling_timezone, prebuild_status, last_invalidated_at, is_default";
+
+fn preset_from_row(r: &Row<'_>) -> rusqlite::Result<Preset> {
+    Ok(Preset {
+        id: r.get(0)?,
+        template_version_id: r.get(1)?,
+        name: r.get(2)?,
+        created_at: timestamp_at(r, 3)?,
+        desired_instances: r.get(4)?,
+        invalidate_after_secs: r.get(5)?,
+        scheduling_timezone: r.get(6)?,
+        prebuild_status: text_enum_at(r, 7)?,
+        last_invalidated_at: opt_timestamp_at(r, 8)?,
+        is_default: r.get(9)?,
+    })
+}
+
+pub(crate) fn insert_preset(conn: &Connection, p: &InsertPreset<'_>) -> Result<Preset> {
+    let op = "insert preset";
+    conn.prepare_cached(&format!(
+        "INSERT INTO template_version_presets (id, template_version_id, name, created_at, desired_instances,
+                                               invalidate_after_secs, scheduling_timezone, is_default)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING {PRESET_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(
+        params![
+            p.id,
+            p.template_version_id,
+            p.name,
+            to_micros(p.created_at),
+            p.desired_instances,
+            p.invalidate_after_secs,
+            p.scheduling_timezone,
+            p.is_default,
+        ],
+        preset_from_row,
+    )
+    .op(op)
+}
+
+pub(crate) fn get_preset_by_id(conn: &Connection, id: &str) -> Result<Preset> {
+    let op = "get preset by id";
+    conn.prepare_cached(&format!("SELECT {PRESET_COLUMNS} FROM template_version_presets WHERE id = ?1"))
+        .op(op)?
+        .query_row([id], preset_from_row)
+        .op(op)
+}
+
+pub(crate) fn get_presets_by_template_version_id(conn: &Connection, template_version_id: &str) -> Result<Vec<Preset>> {
+    let op = "get presets by template version id";
+    conn.prepare_cached(&format!(
+        "SELECT {PRESET_COLUMNS} FROM template_version_presets WHERE template_version_id = ?1 ORDER BY name"
+    ))
+    .op(op)?
+    .query_map([template_version_id], preset_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn insert_preset_parameter(
+    conn: &Connection,
+    id: &str,
+    preset_id: &str,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    let op = "insert preset parameter";
+    conn.prepare_cached(
+        "INSERT INTO template_version_preset_parameters (id, template_version_preset_id, name, value)
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+    .op(op)?
+    .execute([id, preset_id, name, value])
+    .op(op)?;
+    Ok(())
+}
+
+/// Every preset parameter of a version's presets (callers filter by preset).
+pub(crate) fn get_preset_parameters_by_template_version_id(
+    conn: &Connection,
+    template_version_id: &str,
+) -> Result<Vec<PresetParameter>> {
+    let op = "get preset parameters by template version id";
+    conn.prepare_cached(
+        "SELECT pp.id, pp.template_version_preset_id, pp.name, pp.value
+         FROM template_version_preset_parameters pp
+         JOIN template_version_presets p ON p.id = pp.template_version_preset_id
+         WHERE p.template_version_id = ?1 ORDER BY p.name, pp.name",
+    )
+    .op(op)?
+    .query_map([template_version_id], |r| {
+        Ok(PresetParameter { id: r.get(0)?, template_version_preset_id: r.get(1)?, name: r.get(2)?, value: r.get(3)? })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn insert_preset_prebuild_schedule(
+    conn: &Connection,
+    id: &str,
+    preset_id: &str,
+    cron_expression: &str,
+    desired_instances: i64,
+) -> Result<()> {
+    let op = "insert preset prebuild schedule";
+    conn.prepare_cached(
+        "INSERT INTO template_version_preset_prebuild_schedules (id, preset_id, cron_expression, desired_instances)
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+    .op(op)?
+    .execute(params![id, preset_id, cron_expression, desired_instances])
+    .op(op)?;
+    Ok(())
+}
+
+pub(crate) fn get_preset_prebuild_schedules(conn: &Connection, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>> {
+    let op = "get preset prebuild schedules";
+    conn.prepare_cached(
+        "SELECT id, preset_id, cron_expression, desired_instances FROM template_version_preset_prebuild_schedules
+         WHERE preset_id = ?1 ORDER BY cron_expression, id",
+    )
+    .op(op)?
+    .query_map([preset_id], |r| {
+        Ok(PresetPrebuildSchedule {
+            id: r.get(0)?,
+            preset_id: r.get(1)?,
+            cron_expression: r.get(2)?,
+            desired_instances: r.get(3)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}

@@ -1,0 +1,309 @@
+//! Workspaces, builds and their parameters, resources, agents, and the agent and app stats
+//! the rollup reads.
+
+use rusqlite::Connection;
+use rusqlite::Row;
+use rusqlite::params;
+
+use crate::clock::Timestamp;
+use crate::clock::to_micros;
+use crate::database::Result;
+use crate::database::models::InsertWorkspace;
+use crate::database::models::InsertWorkspaceAgent;
+use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::Workspace;
+use crate::database::models::WorkspaceAgentStat;
+use crate::database::models::WorkspaceAppStat;
+use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceTransition;
+use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::opt_micros;
+use crate::database::sqlite::queries::opt_timestamp_at;
+use crate::database::sqlite::queries::text_enum_at;
+use crate::database::sqlite::queries::timestamp_at;
+
+const WORKSPACE_COLUMNS: &str = "id, created_at, updated_at, owner_id, organization_id, template_id, name, deleted, \
+                                 last_used_at, autostart_schedule, ttl_ms, next_start_at, dormant_at, deleting_at";
+
+pub(crate) fn workspace_from_row(r: &Row<'_>) -> rusqlite::Result<Workspace> {
+    Ok(Workspace {
+        id: r.get(0)?,
+        created_at: timestamp_at(r, 1)?,
+        updated_at: timestamp_at(r, 2)?,
+        owner_id: r.get(3)?,
+        organization_id: r.get(4)?,
+        template_id: r.get(5)?,
+        name: r.get(6)?,
+        deleted: r.get(7)?,
+        last_used_at: timestamp_at(r, 8)?,
+        autostart_schedule: r.get(9)?,
+        ttl_ms: r.get(10)?,
+        next_start_at: opt_timestamp_at(r, 11)?,
+        dormant_at: opt_timestamp_at(r, 12)?,
+        deleting_at: opt_timestamp_at(r, 13)?,
+    })
+}
+
+pub(crate) fn insert_workspace(conn: &Connection, p: &InsertWorkspace<'_>) -> Result<Workspace> {
+    let op = "insert workspace";
+    conn.prepare_cached(&format!(
+        "INSERT INTO workspaces (id, created_at, updated_at, owner_id, organization_id, template_id, name,
+                                 last_used_at, autostart_schedule, ttl_ms)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {WORKSPACE_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(
+        params![
+            p.id,
+            to_micros(p.created_at),
+            p.owner_id,
+            p.organization_id,
+            p.template_id,
+            p.name,
+            to_micros(p.last_used_at),
+            p.autostart_schedule,
+            p.ttl_ms,
+        ],
+        workspace_from_row,
+    )
+    .op(op)
+}
+
+pub(crate) fn get_workspace_by_id(conn: &Connection, id: &str) -> Result<Workspace> {
+    let op = "get workspace by id";
+    conn.prepare_cached(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?1"))
+        .op(op)?
+        .query_row([id], workspace_from_row)
+        .op(op)
+}
+
+/// Non-deleted workspaces of a template, oldest first.
+pub(crate) fn get_workspaces_by_template_id(conn: &Connection, template_id: &str) -> Result<Vec<Workspace>> {
+    let op = "get workspaces by template id";
+    conn.prepare_cached(&format!(
+        "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE template_id = ?1 AND deleted = 0 ORDER BY created_at, id"
+    ))
+    .op(op)?
+    .query_map([template_id], workspace_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn update_workspace_deleted(
+    conn: &Connection,
+    id: &str,
+    deleted: bool,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update workspace deleted";
+    let n = conn
+        .prepare_cached("UPDATE workspaces SET deleted = ?2, updated_at = ?3 WHERE id = ?1")
+        .op(op)?
+        .execute(params![id, deleted, to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
+const BUILD_COLUMNS: &str = "id, created_at, workspace_id, template_version_id, build_number, transition, \
+                             initiator_id, job_id, reason, template_version_preset_id";
+
+fn build_from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceBuild> {
+    Ok(WorkspaceBuild {
+        id: r.get(0)?,
+        created_at: timestamp_at(r, 1)?,
+        workspace_id: r.get(2)?,
+        template_version_id: r.get(3)?,
+        build_number: r.get(4)?,
+        transition: text_enum_at(r, 5)?,
+        initiator_id: r.get(6)?,
+        job_id: r.get(7)?,
+        reason: r.get(8)?,
+        template_version_preset_id: r.get(9)?,
+    })
+}
+
+pub(crate) fn insert_workspace_build(conn: &Connection, p: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> {
+    let op = "insert workspace build";
+    conn.prepare_cached(&format!(
+        "INSERT INTO workspace_builds (id, created_at, updated_at, workspace_id, template_version_id, build_number,
+                                       transition, initiator_id, job_id, reason, template_version_preset_id)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING {BUILD_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(
+        params![
+            p.id,
+            to_micros(p.created_at),
+            p.workspace_id,
+            p.template_version_id,
+            p.build_number,
+            p.transition.as_str(),
+            p.initiator_id,
+            p.job_id,
+            p.reason,
+            p.template_version_preset_id,
+        ],
+        build_from_row,
+    )
+    .op(op)
+}
+
+/// Builds of a workspace, newest first.
+pub(crate) fn get_workspace_builds_by_workspace_id(
+    conn: &Connection,
+    workspace_id: &str,
+) -> Result<Vec<WorkspaceBuild>> {
+    let op = "get workspace builds by workspace id";
+    conn.prepare_cached(&format!(
+        "SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE workspace_id = ?1 ORDER BY build_number DESC"
+    ))
+    .op(op)?
+    .query_map([workspace_id], build_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn insert_workspace_build_parameter(
+    conn: &Connection,
+    workspace_build_id: &str,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    let op = "insert workspace build parameter";
+    conn.prepare_cached("INSERT INTO workspace_build_parameters (workspace_build_id, name, value) VALUES (?1, ?2, ?3)")
+        .op(op)?
+        .execute([workspace_build_id, name, value])
+        .op(op)?;
+    Ok(())
+}
+
+pub(crate) fn get_workspace_build_parameters(
+    conn: &Connection,
+    workspace_build_id: &str,
+) -> Result<Vec<(String, String)>> {
+    let op = "get workspace build parameters";
+    conn.prepare_cached(
+        "SELECT name, value FROM workspace_build_parameters WHERE workspace_build_id = ?1 ORDER BY name",
+    )
+    .op(op)?
+    .query_map([workspace_build_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn insert_workspace_resource(
+    conn: &Connection,
+    id: &str,
+    job_id: &str,
+    transition: WorkspaceTransition,
+    created_at: Timestamp,
+) -> Result<()> {
+    let op = "insert workspace resource";
+    conn.prepare_cached("INSERT INTO workspace_resources (id, created_at, job_id, transition) VALUES (?1, ?2, ?3, ?4)")
+        .op(op)?
+        .execute(params![id, to_micros(created_at), job_id, transition.as_str()])
+        .op(op)?;
+    Ok(())
+}
+
+pub(crate) fn insert_workspace_agent(conn: &Connection, p: &InsertWorkspaceAgent<'_>) -> Result<()> {
+    let op = "insert workspace agent";
+    conn.prepare_cached(
+        "INSERT INTO workspace_agents (id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at,
+                                       parent_id)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .op(op)?
+    .execute(params![
+        p.id,
+        to_micros(p.created_at),
+        p.resource_id,
+        p.name,
+        p.lifecycle_state.as_str(),
+        opt_micros(p.ready_at),
+        p.parent_id,
+    ])
+    .op(op)?;
+    Ok(())
+}
+
+/// Inserts agent stats in the caller's transaction, one cached statement for all rows.
+pub(crate) fn insert_workspace_agent_stats(conn: &Connection, stats: &[WorkspaceAgentStat]) -> Result<()> {
+    let op = "insert workspace agent stats";
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO workspace_agent_stats (id, created_at, user_id, agent_id, workspace_id, template_id,
+                 connection_count, connection_median_latency_ms, rx_bytes, tx_bytes, session_count_vscode,
+                 session_count_jetbrains, session_count_reconnecting_pty, session_count_ssh)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )
+        .op(op)?;
+    for s in stats {
+        stmt.execute(params![
+            s.id,
+            to_micros(s.created_at),
+            s.user_id,
+            s.agent_id,
+            s.workspace_id,
+            s.template_id,
+            s.connection_count,
+            s.connection_median_latency_ms,
+            s.rx_bytes,
+            s.tx_bytes,
+            s.session_count_vscode,
+            s.session_count_jetbrains,
+            s.session_count_reconnecting_pty,
+            s.session_count_ssh,
+        ])
+        .op(op)?;
+    }
+    Ok(())
+}
+
+/// Inserts app stats in the caller's transaction; a repeated (agent, session) updates the
+/// session's end and request count, as agents report a session again while it lasts.
+pub(crate) fn insert_workspace_app_stats(conn: &Connection, stats: &[WorkspaceAppStat]) -> Result<()> {
+    let op = "insert workspace app stats";
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO workspace_app_stats (user_id, workspace_id, agent_id, access_method, slug_or_port,
+                 session_id, session_started_at, session_ended_at, requests)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (agent_id, session_id) DO UPDATE SET
+                 session_ended_at = excluded.session_ended_at,
+                 requests = workspace_app_stats.requests + excluded.requests",
+        )
+        .op(op)?;
+    for s in stats {
+        stmt.execute(params![
+            s.user_id,
+            s.workspace_id,
+            s.agent_id,
+            s.access_method,
+            s.slug_or_port,
+            s.session_id,
+            to_micros(s.session_started_at),
+            to_micros(s.session_ended_at),
+            s.requests,
+        ])
+        .op(op)?;
+    }
+    Ok(())
+}
+
+/// (agent stats, app stats) row counts.
+pub(crate) fn count_usage_stats(conn: &Connection) -> Result<(i64, i64)> {
+    let op = "count usage stats";
+    conn.prepare_cached(
+        "SELECT (SELECT COUNT(*) FROM workspace_agent_stats), (SELECT COUNT(*) FROM workspace_app_stats)",
+    )
+    .op(op)?
+    .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+    .op(op)
+}
