@@ -9,6 +9,7 @@ use coderlite::database::Store;
 use coderlite::deployment::APP_SIGNING_KEY_KEY;
 use coderlite::deployment::DEPLOYMENT_ID_KEY;
 use coderlite::deployment::DERP_MESH_KEY_KEY;
+use coderlite::deployment::OAUTH_SIGNING_KEY_KEY;
 use coderlite::deployment::SetupError;
 use coderlite::deployment::setup_deployment;
 use coderlite::testing::TestDb;
@@ -30,6 +31,7 @@ fn first_start_creates_values_and_second_start_writes_nothing() {
     assert!(uuid::Uuid::parse_str(&first.deployment_id).is_ok());
     assert!(is_hex_of_len(first.mesh_key.expose(), 32));
     assert!(is_hex_of_len(first.app_signing_key.expose(), 96));
+    assert!(is_hex_of_len(first.oauth_signing_key.expose(), 32));
     assert_eq!(db.store.get_site_config(DERP_MESH_KEY_KEY).unwrap().as_deref(), Some(first.mesh_key.expose()));
 
     let observer = rusqlite::Connection::open(db.path()).unwrap();
@@ -39,6 +41,7 @@ fn first_start_creates_values_and_second_start_writes_nothing() {
     assert_eq!(second.deployment_id, first.deployment_id);
     assert_eq!(second.mesh_key, first.mesh_key);
     assert_eq!(second.app_signing_key, first.app_signing_key);
+    assert_eq!(second.oauth_signing_key, first.oauth_signing_key);
 }
 
 /// Scenario 4: a bad stored app signing key is replaced; a good one is kept.
@@ -73,10 +76,35 @@ fn stored_mesh_key_is_used_as_stored_and_an_empty_one_is_an_error() {
     assert_eq!(err.to_string(), "get DERP mesh key: mesh key is empty");
 }
 
-/// Scenarios 8 and 9: insert-only keys refuse a second insert; upsert keys overwrite.
+/// Scenario 5: an OAuth signing key of 32 zero bytes (or the wrong length) stops startup;
+/// one that is not hex at all is replaced.
+#[test]
+fn zero_or_wrong_length_oauth_signing_key_is_a_startup_error() {
+    let db = TestDb::new().unwrap();
+    db.store.upsert_site_config(OAUTH_SIGNING_KEY_KEY, &"00".repeat(32)).unwrap();
+    let err = setup_deployment(&db.store).unwrap_err();
+    assert_eq!(err.to_string(), "get oauth signing key: stored key is all zeros");
+    db.store.upsert_site_config(OAUTH_SIGNING_KEY_KEY, &"ab".repeat(16)).unwrap();
+    assert_eq!(
+        setup_deployment(&db.store).unwrap_err().to_string(),
+        "get oauth signing key: stored key is not 32 bytes"
+    );
+    // Nothing of the failed step was written: the deployment ID is still absent.
+    assert_eq!(db.store.get_site_config(DEPLOYMENT_ID_KEY).unwrap(), None);
+    db.store.upsert_site_config(OAUTH_SIGNING_KEY_KEY, "not hex").unwrap();
+    let setup = setup_deployment(&db.store).unwrap();
+    assert!(is_hex_of_len(setup.oauth_signing_key.expose(), 32));
+}
+
+/// Scenarios 8 and 9: insert-only keys refuse a second insert; upsert keys overwrite; the
+/// JSON settings getters answer '{}' on an empty database.
 #[test]
 fn insert_only_and_upsert_keys() {
     let db = TestDb::new().unwrap();
+    assert_eq!(db.store.get_health_settings().unwrap(), "{}");
+    assert_eq!(db.store.get_prebuilds_settings().unwrap(), "{}");
+    db.store.upsert_site_config("health_settings", r#"{"dismissed_healthchecks":["DERP"]}"#).unwrap();
+    assert_eq!(db.store.get_health_settings().unwrap(), r#"{"dismissed_healthchecks":["DERP"]}"#);
     setup_deployment(&db.store).unwrap();
     let err = db.store.insert_site_config(DEPLOYMENT_ID_KEY, "another").unwrap_err();
     assert!(err.is_unique_violation_of("site_configs_key_key"), "{err:?}");
@@ -124,7 +152,12 @@ fn eight_setup_processes_at_once_agree() {
         .unwrap();
     assert_eq!(
         counts,
-        vec![(APP_SIGNING_KEY_KEY.into(), 1), (DEPLOYMENT_ID_KEY.into(), 1), (DERP_MESH_KEY_KEY.into(), 1)]
+        vec![
+            (APP_SIGNING_KEY_KEY.into(), 1),
+            (DEPLOYMENT_ID_KEY.into(), 1),
+            (DERP_MESH_KEY_KEY.into(), 1),
+            (OAUTH_SIGNING_KEY_KEY.into(), 1)
+        ]
     );
 }
 
@@ -148,7 +181,7 @@ fn second_setup_process_writes_nothing() {
     assert_eq!(first, second);
     assert!(snapshot() == before, "the second setup changed the database files");
     let raw = rusqlite::Connection::open(&path).unwrap();
-    for key in [DERP_MESH_KEY_KEY, APP_SIGNING_KEY_KEY] {
+    for key in [DERP_MESH_KEY_KEY, APP_SIGNING_KEY_KEY, OAUTH_SIGNING_KEY_KEY] {
         let value: String =
             raw.query_row("SELECT value FROM site_configs WHERE key = ?1", [key], |r| r.get(0)).unwrap();
         assert!(!first.contains(&value[..16]), "{key} is printed");

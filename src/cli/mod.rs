@@ -5,6 +5,7 @@
 mod args;
 mod db;
 mod debug;
+mod fixtures;
 mod output;
 mod server;
 mod setup;
@@ -74,6 +75,11 @@ pub enum Command {
     },
     /// Show held lock rows and leases.
     Locks,
+    /// JSON fixtures (format: fixtures/README.md).
+    Fixtures {
+        #[command(subcommand)]
+        command: fixtures::FixturesCommand,
+    },
     /// Users and license seats.
     Users {
         #[command(subcommand)]
@@ -156,6 +162,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => db::migrate(&ctx),
         Command::Db { command } => db::run(&ctx, command),
         Command::Locks => db::locks(&ctx),
+        Command::Fixtures { command } => fixtures::run(&ctx, command),
         Command::Telemetry { command } => telemetry::run(&ctx, command),
         Command::Users { command } => users::run(&ctx, command),
         Command::Debug { command } => debug::run(&ctx, command),

@@ -141,6 +141,12 @@ pub trait Store {
     /// Inserts or replaces `key`.
     fn upsert_site_config(&self, key: &str, value: &str) -> Result<()>;
 
+    /// `site_configs['health_settings']`, or `'{}'` when absent.
+    fn get_health_settings(&self) -> Result<String>;
+
+    /// `site_configs['prebuilds_settings']`, or `'{}'` when absent.
+    fn get_prebuilds_settings(&self) -> Result<String>;
+
     // --- boundary usage telemetry (run inside a write transaction holding lock 9) ----------
 
     /// Inserts the replica's row from the deltas (true: a new period began), or replaces its

@@ -3,6 +3,7 @@
 //!
 //! **API boundary.** Other suites build on `TestDb`; its methods are part of the contract.
 
+pub mod fixture_json;
 pub mod fixtures;
 mod testdb;
 

@@ -21,6 +21,9 @@ use crate::database::Result;
 use crate::database::sqlite::SqliteStore;
 use crate::database::sqlite::StoreConfig;
 use crate::database::sqlite::migrations_fingerprint;
+use crate::testing::fixture_json;
+use crate::testing::fixture_json::FixtureError;
+use crate::testing::fixture_json::FixtureSource;
 
 /// A fresh database. `store` is open on it; `config()` opens more stores on the same file.
 pub struct TestDb {
@@ -38,6 +41,18 @@ impl TestDb {
     /// A fresh database on the real clock.
     pub fn new() -> Result<Self> {
         Self::with_clock(Arc::new(RealClock))
+    }
+
+    /// A fresh database with fixture sets loaded: embedded names (`"demo"`) or file paths.
+    pub fn with_fixtures(names: &[&str]) -> std::result::Result<Self, FixtureError> {
+        let db = Self::new().map_err(|e| FixtureError {
+            file: "test database".into(),
+            location: String::new(),
+            message: e.to_string(),
+        })?;
+        let sources = names.iter().map(|n| FixtureSource::named(n)).collect::<std::result::Result<Vec<_>, _>>()?;
+        fixture_json::load(&db.store, &sources)?;
+        Ok(db)
     }
 
     /// A fresh database whose store reads time from `clock` (a `MockClock` in most tests).

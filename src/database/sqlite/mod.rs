@@ -430,6 +430,8 @@ impl Store for SqliteStore {
     }
 
     delegate! {
+        read fn get_health_settings(&self) -> Result<String>;
+        read fn get_prebuilds_settings(&self) -> Result<String>;
         write fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>;
         read fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>;
         write fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template>;

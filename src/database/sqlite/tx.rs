@@ -190,6 +190,8 @@ impl Store for SqliteTx<'_> {
     }
 
     run_query! {
+        fn get_health_settings(&self) -> Result<String> => queries::site_configs::get_health_settings;
+        fn get_prebuilds_settings(&self) -> Result<String> => queries::site_configs::get_prebuilds_settings;
         fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>
             => queries::templates::insert_provisioner_job;
         fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>

@@ -30,3 +30,17 @@ pub(crate) fn upsert_site_config(conn: &Connection, key: &str, value: &str) -> R
     stmt.execute([key, value]).op(op)?;
     Ok(())
 }
+
+/// `site_configs[key]`, or `'{}'` when absent (the JSON settings keys).
+pub(crate) fn get_settings_json(conn: &Connection, op: &'static str, key: &str) -> Result<String> {
+    let mut stmt = conn.prepare_cached("SELECT value FROM site_configs WHERE key = ?1").op(op)?;
+    Ok(stmt.query_row([key], |r| r.get(0)).optional().op(op)?.unwrap_or_else(|| "{}".to_owned()))
+}
+
+pub(crate) fn get_health_settings(conn: &Connection) -> Result<String> {
+    get_settings_json(conn, "get health settings", "health_settings")
+}
+
+pub(crate) fn get_prebuilds_settings(conn: &Connection) -> Result<String> {
+    get_settings_json(conn, "get prebuilds settings", "prebuilds_settings")
+}
