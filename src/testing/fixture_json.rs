@@ -374,6 +374,19 @@ impl From<database::Error> for LoadError {
     }
 }
 
+/// The counters of one agent stats row, shared by `agent_stats` and `agent_stats_series`
+/// (the JSON structs cannot share a flattened struct: serde's `flatten` ignores
+/// `deny_unknown_fields`).
+#[derive(Clone, Copy)]
+struct AgentCounts {
+    connection_count: i64,
+    connection_median_latency_ms: Option<f64>,
+    ssh: i64,
+    vscode: i64,
+    jetbrains: i64,
+    reconnecting_pty: i64,
+}
+
 /// (JSON location, message).
 type Located = (String, String);
 
@@ -599,7 +612,7 @@ impl Loader<'_> {
         })
     }
 
-    fn agent_row(&self, ws: &(Workspace, String), created_at: Timestamp) -> WorkspaceAgentStat {
+    fn agent_row(&self, ws: &(Workspace, String), created_at: Timestamp, counts: AgentCounts) -> WorkspaceAgentStat {
         WorkspaceAgentStat {
             id: uuid::Uuid::new_v4().to_string(),
             created_at,
@@ -607,14 +620,14 @@ impl Loader<'_> {
             agent_id: ws.1.clone(),
             workspace_id: ws.0.id.clone(),
             template_id: ws.0.template_id.clone(),
-            connection_count: 0,
-            connection_median_latency_ms: -1.0,
+            connection_count: counts.connection_count,
+            connection_median_latency_ms: counts.connection_median_latency_ms.unwrap_or(-1.0),
             rx_bytes: 0,
             tx_bytes: 0,
-            session_count_vscode: 0,
-            session_count_jetbrains: 0,
-            session_count_reconnecting_pty: 0,
-            session_count_ssh: 0,
+            session_count_vscode: counts.vscode,
+            session_count_jetbrains: counts.jetbrains,
+            session_count_reconnecting_pty: counts.reconnecting_pty,
+            session_count_ssh: counts.ssh,
         }
     }
 
@@ -661,26 +674,32 @@ impl Loader<'_> {
         let mut app_rows = Vec::new();
         for (i, s) in file.agent_stats.iter().enumerate() {
             let ws = self.workspace(|| format!("agent_stats[{i}].workspace"), &s.workspace)?;
-            let mut row = self.agent_row(ws, self.time(|| format!("agent_stats[{i}].created_at"), &s.created_at)?);
-            row.connection_count = s.connection_count;
-            row.connection_median_latency_ms = s.connection_median_latency_ms.unwrap_or(-1.0);
-            row.session_count_ssh = s.session_count_ssh;
-            row.session_count_vscode = s.session_count_vscode;
-            row.session_count_jetbrains = s.session_count_jetbrains;
-            row.session_count_reconnecting_pty = s.session_count_reconnecting_pty;
-            agent_rows.push(row);
+            let created_at = self.time(|| format!("agent_stats[{i}].created_at"), &s.created_at)?;
+            agent_rows.push(self.agent_row(
+                ws,
+                created_at,
+                AgentCounts {
+                    connection_count: s.connection_count,
+                    connection_median_latency_ms: s.connection_median_latency_ms,
+                    ssh: s.session_count_ssh,
+                    vscode: s.session_count_vscode,
+                    jetbrains: s.session_count_jetbrains,
+                    reconnecting_pty: s.session_count_reconnecting_pty,
+                },
+            ));
         }
         for (i, s) in file.agent_stats_series.iter().enumerate() {
             let ws = self.workspace(|| format!("agent_stats_series[{i}].workspace"), &s.workspace)?;
+            let counts = AgentCounts {
+                connection_count: s.connection_count,
+                connection_median_latency_ms: s.connection_median_latency_ms,
+                ssh: s.session_count_ssh,
+                vscode: s.session_count_vscode,
+                jetbrains: s.session_count_jetbrains,
+                reconnecting_pty: s.session_count_reconnecting_pty,
+            };
             for t in self.series("agent_stats_series", i, &s.from, &s.to, &s.every)? {
-                let mut row = self.agent_row(ws, t);
-                row.connection_count = s.connection_count;
-                row.connection_median_latency_ms = s.connection_median_latency_ms.unwrap_or(-1.0);
-                row.session_count_ssh = s.session_count_ssh;
-                row.session_count_vscode = s.session_count_vscode;
-                row.session_count_jetbrains = s.session_count_jetbrains;
-                row.session_count_reconnecting_pty = s.session_count_reconnecting_pty;
-                agent_rows.push(row);
+                agent_rows.push(self.agent_row(ws, t, counts));
             }
         }
         for (i, s) in file.app_stats.iter().enumerate() {
