@@ -7,6 +7,7 @@ mod db;
 mod debug;
 mod fixtures;
 mod output;
+mod providers;
 mod server;
 mod setup;
 mod telemetry;
@@ -79,6 +80,11 @@ pub enum Command {
     Fixtures {
         #[command(subcommand)]
         command: fixtures::FixturesCommand,
+    },
+    /// AI providers (seeded from CODER_AIBRIDGE_* env vars).
+    Providers {
+        #[command(subcommand)]
+        command: providers::ProvidersCommand,
     },
     /// Users and license seats.
     Users {
@@ -165,6 +171,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Fixtures { command } => fixtures::run(&ctx, command),
         Command::Telemetry { command } => telemetry::run(&ctx, command),
         Command::Users { command } => users::run(&ctx, command),
+        Command::Providers { command } => providers::run(&ctx, command),
         Command::Debug { command } => debug::run(&ctx, command),
     }
 }

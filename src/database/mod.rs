@@ -26,10 +26,15 @@ pub use crate::database::errors::Error;
 pub use crate::database::errors::Result;
 pub use crate::database::lock::LockId;
 pub use crate::database::lock::gen_lock_id;
+use crate::database::models::AiProvider;
+use crate::database::models::AiProviderKey;
+use crate::database::models::AuditLog;
 use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
+use crate::database::models::InsertAiProvider;
+use crate::database::models::InsertAuditLog;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
 use crate::database::models::InsertPreset;
@@ -396,6 +401,29 @@ pub trait Store {
 
     /// The numbers of agent stats and app stats rows.
     fn count_usage_stats(&self) -> Result<(i64, i64)>;
+
+    // --- AI providers and audit logs (SPEC §6) --------------------------------------------
+
+    /// Providers by name; soft-deleted ones only with `include_deleted`.
+    fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>>;
+
+    /// Inserts a provider (enabled, not deleted); a used name (deleted rows included) is `UniqueViolation { ai_providers_name_key }`.
+    fn insert_ai_provider(&self, params: &InsertAiProvider<'_>) -> Result<AiProvider>;
+
+    /// Inserts a bearer key of a provider.
+    fn insert_ai_provider_key(&self, id: &str, provider_id: &str, api_key: &str, created_at: Timestamp) -> Result<()>;
+
+    /// Every provider's keys, oldest first within each provider.
+    fn list_ai_provider_keys(&self) -> Result<Vec<AiProviderKey>>;
+
+    /// Soft-deletes the live provider `name` (deleted, disabled); `None` when there is none.
+    fn soft_delete_ai_provider(&self, name: &str, updated_at: Timestamp) -> Result<Option<AiProvider>>;
+
+    /// Appends an audit entry.
+    fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()>;
+
+    /// Audit entries of a resource type, oldest first.
+    fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>>;
 }
 
 /// Runs `f` in a transaction and carries its value and its own error type out of it: the

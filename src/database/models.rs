@@ -552,3 +552,95 @@ pub struct WorkspaceAppStat {
     pub session_ended_at: Timestamp,
     pub requests: i64,
 }
+
+text_enum! {
+    /// `ai_providers.type`.
+    AiProviderType {
+        Openai => "openai",
+        Anthropic => "anthropic",
+    }
+}
+
+/// A row of `ai_providers`. `settings` may hold secrets: never print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AiProvider {
+    pub id: String,
+    pub provider_type: AiProviderType,
+    pub name: String,
+    pub display_name: String,
+    pub enabled: bool,
+    pub deleted: bool,
+    pub base_url: String,
+    pub settings: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl fmt::Debug for AiProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiProvider")
+            .field("id", &self.id)
+            .field("type", &self.provider_type)
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .field("deleted", &self.deleted)
+            .field("base_url", &self.base_url)
+            .field("settings", &self.settings.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Parameters of `insert_ai_provider`.
+#[derive(Clone)]
+pub struct InsertAiProvider<'a> {
+    pub id: &'a str,
+    pub provider_type: AiProviderType,
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub base_url: &'a str,
+    pub settings: Option<&'a str>,
+    pub created_at: Timestamp,
+}
+
+/// A row of `ai_provider_keys`. `api_key` is a secret: never print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AiProviderKey {
+    pub id: String,
+    pub provider_id: String,
+    pub api_key: String,
+    pub created_at: Timestamp,
+}
+
+impl fmt::Debug for AiProviderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiProviderKey").field("id", &self.id).field("provider_id", &self.provider_id).finish()
+    }
+}
+
+/// Parameters of `insert_audit_log`.
+#[derive(Debug, Clone)]
+pub struct InsertAuditLog<'a> {
+    pub id: &'a str,
+    pub time: Timestamp,
+    pub user_id: &'a str,
+    pub organization_id: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: &'a str,
+    pub resource_target: &'a str,
+    pub action: &'a str,
+    pub diff: &'a serde_json::Value,
+    pub status_code: i64,
+}
+
+/// A row of `audit_logs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditLog {
+    pub id: String,
+    pub time: Timestamp,
+    pub user_id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub resource_target: String,
+    pub action: String,
+    pub diff: serde_json::Value,
+}

@@ -50,10 +50,15 @@ use crate::database::Store;
 use crate::database::TxFn;
 use crate::database::TxOptions;
 use crate::database::in_tx;
+use crate::database::models::AiProvider;
+use crate::database::models::AiProviderKey;
+use crate::database::models::AuditLog;
 use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
+use crate::database::models::InsertAiProvider;
+use crate::database::models::InsertAuditLog;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
 use crate::database::models::InsertPreset;
@@ -430,6 +435,13 @@ impl Store for SqliteStore {
     }
 
     delegate! {
+        read fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>>;
+        write fn insert_ai_provider(&self, params: &InsertAiProvider<'_>) -> Result<AiProvider>;
+        write fn insert_ai_provider_key(&self, id: &str, provider_id: &str, api_key: &str, created_at: Timestamp) -> Result<()>;
+        read fn list_ai_provider_keys(&self) -> Result<Vec<AiProviderKey>>;
+        write fn soft_delete_ai_provider(&self, name: &str, updated_at: Timestamp) -> Result<Option<AiProvider>>;
+        write fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()>;
+        read fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>>;
         read fn get_health_settings(&self) -> Result<String>;
         read fn get_prebuilds_settings(&self) -> Result<String>;
         write fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>;

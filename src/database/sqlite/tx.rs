@@ -15,10 +15,15 @@ use crate::database::Result;
 use crate::database::Store;
 use crate::database::TxFn;
 use crate::database::TxOptions;
+use crate::database::models::AiProvider;
+use crate::database::models::AiProviderKey;
+use crate::database::models::AuditLog;
 use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
+use crate::database::models::InsertAiProvider;
+use crate::database::models::InsertAuditLog;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
 use crate::database::models::InsertPreset;
@@ -190,6 +195,20 @@ impl Store for SqliteTx<'_> {
     }
 
     run_query! {
+        fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>>
+            => queries::ai_providers::list_ai_providers;
+        fn insert_ai_provider(&self, params: &InsertAiProvider<'_>) -> Result<AiProvider>
+            => queries::ai_providers::insert_ai_provider;
+        fn insert_ai_provider_key(&self, id: &str, provider_id: &str, api_key: &str, created_at: Timestamp) -> Result<()>
+            => queries::ai_providers::insert_ai_provider_key;
+        fn list_ai_provider_keys(&self) -> Result<Vec<AiProviderKey>>
+            => queries::ai_providers::list_ai_provider_keys;
+        fn soft_delete_ai_provider(&self, name: &str, updated_at: Timestamp) -> Result<Option<AiProvider>>
+            => queries::ai_providers::soft_delete_ai_provider;
+        fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()>
+            => queries::ai_providers::insert_audit_log;
+        fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>>
+            => queries::ai_providers::list_audit_logs;
         fn get_health_settings(&self) -> Result<String> => queries::site_configs::get_health_settings;
         fn get_prebuilds_settings(&self) -> Result<String> => queries::site_configs::get_prebuilds_settings;
         fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>

@@ -1,6 +1,7 @@
 //! SQL, grouped by domain. Each function takes the connection it runs on and binds every
 //! timestamp it needs (from the `Clock`, as INTEGER microseconds); none reads SQLite's clock.
 
+pub(crate) mod ai_providers;
 pub(crate) mod boundary_usage;
 pub(crate) mod health;
 pub(crate) mod identity;

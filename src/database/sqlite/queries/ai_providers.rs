@@ -1,0 +1,169 @@
+//! `ai_providers`, `ai_provider_keys`, and `audit_logs`.
+
+use rusqlite::Connection;
+use rusqlite::OptionalExtension;
+use rusqlite::Row;
+use rusqlite::params;
+
+use crate::clock::Timestamp;
+use crate::clock::to_micros;
+use crate::database::Result;
+use crate::database::models::AiProvider;
+use crate::database::models::AiProviderKey;
+use crate::database::models::AuditLog;
+use crate::database::models::InsertAiProvider;
+use crate::database::models::InsertAuditLog;
+use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::json_at;
+use crate::database::sqlite::queries::text_enum_at;
+use crate::database::sqlite::queries::timestamp_at;
+
+const PROVIDER_COLUMNS: &str =
+    "id, type, name, display_name, enabled, deleted, base_url, settings, created_at, updated_at";
+
+fn provider_from_row(r: &Row<'_>) -> rusqlite::Result<AiProvider> {
+    Ok(AiProvider {
+        id: r.get(0)?,
+        provider_type: text_enum_at(r, 1)?,
+        name: r.get(2)?,
+        display_name: r.get(3)?,
+        enabled: r.get(4)?,
+        deleted: r.get(5)?,
+        base_url: r.get(6)?,
+        settings: r.get(7)?,
+        created_at: timestamp_at(r, 8)?,
+        updated_at: timestamp_at(r, 9)?,
+    })
+}
+
+/// Providers by name; soft-deleted ones only with `include_deleted`.
+pub(crate) fn list_ai_providers(conn: &Connection, include_deleted: bool) -> Result<Vec<AiProvider>> {
+    let op = "list ai providers";
+    conn.prepare_cached(&format!("SELECT {PROVIDER_COLUMNS} FROM ai_providers WHERE (?1 OR deleted = 0) ORDER BY name"))
+        .op(op)?
+        .query_map([include_deleted], provider_from_row)
+        .op(op)?
+        .collect::<rusqlite::Result<_>>()
+        .op(op)
+}
+
+pub(crate) fn insert_ai_provider(conn: &Connection, p: &InsertAiProvider<'_>) -> Result<AiProvider> {
+    let op = "insert ai provider";
+    conn.prepare_cached(&format!(
+        "INSERT INTO ai_providers (id, type, name, display_name, enabled, deleted, base_url, settings, created_at,
+                                   updated_at)
+         VALUES (?1, ?2, ?3, ?4, 1, 0, ?5, ?6, ?7, ?7) RETURNING {PROVIDER_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(
+        params![
+            p.id,
+            p.provider_type.as_str(),
+            p.name,
+            p.display_name,
+            p.base_url,
+            p.settings,
+            to_micros(p.created_at)
+        ],
+        provider_from_row,
+    )
+    .op(op)
+}
+
+pub(crate) fn insert_ai_provider_key(
+    conn: &Connection,
+    id: &str,
+    provider_id: &str,
+    api_key: &str,
+    created_at: Timestamp,
+) -> Result<()> {
+    let op = "insert ai provider key";
+    conn.prepare_cached(
+        "INSERT INTO ai_provider_keys (id, provider_id, api_key, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    )
+    .op(op)?
+    .execute(params![id, provider_id, api_key, to_micros(created_at)])
+    .op(op)?;
+    Ok(())
+}
+
+/// Keys of every provider, oldest first within each provider (one statement for all).
+pub(crate) fn list_ai_provider_keys(conn: &Connection) -> Result<Vec<AiProviderKey>> {
+    let op = "list ai provider keys";
+    conn.prepare_cached(
+        "SELECT id, provider_id, api_key, created_at FROM ai_provider_keys ORDER BY provider_id, created_at, id",
+    )
+    .op(op)?
+    .query_map([], |r| {
+        Ok(AiProviderKey { id: r.get(0)?, provider_id: r.get(1)?, api_key: r.get(2)?, created_at: timestamp_at(r, 3)? })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+/// Soft-deletes the live provider named `name` (deleted, disabled); `None` when there is none.
+pub(crate) fn soft_delete_ai_provider(
+    conn: &Connection,
+    name: &str,
+    updated_at: Timestamp,
+) -> Result<Option<AiProvider>> {
+    let op = "delete ai provider";
+    conn.prepare_cached(&format!(
+        "UPDATE ai_providers SET deleted = 1, enabled = 0, updated_at = ?2 WHERE name = ?1 AND deleted = 0
+         RETURNING {PROVIDER_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(params![name, to_micros(updated_at)], provider_from_row)
+    .optional()
+    .op(op)
+}
+
+pub(crate) fn insert_audit_log(conn: &Connection, p: &InsertAuditLog<'_>) -> Result<()> {
+    let op = "insert audit log";
+    conn.prepare_cached(
+        "INSERT INTO audit_logs (id, time, user_id, organization_id, resource_type, resource_id, resource_target,
+                                 action, diff, status_code, additional_fields)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '{}')",
+    )
+    .op(op)?
+    .execute(params![
+        p.id,
+        to_micros(p.time),
+        p.user_id,
+        p.organization_id,
+        p.resource_type,
+        p.resource_id,
+        p.resource_target,
+        p.action,
+        p.diff.to_string(),
+        p.status_code,
+    ])
+    .op(op)?;
+    Ok(())
+}
+
+/// Audit entries of a resource type, oldest first.
+pub(crate) fn list_audit_logs(conn: &Connection, resource_type: &str) -> Result<Vec<AuditLog>> {
+    let op = "list audit logs";
+    conn.prepare_cached(
+        "SELECT id, time, user_id, resource_type, resource_id, resource_target, action, diff FROM audit_logs
+         WHERE resource_type = ?1 ORDER BY time, rowid",
+    )
+    .op(op)?
+    .query_map([resource_type], |r| {
+        Ok(AuditLog {
+            id: r.get(0)?,
+            time: timestamp_at(r, 1)?,
+            user_id: r.get(2)?,
+            resource_type: r.get(3)?,
+            resource_id: r.get(4)?,
+            resource_target: r.get(5)?,
+            action: r.get(6)?,
+            diff: json_at(r, 7)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
