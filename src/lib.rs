@@ -7,4 +7,5 @@ pub mod boundaryusage;
 pub mod clock;
 pub mod database;
 pub mod deployment;
+pub mod rollup;
 pub mod testing;

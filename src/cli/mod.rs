@@ -8,6 +8,7 @@ mod debug;
 mod fixtures;
 mod output;
 mod providers;
+mod rollup;
 mod server;
 mod setup;
 mod telemetry;
@@ -76,6 +77,8 @@ pub enum Command {
     },
     /// Show held lock rows and leases.
     Locks,
+    /// Run the template usage rollup once now.
+    Rollup,
     /// JSON fixtures (format: fixtures/README.md).
     Fixtures {
         #[command(subcommand)]
@@ -168,6 +171,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => db::migrate(&ctx),
         Command::Db { command } => db::run(&ctx, command),
         Command::Locks => db::locks(&ctx),
+        Command::Rollup => rollup::run(&ctx),
         Command::Fixtures { command } => fixtures::run(&ctx, command),
         Command::Telemetry { command } => telemetry::run(&ctx, command),
         Command::Users { command } => users::run(&ctx, command),

@@ -53,8 +53,11 @@ use crate::database::models::Preset;
 use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
+use crate::database::models::RollupAgentStat;
+use crate::database::models::RollupAppStat;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
+use crate::database::models::TemplateUsageStat;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
 use crate::database::models::UpsertBoundaryUsageStats;
@@ -424,6 +427,28 @@ pub trait Store {
 
     /// Audit entries of a resource type, oldest first.
     fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>>;
+
+    // --- template usage rollup (SPEC §8) ---------------------------------------------------
+
+    /// (newest bucket start, earliest agent stat): the inputs of the rollup window.
+    fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>;
+
+    /// Agent stats created in `[start, end)`.
+    fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>>;
+
+    /// App sessions overlapping `[start, end)`, with their workspace's template.
+    fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>>;
+
+    /// Upserts rollup rows, skipping unchanged ones; returns the number written.
+    fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize>;
+
+    /// Rollup rows entirely inside `[start, end]` for the templates (empty: all).
+    fn get_template_usage_stats(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        template_ids: &[String],
+    ) -> Result<Vec<TemplateUsageStat>>;
 }
 
 /// Runs `f` in a transaction and carries its value and its own error type out of it: the

@@ -644,3 +644,46 @@ pub struct AuditLog {
     pub action: String,
     pub diff: serde_json::Value,
 }
+
+/// A row of `template_usage_stats`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateUsageStat {
+    pub start_time: Timestamp,
+    pub end_time: Timestamp,
+    pub template_id: String,
+    pub user_id: String,
+    pub median_latency_ms: Option<f64>,
+    pub usage_mins: i64,
+    pub ssh_mins: i64,
+    pub sftp_mins: i64,
+    pub reconnecting_pty_mins: i64,
+    pub vscode_mins: i64,
+    pub jetbrains_mins: i64,
+    /// Keys sorted (a BTreeMap); `None` when there was no app usage.
+    pub app_usage_mins: Option<std::collections::BTreeMap<String, i64>>,
+}
+
+/// An agent stats row as the rollup reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupAgentStat {
+    pub created_at: Timestamp,
+    pub template_id: String,
+    pub user_id: String,
+    pub connection_count: i64,
+    pub connection_median_latency_ms: f64,
+    pub session_count_ssh: i64,
+    pub session_count_reconnecting_pty: i64,
+    pub session_count_vscode: i64,
+    pub session_count_jetbrains: i64,
+}
+
+/// An app session as the rollup reads it (template from the workspace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupAppStat {
+    pub template_id: String,
+    pub user_id: String,
+    pub access_method: String,
+    pub slug_or_port: String,
+    pub session_started_at: Timestamp,
+    pub session_ended_at: Timestamp,
+}

@@ -77,8 +77,11 @@ use crate::database::models::Preset;
 use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
+use crate::database::models::RollupAgentStat;
+use crate::database::models::RollupAppStat;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
+use crate::database::models::TemplateUsageStat;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
 use crate::database::models::UpsertBoundaryUsageStats;
@@ -435,6 +438,11 @@ impl Store for SqliteStore {
     }
 
     delegate! {
+        read fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>;
+        read fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>>;
+        read fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>>;
+        write fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize>;
+        read fn get_template_usage_stats(&self, start: Timestamp, end: Timestamp, template_ids: &[String]) -> Result<Vec<TemplateUsageStat>>;
         read fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>>;
         write fn insert_ai_provider(&self, params: &InsertAiProvider<'_>) -> Result<AiProvider>;
         write fn insert_ai_provider_key(&self, id: &str, provider_id: &str, api_key: &str, created_at: Timestamp) -> Result<()>;

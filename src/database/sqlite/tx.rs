@@ -42,8 +42,11 @@ use crate::database::models::Preset;
 use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
+use crate::database::models::RollupAgentStat;
+use crate::database::models::RollupAppStat;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
+use crate::database::models::TemplateUsageStat;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
 use crate::database::models::UpsertBoundaryUsageStats;
@@ -195,6 +198,16 @@ impl Store for SqliteTx<'_> {
     }
 
     run_query! {
+        fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>
+            => queries::rollup::get_rollup_window_inputs;
+        fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>>
+            => queries::rollup::get_agent_stats_for_rollup;
+        fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>>
+            => queries::rollup::get_app_stats_for_rollup;
+        fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize>
+            => queries::rollup::upsert_template_usage_stats;
+        fn get_template_usage_stats(&self, start: Timestamp, end: Timestamp, template_ids: &[String]) -> Result<Vec<TemplateUsageStat>>
+            => queries::rollup::get_template_usage_stats;
         fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>>
             => queries::ai_providers::list_ai_providers;
         fn insert_ai_provider(&self, params: &InsertAiProvider<'_>) -> Result<AiProvider>

@@ -1,0 +1,57 @@
+//! The template usage rollup (SPEC §8, reference/platform.md §2): raw agent and app stats
+//! into 30-minute `template_usage_stats` rows, on a wall-clock-aligned schedule, one replica
+//! at a time (lease 3).
+
+pub mod compute;
+
+use std::time::Duration;
+use std::time::Instant;
+
+use crate::database::LockId;
+use crate::database::Result;
+use crate::database::Store;
+use crate::database::TxOptions;
+use crate::database::in_tx;
+
+/// How long the rollup lease lives without a heartbeat.
+pub const ROLLUP_LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// What one rollup run did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollupOutcome {
+    /// False: another holder had lease 3, nothing was done.
+    pub acquired: bool,
+    pub rows_written: usize,
+    pub took: Duration,
+}
+
+/// `UpsertTemplateUsageStats` in the caller's write transaction: window (step A), compute
+/// (steps B-E), upsert skipping unchanged rows (step F). Returns the rows written.
+pub fn upsert_template_usage_stats(tx: &dyn Store) -> Result<usize> {
+    let (newest, earliest) = tx.get_rollup_window_inputs()?;
+    let Some(start) = compute::window_start(newest, earliest) else {
+        return Ok(0);
+    };
+    let now = tx.clock().now();
+    if start >= now {
+        return Ok(0);
+    }
+    let agents = tx.get_agent_stats_for_rollup(start, now)?;
+    let apps = tx.get_app_stats_for_rollup(start, now)?;
+    let rows = compute::compute(start, now, &agents, &apps);
+    tx.upsert_template_usage_stats(&rows)
+}
+
+/// One run: take lease 3 (held elsewhere → not acquired, nothing done) and, holding it, run
+/// the upsert in one write transaction.
+pub fn run_once(store: &dyn Store, holder: &str) -> Result<RollupOutcome> {
+    let started = Instant::now();
+    let Some(lease) = store.try_acquire_lease(LockId::DbRollup, holder, ROLLUP_LEASE_TTL)? else {
+        return Ok(RollupOutcome { acquired: false, rows_written: 0, took: started.elapsed() });
+    };
+    let res = in_tx(store, TxOptions::write("db_rollup"), upsert_template_usage_stats);
+    let release = lease.release();
+    let rows_written = res?;
+    release?;
+    Ok(RollupOutcome { acquired: true, rows_written, took: started.elapsed() })
+}
