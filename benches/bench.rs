@@ -8,11 +8,17 @@ use std::time::Duration;
 use std::time::Instant;
 
 use coderlite::boundaryusage::Tracker;
+use coderlite::clock::MockClock;
 use coderlite::clock::RealClock;
+use coderlite::database::Store;
+use coderlite::database::models::WorkspaceAgentStat;
+use coderlite::database::models::WorkspaceAppStat;
 use coderlite::database::sqlite::SqliteStore;
 use coderlite::database::sqlite::StoreConfig;
 use coderlite::database::sqlite::Synchronous;
+use coderlite::rollup;
 use coderlite::testing::TestDb;
+use coderlite::testing::fixtures;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -32,6 +38,9 @@ fn main() {
     }
     if wanted("setup_process") {
         setup_process();
+    }
+    if wanted("rollup") {
+        rollup_runs();
     }
 }
 
@@ -90,6 +99,96 @@ fn lock_protected_upsert(synchronous: Synchronous, threads: usize) {
         "value": (total as f64 / secs).round(),
         "unit": "tx/s",
         "target": target,
+    }));
+}
+
+/// The rollup's first run over 1,000,000 agent stats and 200,000 app sessions (a week of 50
+/// workspaces), then a steady-state run after 5 new minutes of data.
+fn rollup_runs() {
+    let start = chrono::DateTime::parse_from_rfc3339("2024-06-08T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let clock = MockClock::new(start);
+    let db = TestDb::with_clock(Arc::new(clock.clone())).unwrap();
+    let templates: Vec<_> = (0..5).map(|_| fixtures::template(&db.store).build().unwrap()).collect();
+    let workspaces: Vec<_> = (0..50)
+        .map(|i| {
+            let built = fixtures::workspace(&db.store, &templates[i % 5].template).build().unwrap();
+            (built.workspace, built.agent_id.unwrap())
+        })
+        .collect();
+    let week_secs = 7 * 24 * 3600;
+    let agent = |i: usize, at: chrono::DateTime<chrono::Utc>| {
+        let (ws, agent_id) = &workspaces[i % 50];
+        WorkspaceAgentStat {
+            id: Uuid::new_v4().to_string(),
+            created_at: at,
+            user_id: ws.owner_id.clone(),
+            agent_id: agent_id.clone(),
+            workspace_id: ws.id.clone(),
+            template_id: ws.template_id.clone(),
+            connection_count: 1,
+            connection_median_latency_ms: 5.0 + (i % 40) as f64,
+            rx_bytes: 0,
+            tx_bytes: 0,
+            session_count_vscode: i.is_multiple_of(3) as i64,
+            session_count_jetbrains: i.is_multiple_of(5) as i64,
+            session_count_reconnecting_pty: i.is_multiple_of(7) as i64,
+            session_count_ssh: 1,
+        }
+    };
+    let app = |i: usize, at: chrono::DateTime<chrono::Utc>| {
+        let (ws, agent_id) = &workspaces[i % 50];
+        WorkspaceAppStat {
+            user_id: ws.owner_id.clone(),
+            workspace_id: ws.id.clone(),
+            agent_id: agent_id.clone(),
+            access_method: if i.is_multiple_of(4) { "terminal".into() } else { "path".into() },
+            slug_or_port: ["code-server", "jupyter", "8080"][i % 3].into(),
+            session_id: Uuid::new_v4().to_string(),
+            session_started_at: at,
+            session_ended_at: at + chrono::Duration::minutes(1 + (i % 20) as i64),
+            requests: 1,
+        }
+    };
+    let first = start - chrono::Duration::seconds(week_secs);
+    for chunk in 0..20 {
+        let rows: Vec<_> = (chunk * 50_000..(chunk + 1) * 50_000)
+            .map(|i| agent(i, first + chrono::Duration::milliseconds((i as i64) * week_secs * 1000 / 1_000_000)))
+            .collect();
+        db.store.insert_workspace_agent_stats(&rows).unwrap();
+    }
+    for chunk in 0..4 {
+        let rows: Vec<_> = (chunk * 50_000..(chunk + 1) * 50_000)
+            .map(|i| app(i, first + chrono::Duration::milliseconds((i as i64) * week_secs * 1000 / 200_000)))
+            .collect();
+        db.store.insert_workspace_app_stats(&rows).unwrap();
+    }
+    let outcome = rollup::run_once(&db.store, "bench/rollup").unwrap();
+    emit(json!({
+        "figure": "rollup_first_run",
+        "agent_stats": 1_000_000,
+        "app_stats": 200_000,
+        "rows_written": outcome.rows_written,
+        "value": (outcome.took.as_secs_f64() * 1000.0).round(),
+        "unit": "ms",
+        "target": "<= 5000",
+    }));
+    // Five new minutes of data at the same density, then the steady-state run.
+    clock.advance(std::time::Duration::from_secs(300));
+    let per_minute = 1_000_000 / (7 * 24 * 60);
+    let agents: Vec<_> = (0..per_minute * 5)
+        .map(|i| agent(i, start + chrono::Duration::seconds((i * 300 / (per_minute * 5)) as i64)))
+        .collect();
+    db.store.insert_workspace_agent_stats(&agents).unwrap();
+    let apps: Vec<_> = (0..100).map(|i| app(i, start + chrono::Duration::seconds(i as i64 * 3))).collect();
+    db.store.insert_workspace_app_stats(&apps).unwrap();
+    let outcome = rollup::run_once(&db.store, "bench/rollup").unwrap();
+    emit(json!({
+        "figure": "rollup_steady_state",
+        "new_agent_stats": agents.len(),
+        "rows_written": outcome.rows_written,
+        "value": (outcome.took.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+        "unit": "ms",
+        "target": "<= 50",
     }));
 }
 

@@ -422,3 +422,214 @@ fn rollup_equals_the_minute_by_minute_reference_on_random_data() {
         assert_eq!(a, e);
     }
 }
+
+// --- the Rolluper service -----------------------------------------------------------------
+
+/// Scenario 1: a rolluper on an empty store closes cleanly, its thread joined.
+#[test]
+fn s01_close_joins_the_worker() {
+    let db = TestDb::new().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let store: coderlite::database::SharedStore = Arc::new(db.store.clone());
+    let r = rollup::Rolluper::start(
+        store,
+        db.store.clock(),
+        "r/rollup".into(),
+        std::time::Duration::from_millis(250),
+        Some(tx),
+    );
+    let first = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert!(first.outcome.acquired);
+    r.close();
+    // The worker's sender is gone with its thread.
+    while rx.try_recv().is_ok() {}
+    assert!(matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected)));
+}
+
+/// Started at 12:03:10, runs happen at 12:03:10, 12:05:00, 12:10:00; a run whose slot passed
+/// while it was busy is followed at once by the next, and the runs never overlap.
+#[test]
+fn rolluper_runs_at_once_then_on_aligned_slots() {
+    let t = |h, m, s| Utc.with_ymd_and_hms(2024, 6, 1, h, m, s).unwrap();
+    let clock = MockClock::new(t(12, 3, 10));
+    let db = TestDb::with_clock(Arc::new(clock.clone())).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let store: coderlite::database::SharedStore = Arc::new(db.store.clone());
+    let r = rollup::Rolluper::start(
+        store,
+        Arc::new(clock.clone()),
+        "r/rollup".into(),
+        std::time::Duration::from_secs(300),
+        Some(tx),
+    );
+    let recv = || rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap().at;
+    assert_eq!(recv(), t(12, 3, 10));
+    clock.wait_for_sleepers(1);
+    assert_eq!(clock.next_deadline(), Some(t(12, 5, 0)));
+    assert!(rx.try_recv().is_err(), "no run before the slot");
+    clock.set(t(12, 5, 0));
+    assert_eq!(recv(), t(12, 5, 0));
+    clock.wait_for_sleepers(1);
+    clock.set(t(12, 10, 0));
+    assert_eq!(recv(), t(12, 10, 0));
+    clock.wait_for_sleepers(1);
+    // The 12:15 slot passes while the service is busy (the clock jumps past it): the next run
+    // starts straight away at 12:16:30, and the slot after that is 12:20.
+    clock.set(t(12, 16, 30));
+    assert_eq!(recv(), t(12, 16, 30));
+    clock.wait_for_sleepers(1);
+    assert_eq!(clock.next_deadline(), Some(t(12, 20, 0)));
+    r.close();
+}
+
+// --- insights reads -----------------------------------------------------------------------
+
+fn usage_row(start: Timestamp, template: &str, user: &str, usage: i64) -> TemplateUsageStat {
+    TemplateUsageStat {
+        start_time: start,
+        end_time: start + chrono::Duration::minutes(30),
+        template_id: template.to_owned(),
+        user_id: user.to_owned(),
+        median_latency_ms: None,
+        usage_mins: usage,
+        ssh_mins: usage,
+        sftp_mins: 0,
+        reconnecting_pty_mins: 0,
+        vscode_mins: 0,
+        jetbrains_mins: 0,
+        app_usage_mins: None,
+    }
+}
+
+/// Scenario 8.
+#[test]
+fn s08_usage_is_capped_at_30_minutes_per_half_hour_across_templates() {
+    let db = TestDb::new().unwrap();
+    let b = Utc.with_ymd_and_hms(2024, 6, 1, 10, 0, 0).unwrap();
+    db.store.upsert_template_usage_stats(&[usage_row(b, "tpl-a", "u", 20), usage_row(b, "tpl-b", "u", 20)]).unwrap();
+    let day = b - chrono::Duration::hours(10);
+    let rows = db.store.get_template_usage_stats(day, day + chrono::Duration::days(1), &[]).unwrap();
+    assert_eq!(rows.iter().map(|r| r.usage_mins).collect::<Vec<_>>(), [20, 20]);
+    let i = rollup::insights::template_insights(&rows);
+    assert_eq!(i.usage_total_seconds, 1800);
+    assert_eq!(i.ssh_seconds, 1800);
+    assert_eq!(i.active_users, 1);
+    assert_eq!(i.template_ids, ["tpl-a", "tpl-b"]);
+    // Filtering by template reads only that template's rows.
+    let only_a =
+        db.store.get_template_usage_stats(day, day + chrono::Duration::days(1), &["tpl-a".to_owned()]).unwrap();
+    assert_eq!(rollup::insights::template_insights(&only_a).usage_total_seconds, 1200);
+}
+
+/// Scenario 9.
+#[test]
+fn s09_interval_report_lists_every_interval() {
+    let s = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+    let rows = vec![usage_row(s + chrono::Duration::hours(30), "tpl", "u", 5)];
+    let report = rollup::insights::insights_by_interval(&rows, s, s + chrono::Duration::days(3), 1);
+    assert_eq!(report.iter().map(|i| i.active_users).collect::<Vec<_>>(), [0, 1, 0]);
+    assert_eq!(report[1].template_ids, ["tpl"]);
+    assert_eq!(report[2].end_time, s + chrono::Duration::days(3));
+    // A partial last interval is clamped to the end.
+    let partial = rollup::insights::insights_by_interval(&rows, s, s + chrono::Duration::hours(36), 1);
+    assert_eq!(partial.len(), 2);
+    assert_eq!(partial[1].end_time, s + chrono::Duration::hours(36));
+}
+
+/// Scenario 10: the "today" rule, in the client's UTC offset (+02:00, local now 14:20).
+#[test]
+fn s10_today_rule() {
+    use rollup::insights::parse_insights_time_range as range;
+    use rollup::insights::parse_report_interval;
+    let now = Utc.with_ymd_and_hms(2024, 6, 10, 12, 20, 0).unwrap();
+    let start = "2024-06-09T00:00:00+02:00";
+    assert!(range(now, start, "2024-06-10T15:00:00+02:00").is_ok());
+    let err = |end: &str| range(now, start, end).unwrap_err().to_string();
+    assert!(err("2024-06-10T16:00:00+02:00").contains("must not be in the future"));
+    assert!(err("2024-06-10T14:30:00+02:00").contains("clock set to 14:00:00"));
+    assert!(err("2024-06-09T10:00:00+02:00").contains("clock set to 00:00:00"));
+    assert!(
+        range(now, "2024-06-09T01:00:00+02:00", "2024-06-10T00:00:00+02:00")
+            .unwrap_err()
+            .to_string()
+            .contains("start_time")
+    );
+    assert!(
+        range(now, "2024-06-10T00:00:00+02:00", "2024-06-09T00:00:00+02:00").unwrap_err().to_string().contains("after")
+    );
+    assert!(range(now, "0001-01-01T00:00:00Z", "2024-06-10T00:00:00+02:00").unwrap_err().to_string().contains("zero"));
+    // Weeks: the last interval must be a full week or at least 6 days.
+    let day = |d: u32| Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap();
+    let week_err = parse_report_interval(day(1), day(13), "week").unwrap_err().to_string();
+    assert_eq!(week_err, "Last report interval should have at least 6 days.");
+    assert!(parse_report_interval(day(1), day(15), "week").is_ok(), "two full weeks");
+    assert!(parse_report_interval(day(1), day(14), "week").is_ok(), "a week and 6 days");
+    assert!(parse_report_interval(day(1), day(13), "day").is_ok());
+    assert!(parse_report_interval(day(1), day(13), "month").is_err());
+}
+
+#[test]
+fn app_user_latency_and_activity_reads() {
+    let b = Utc.with_ymd_and_hms(2024, 6, 1, 10, 0, 0).unwrap();
+    let mut a = usage_row(b, "tpl-a", "u1", 10);
+    a.app_usage_mins =
+        Some(BTreeMap::from([("code-server".to_owned(), 20), ("[terminal]".to_owned(), 5), ("8080".to_owned(), 1)]));
+    a.median_latency_ms = Some(10.0);
+    let mut c = usage_row(b, "tpl-b", "u1", 25);
+    c.app_usage_mins = Some(BTreeMap::from([("code-server".to_owned(), 20)]));
+    c.median_latency_ms = Some(30.0);
+    let d = usage_row(b + chrono::Duration::minutes(30), "tpl-a", "u2", 7);
+    let rows = vec![a, c, d];
+    let apps = rollup::insights::app_insights(&rows);
+    let code = apps.iter().find(|x| x.app_name == "code-server").unwrap();
+    assert_eq!((code.usage_seconds, code.active_users, code.is_app), (1800, 1, true), "capped at 30 per half hour");
+    assert_eq!(code.template_ids, ["tpl-a", "tpl-b"]);
+    assert!(!apps.iter().find(|x| x.app_name == "[terminal]").unwrap().is_app);
+    assert!(!apps.iter().find(|x| x.app_name == "8080").unwrap().is_app);
+    let latency = rollup::insights::user_latency(&rows);
+    assert_eq!((latency[0].p50_ms, latency[0].p95_ms), (20.0, 29.0));
+    assert_eq!((latency[1].p50_ms, latency[1].p95_ms), (-1.0, -1.0));
+    let activity = rollup::insights::user_activity(&rows);
+    assert_eq!((activity[0].user_id.as_str(), activity[0].usage_seconds), ("u1", 1800));
+    assert_eq!((activity[1].user_id.as_str(), activity[1].usage_seconds), ("u2", 420));
+}
+
+#[test]
+fn insights_cli_prints_the_json_shapes() {
+    let db = TestDb::new().unwrap();
+    let today = db.store.clock().now().duration_trunc(chrono::Duration::days(1)).unwrap();
+    let b = today - chrono::Duration::hours(12);
+    db.store.upsert_template_usage_stats(&[usage_row(b, "tpl-a", "u", 20)]).unwrap();
+    let start = coderlite::clock::format_rfc3339(today - chrono::Duration::days(1));
+    let end = coderlite::clock::format_rfc3339(today);
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_coderlite"))
+            .arg("--db")
+            .arg(db.path())
+            .args(args)
+            .args(["--start", &start, "--end", &end, "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let t = run(&["insights", "templates"]);
+    assert_eq!(
+        t,
+        serde_json::json!({
+            "active_users": 1, "usage_total_seconds": 1200, "ssh_seconds": 1200, "sftp_seconds": 0,
+            "reconnecting_pty_seconds": 0, "vscode_seconds": 0, "jetbrains_seconds": 0, "template_ids": ["tpl-a"]
+        })
+    );
+    assert_eq!(run(&["insights", "apps"]), serde_json::json!([]));
+    let i = run(&["insights", "interval"]);
+    assert_eq!(i[0]["active_users"], 1);
+    let bad = Command::new(env!("CARGO_BIN_EXE_coderlite"))
+        .arg("--db")
+        .arg(db.path())
+        .args(["insights", "templates", "--start", "2024-06-01T03:00:00Z", "--end", &end])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("must have the clock set to 00:00:00"));
+}

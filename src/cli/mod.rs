@@ -6,6 +6,7 @@ mod args;
 mod db;
 mod debug;
 mod fixtures;
+mod insights;
 mod output;
 mod providers;
 mod rollup;
@@ -79,6 +80,11 @@ pub enum Command {
     Locks,
     /// Run the template usage rollup once now.
     Rollup,
+    /// Insights over the template usage rollup.
+    Insights {
+        #[command(subcommand)]
+        command: insights::InsightsCommand,
+    },
     /// JSON fixtures (format: fixtures/README.md).
     Fixtures {
         #[command(subcommand)]
@@ -172,6 +178,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Db { command } => db::run(&ctx, command),
         Command::Locks => db::locks(&ctx),
         Command::Rollup => rollup::run(&ctx),
+        Command::Insights { command } => insights::run(&ctx, command),
         Command::Fixtures { command } => fixtures::run(&ctx, command),
         Command::Telemetry { command } => telemetry::run(&ctx, command),
         Command::Users { command } => users::run(&ctx, command),

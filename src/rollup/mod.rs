@@ -3,6 +3,8 @@
 //! at a time (lease 3).
 
 pub mod compute;
+pub mod insights;
+pub mod service;
 
 use std::time::Duration;
 use std::time::Instant;
@@ -12,6 +14,8 @@ use crate::database::Result;
 use crate::database::Store;
 use crate::database::TxOptions;
 use crate::database::in_tx;
+pub use crate::rollup::service::RollupEvent;
+pub use crate::rollup::service::Rolluper;
 
 /// How long the rollup lease lives without a heartbeat.
 pub const ROLLUP_LEASE_TTL: Duration = Duration::from_secs(60);

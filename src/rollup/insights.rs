@@ -1,0 +1,307 @@
+//! Insights reads over `template_usage_stats` (reference/platform.md §2.5) and the "today"
+//! validation of their time range (§2.6). The aggregations are pure functions over the rows
+//! `Store::get_template_usage_stats` returns for the range.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use chrono::DateTime;
+use chrono::Datelike;
+use chrono::FixedOffset;
+use chrono::Timelike;
+
+use crate::clock::Timestamp;
+use crate::database::models::TemplateUsageStat;
+use crate::rollup::compute::TERMINAL_APP_NAME;
+
+/// Minutes are capped per half hour across templates: two workspaces used in the same half
+/// hour are assumed to have been used one after the other.
+const CAP: i64 = 30;
+
+/// `GetTemplateInsights`: one summary over the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateInsights {
+    pub template_ids: Vec<String>,
+    pub ssh_template_ids: Vec<String>,
+    pub sftp_template_ids: Vec<String>,
+    pub reconnecting_pty_template_ids: Vec<String>,
+    pub vscode_template_ids: Vec<String>,
+    pub jetbrains_template_ids: Vec<String>,
+    pub active_users: i64,
+    pub usage_total_seconds: i64,
+    pub ssh_seconds: i64,
+    pub sftp_seconds: i64,
+    pub reconnecting_pty_seconds: i64,
+    pub vscode_seconds: i64,
+    pub jetbrains_seconds: i64,
+}
+
+pub fn template_insights(rows: &[TemplateUsageStat]) -> TemplateInsights {
+    // Per (bucket, user): the sum of each category across templates, capped at 30.
+    let mut per_user_bucket: BTreeMap<(Timestamp, &str), [i64; 6]> = BTreeMap::new();
+    let mut ids: [BTreeSet<&str>; 6] = Default::default();
+    for r in rows {
+        let values = [r.usage_mins, r.ssh_mins, r.sftp_mins, r.reconnecting_pty_mins, r.vscode_mins, r.jetbrains_mins];
+        let sums = per_user_bucket.entry((r.start_time, r.user_id.as_str())).or_default();
+        for (i, v) in values.iter().enumerate() {
+            sums[i] += v;
+            if i == 0 || *v > 0 {
+                ids[i].insert(&r.template_id);
+            }
+        }
+    }
+    let mut seconds = [0i64; 6];
+    for sums in per_user_bucket.values() {
+        for (i, s) in sums.iter().enumerate() {
+            seconds[i] += s.min(&CAP) * 60;
+        }
+    }
+    let users: BTreeSet<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
+    let owned = |set: &BTreeSet<&str>| set.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    TemplateInsights {
+        template_ids: owned(&ids[0]),
+        ssh_template_ids: owned(&ids[1]),
+        sftp_template_ids: owned(&ids[2]),
+        reconnecting_pty_template_ids: owned(&ids[3]),
+        vscode_template_ids: owned(&ids[4]),
+        jetbrains_template_ids: owned(&ids[5]),
+        active_users: users.len() as i64,
+        usage_total_seconds: seconds[0],
+        ssh_seconds: seconds[1],
+        sftp_seconds: seconds[2],
+        reconnecting_pty_seconds: seconds[3],
+        vscode_seconds: seconds[4],
+        jetbrains_seconds: seconds[5],
+    }
+}
+
+/// One app of `GetTemplateAppInsights`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppInsight {
+    pub app_name: String,
+    /// False for ports and the web terminal. coderlite keeps no `workspace_apps` metadata, so
+    /// an app is any name that is neither `[terminal]` nor a port number.
+    pub is_app: bool,
+    pub template_ids: Vec<String>,
+    pub active_users: i64,
+    pub usage_seconds: i64,
+}
+
+pub fn app_insights(rows: &[TemplateUsageStat]) -> Vec<AppInsight> {
+    let mut per: BTreeMap<(&str, Timestamp, &str), i64> = BTreeMap::new();
+    let mut templates: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut users: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for r in rows {
+        for (app, mins) in r.app_usage_mins.iter().flatten() {
+            *per.entry((app.as_str(), r.start_time, r.user_id.as_str())).or_default() += mins;
+            templates.entry(app).or_default().insert(&r.template_id);
+            users.entry(app).or_default().insert(&r.user_id);
+        }
+    }
+    let mut seconds: BTreeMap<&str, i64> = BTreeMap::new();
+    for ((app, _, _), mins) in per {
+        *seconds.entry(app).or_default() += mins.min(CAP) * 60;
+    }
+    seconds
+        .into_iter()
+        .map(|(app, usage_seconds)| AppInsight {
+            app_name: app.to_owned(),
+            is_app: app != TERMINAL_APP_NAME && app.parse::<u16>().is_err(),
+            template_ids: templates[app].iter().map(|s| (*s).to_owned()).collect(),
+            active_users: users[app].len() as i64,
+            usage_seconds,
+        })
+        .collect()
+}
+
+/// One interval of `GetTemplateInsightsByInterval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalInsight {
+    pub start_time: Timestamp,
+    pub end_time: Timestamp,
+    pub template_ids: Vec<String>,
+    pub active_users: i64,
+}
+
+/// Intervals from `start` every `interval_days`, the last one clamped to `end`; each holds the
+/// rows lying entirely inside it, and every interval appears, also with no users.
+pub fn insights_by_interval(
+    rows: &[TemplateUsageStat],
+    start: Timestamp,
+    end: Timestamp,
+    interval_days: i64,
+) -> Vec<IntervalInsight> {
+    let step = chrono::Duration::days(interval_days.max(1));
+    let mut out = Vec::new();
+    let mut from = start;
+    while from < end {
+        let to = (from + step).min(end);
+        let inside: Vec<&TemplateUsageStat> =
+            rows.iter().filter(|r| r.start_time >= from && r.end_time <= to).collect();
+        let templates: BTreeSet<&str> = inside.iter().map(|r| r.template_id.as_str()).collect();
+        let users: BTreeSet<&str> = inside.iter().map(|r| r.user_id.as_str()).collect();
+        out.push(IntervalInsight {
+            start_time: from,
+            end_time: to,
+            template_ids: templates.into_iter().map(str::to_owned).collect(),
+            active_users: users.len() as i64,
+        });
+        from = to;
+    }
+    out
+}
+
+/// `GetUserLatencyInsights`: per user the 50th and 95th continuous percentiles of the rows'
+/// median latency, or -1 when there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserLatency {
+    pub user_id: String,
+    pub template_ids: Vec<String>,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+pub fn user_latency(rows: &[TemplateUsageStat]) -> Vec<UserLatency> {
+    let mut per: BTreeMap<&str, (BTreeSet<&str>, Vec<f64>)> = BTreeMap::new();
+    for r in rows {
+        let e = per.entry(&r.user_id).or_default();
+        e.0.insert(&r.template_id);
+        e.1.extend(r.median_latency_ms);
+    }
+    per.into_iter()
+        .map(|(user, (templates, mut values))| {
+            values.sort_by(f64::total_cmp);
+            UserLatency {
+                user_id: user.to_owned(),
+                template_ids: templates.into_iter().map(str::to_owned).collect(),
+                p50_ms: percentile_cont(&values, 0.5).unwrap_or(-1.0),
+                p95_ms: percentile_cont(&values, 0.95).unwrap_or(-1.0),
+            }
+        })
+        .collect()
+}
+
+/// `GetUserActivityInsights`: per user the capped usage seconds and templates used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserActivity {
+    pub user_id: String,
+    pub template_ids: Vec<String>,
+    pub usage_seconds: i64,
+}
+
+pub fn user_activity(rows: &[TemplateUsageStat]) -> Vec<UserActivity> {
+    let mut per_bucket: BTreeMap<(&str, Timestamp), i64> = BTreeMap::new();
+    let mut templates: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for r in rows {
+        *per_bucket.entry((&r.user_id, r.start_time)).or_default() += r.usage_mins;
+        templates.entry(&r.user_id).or_default().insert(&r.template_id);
+    }
+    let mut seconds: BTreeMap<&str, i64> = BTreeMap::new();
+    for ((user, _), mins) in per_bucket {
+        *seconds.entry(user).or_default() += mins.min(CAP) * 60;
+    }
+    seconds
+        .into_iter()
+        .map(|(user, usage_seconds)| UserActivity {
+            user_id: user.to_owned(),
+            template_ids: templates[user].iter().map(|s| (*s).to_owned()).collect(),
+            usage_seconds,
+        })
+        .collect()
+}
+
+/// The continuous percentile of sorted values (PERCENTILE_CONT).
+pub fn percentile_cont(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = p * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
+}
+
+// --- the "today" rule ---------------------------------------------------------------------
+
+/// A rejected insights request (an HTTP 400 upstream); the text says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InsightsRangeError(pub String);
+
+/// The report interval of `insights interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportInterval {
+    Day,
+    Week,
+}
+
+impl ReportInterval {
+    pub fn days(self) -> i64 {
+        match self {
+            ReportInterval::Day => 1,
+            ReportInterval::Week => 7,
+        }
+    }
+}
+
+/// Parses and checks `start_time` and `end_time` against `now`: RFC 3339 (the client's UTC
+/// offset is kept), not zero, not past the next full hour, at midnight in the client's offset
+/// except that an end on today's date may be any full hour, and end not before start.
+pub fn parse_insights_time_range(
+    now: Timestamp,
+    start: &str,
+    end: &str,
+) -> Result<(Timestamp, Timestamp), InsightsRangeError> {
+    let start_t = parse_one(now, "start_time", start)?;
+    let end_t = parse_one(now, "end_time", end)?;
+    if end_t < start_t {
+        return Err(InsightsRangeError(r#"query param "end_time" must be after "start_time""#.to_owned()));
+    }
+    Ok((start_t.with_timezone(&chrono::Utc), end_t.with_timezone(&chrono::Utc)))
+}
+
+fn parse_one(now: Timestamp, name: &str, text: &str) -> Result<DateTime<FixedOffset>, InsightsRangeError> {
+    let t = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| InsightsRangeError(format!("query param {name:?} must be a valid RFC 3339 date: {e}")))?;
+    if t.timestamp() == DateTime::<chrono::Utc>::MIN_UTC.timestamp() || t.year() <= 1 {
+        return Err(InsightsRangeError(format!("query param {name:?} must not be zero")));
+    }
+    let now_local = now.with_timezone(t.offset());
+    let next_hour =
+        now_local.with_minute(0).and_then(|n| n.with_second(0)).and_then(|n| n.with_nanosecond(0)).expect("valid time")
+            + chrono::Duration::hours(1);
+    if t > next_hour {
+        return Err(InsightsRangeError(format!("query param {name:?} must not be in the future")));
+    }
+    let today = t.date_naive() == now_local.date_naive();
+    let wanted_hour = if name == "end_time" && today { t.hour() } else { 0 };
+    if t.hour() != wanted_hour || t.minute() != 0 || t.second() != 0 || t.nanosecond() != 0 {
+        return Err(InsightsRangeError(format!(
+            "query param {name:?} must have the clock set to {wanted_hour:02}:00:00"
+        )));
+    }
+    Ok(t)
+}
+
+/// Checks the interval: `day` (or empty) always; `week` only when the last interval is a full
+/// week, at least 6 days, or exactly 6 calendar days (a forward DST change).
+pub fn parse_report_interval(
+    start: Timestamp,
+    end: Timestamp,
+    interval: &str,
+) -> Result<ReportInterval, InsightsRangeError> {
+    match interval {
+        "" | "day" => Ok(ReportInterval::Day),
+        "week" => {
+            let week = chrono::Duration::days(7);
+            let span = end - start;
+            let last = span - week * (span.num_seconds() / week.num_seconds()) as i32;
+            let ok = last.is_zero() || last >= chrono::Duration::days(6) || start + chrono::Duration::days(6) == end;
+            if ok {
+                Ok(ReportInterval::Week)
+            } else {
+                Err(InsightsRangeError("Last report interval should have at least 6 days.".to_owned()))
+            }
+        }
+        other => Err(InsightsRangeError(format!("query param \"interval\" must be day or week, not {other:?}"))),
+    }
+}
