@@ -7,5 +7,6 @@ pub mod boundaryusage;
 pub mod clock;
 pub mod database;
 pub mod deployment;
+pub mod prebuilds;
 pub mod rollup;
 pub mod testing;
