@@ -33,6 +33,7 @@ use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
+use crate::database::models::InProgress;
 use crate::database::models::InsertAiProvider;
 use crate::database::models::InsertAuditLog;
 use crate::database::models::InsertGroup;
@@ -49,12 +50,17 @@ use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
 use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
+use crate::database::models::OrganizationPrebuildStatus;
+use crate::database::models::PrebuildMetricsRow;
 use crate::database::models::Preset;
+use crate::database::models::PresetBackoff;
+use crate::database::models::PresetInfo;
 use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
+use crate::database::models::RunningPrebuild;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
 use crate::database::models::TemplateUsageStat;
@@ -449,6 +455,39 @@ pub trait Store {
         end: Timestamp,
         template_ids: &[String],
     ) -> Result<Vec<TemplateUsageStat>>;
+
+    // --- prebuilds snapshot (SPEC §9, reference/prebuilds.md §2) ---------------------------
+
+    /// Q1: presets with prebuilds configured, deleted templates included.
+    fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>;
+
+    /// Q2: (preset id, cron, desired) of presets on active versions of live, non-deprecated templates.
+    fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>>;
+
+    /// Q3: prebuilt workspaces whose latest build is a succeeded start.
+    fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;
+
+    /// Q4: in-progress prebuild builds on active versions per (version, transition, preset).
+    fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>;
+
+    /// Q5: pending first prebuild builds of inactive versions, per preset.
+    fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>>;
+
+    /// Q7: presets in backoff (a recent attempt among the newest N failed since `lookback`).
+    fn get_presets_backoff(&self, lookback: Timestamp) -> Result<Vec<PresetBackoff>>;
+
+    /// Q8: presets whose `hard_limit` newest attempts all failed.
+    fn get_presets_at_failure_limit(&self, hard_limit: i64) -> Result<Vec<String>>;
+
+    /// Q11: membership status of `user_id` per organization with prebuild presets.
+    fn get_organizations_with_prebuild_status(
+        &self,
+        user_id: &str,
+        group_name: &str,
+    ) -> Result<Vec<OrganizationPrebuildStatus>>;
+
+    /// Q13: lifetime created / failed / claimed prebuild counts per (template, preset, organization).
+    fn get_prebuild_metrics(&self) -> Result<Vec<PrebuildMetricsRow>>;
 }
 
 /// Runs `f` in a transaction and carries its value and its own error type out of it: the

@@ -687,3 +687,78 @@ pub struct RollupAppStat {
     pub session_started_at: Timestamp,
     pub session_ended_at: Timestamp,
 }
+
+// --- prebuilds snapshot rows (reference/prebuilds.md §2) ---------------------------------
+
+/// A preset with prebuilds configured (query Q1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetInfo {
+    pub preset_id: String,
+    pub preset_name: String,
+    pub template_id: String,
+    pub template_name: String,
+    pub organization_id: String,
+    pub organization_name: String,
+    pub template_version_id: String,
+    pub using_active_version: bool,
+    pub desired_instances: i64,
+    pub scheduling_timezone: String,
+    /// `invalidate_after_secs`.
+    pub ttl_secs: Option<i64>,
+    pub prebuild_status: PrebuildStatus,
+    /// The template is soft-deleted.
+    pub deleted: bool,
+    /// The template is deprecated.
+    pub deprecated: bool,
+    pub last_invalidated_at: Option<Timestamp>,
+}
+
+/// A running prebuilt workspace (query Q3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningPrebuild {
+    pub id: String,
+    pub name: String,
+    pub template_id: String,
+    pub template_version_id: String,
+    pub current_preset_id: Option<String>,
+    pub ready: bool,
+    pub created_at: Timestamp,
+}
+
+/// In-progress prebuild builds of a (version, transition, preset) (query Q4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InProgress {
+    pub template_version_id: String,
+    pub transition: WorkspaceTransition,
+    pub preset_id: Option<String>,
+    pub count: i64,
+}
+
+/// A preset whose recent prebuilds failed (query Q7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetBackoff {
+    pub preset_id: String,
+    pub num_failed: i64,
+    pub last_build_at: Timestamp,
+}
+
+/// Membership status of the prebuilds user in an organization with prebuild presets (Q11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationPrebuildStatus {
+    pub organization_id: String,
+    pub organization_name: String,
+    pub has_prebuild_user: bool,
+    pub prebuilds_group_id: Option<String>,
+    pub has_prebuild_user_in_group: bool,
+}
+
+/// Lifetime prebuild counters of one (template, preset, organization) (Q13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrebuildMetricsRow {
+    pub template_name: String,
+    pub preset_name: String,
+    pub organization_name: String,
+    pub created_count: i64,
+    pub failed_count: i64,
+    pub claimed_count: i64,
+}

@@ -6,4 +6,5 @@
 //! provisioner and metrics build on it.
 
 pub mod schedule;
+pub mod snapshot;
 pub mod state;

@@ -7,62 +7,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::clock::Timestamp;
-use crate::database::models::PrebuildStatus;
+pub use crate::database::models::InProgress;
+pub use crate::database::models::PresetBackoff;
+pub use crate::database::models::PresetInfo;
+pub use crate::database::models::RunningPrebuild;
 use crate::database::models::WorkspaceTransition;
 use crate::prebuilds::schedule::ScheduleRow;
 use crate::prebuilds::schedule::desired_at;
-
-/// A preset with prebuilds configured (query Q1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresetInfo {
-    pub preset_id: String,
-    pub preset_name: String,
-    pub template_id: String,
-    pub template_name: String,
-    pub organization_id: String,
-    pub organization_name: String,
-    pub template_version_id: String,
-    pub using_active_version: bool,
-    pub desired_instances: i64,
-    pub scheduling_timezone: String,
-    /// `invalidate_after_secs`.
-    pub ttl_secs: Option<i64>,
-    pub prebuild_status: PrebuildStatus,
-    /// The template is soft-deleted.
-    pub deleted: bool,
-    /// The template is deprecated.
-    pub deprecated: bool,
-    pub last_invalidated_at: Option<Timestamp>,
-}
-
-/// A running prebuilt workspace (query Q3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunningPrebuild {
-    pub id: String,
-    pub name: String,
-    pub template_id: String,
-    pub template_version_id: String,
-    pub current_preset_id: Option<String>,
-    pub ready: bool,
-    pub created_at: Timestamp,
-}
-
-/// In-progress prebuild builds of a (version, transition, preset) (query Q4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InProgress {
-    pub template_version_id: String,
-    pub transition: WorkspaceTransition,
-    pub preset_id: Option<String>,
-    pub count: i64,
-}
-
-/// A preset whose recent prebuilds failed (query Q7).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresetBackoff {
-    pub preset_id: String,
-    pub num_failed: i64,
-    pub last_build_at: Timestamp,
-}
 
 /// Everything one reconcile cycle reads, taken in one read transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -57,6 +57,7 @@ use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
+use crate::database::models::InProgress;
 use crate::database::models::InsertAiProvider;
 use crate::database::models::InsertAuditLog;
 use crate::database::models::InsertGroup;
@@ -73,12 +74,17 @@ use crate::database::models::IntegrityReport;
 use crate::database::models::LockRow;
 use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
+use crate::database::models::OrganizationPrebuildStatus;
+use crate::database::models::PrebuildMetricsRow;
 use crate::database::models::Preset;
+use crate::database::models::PresetBackoff;
+use crate::database::models::PresetInfo;
 use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
+use crate::database::models::RunningPrebuild;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
 use crate::database::models::TemplateUsageStat;
@@ -438,6 +444,15 @@ impl Store for SqliteStore {
     }
 
     delegate! {
+        read fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>;
+        read fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>>;
+        read fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;
+        read fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>;
+        read fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>>;
+        read fn get_presets_backoff(&self, lookback: Timestamp) -> Result<Vec<PresetBackoff>>;
+        read fn get_presets_at_failure_limit(&self, hard_limit: i64) -> Result<Vec<String>>;
+        read fn get_organizations_with_prebuild_status(&self, user_id: &str, group_name: &str) -> Result<Vec<OrganizationPrebuildStatus>>;
+        read fn get_prebuild_metrics(&self) -> Result<Vec<PrebuildMetricsRow>>;
         read fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>;
         read fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>>;
         read fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>>;

@@ -6,6 +6,7 @@ pub(crate) mod boundary_usage;
 pub(crate) mod health;
 pub(crate) mod identity;
 pub(crate) mod locks;
+pub(crate) mod prebuilds;
 pub(crate) mod rollup;
 pub(crate) mod site_configs;
 pub(crate) mod templates;
