@@ -5,6 +5,7 @@
 //! ranges in a preset's time zone. The reconciler, membership reconciliation, claim, echo
 //! provisioner and metrics build on it.
 
+pub mod membership;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;
