@@ -8,5 +8,6 @@ pub mod clock;
 pub mod database;
 pub mod deployment;
 pub mod prebuilds;
+pub mod provisioner;
 pub mod rollup;
 pub mod testing;

@@ -30,6 +30,7 @@ use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
 use crate::database::models::AuditLog;
 use crate::database::models::BoundaryUsageSummary;
+use crate::database::models::ClaimPrebuild;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
@@ -52,6 +53,7 @@ use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
 use crate::database::models::OrganizationPrebuildStatus;
 use crate::database::models::PrebuildMetricsRow;
+use crate::database::models::PrebuildStatus;
 use crate::database::models::Preset;
 use crate::database::models::PresetBackoff;
 use crate::database::models::PresetInfo;
@@ -488,6 +490,52 @@ pub trait Store {
 
     /// Q13: lifetime created / failed / claimed prebuild counts per (template, preset, organization).
     fn get_prebuild_metrics(&self) -> Result<Vec<PrebuildMetricsRow>>;
+
+    // --- prebuilds writes (SPEC §9) --------------------------------------------------------
+
+    /// Q6: cancels pending first prebuild builds of inactive versions of a preset; returns (job id, workspace id).
+    fn update_prebuild_provisioner_job_with_cancel(
+        &self,
+        preset_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, String)>>;
+
+    /// Q9: sets a preset's prebuild status.
+    fn update_preset_prebuild_status(&self, preset_id: &str, status: PrebuildStatus) -> Result<()>;
+
+    /// Q10: invalidates the presets of a template's active version; returns their ids.
+    fn update_presets_last_invalidated_at(&self, template_id: &str, at: Timestamp) -> Result<Vec<String>>;
+
+    /// Q12: claims the oldest ready prebuild of a preset; `None` when none is claimable.
+    fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<(String, String)>>;
+
+    /// Users who administer an organization's templates.
+    fn get_template_admins(&self, organization_id: &str) -> Result<Vec<String>>;
+
+    /// Enqueues a notification for a user.
+    fn insert_notification_message(
+        &self,
+        id: &str,
+        template: &str,
+        user_id: &str,
+        payload: &serde_json::Value,
+        now: Timestamp,
+    ) -> Result<()>;
+
+    /// (notification template, user) of enqueued notifications, oldest first.
+    fn list_notification_messages(&self) -> Result<Vec<(String, String)>>;
+
+    /// Takes the oldest pending job for `worker_id`; never the same job twice, across processes too.
+    fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>>;
+
+    /// Completes a job: succeeded, or failed with `error`.
+    fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()>;
+
+    /// The build of a job: (build id, workspace id, transition, the version's fail_builds).
+    fn get_workspace_build_by_job_id(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<(String, String, WorkspaceTransition, bool)>>;
 }
 
 /// Runs `f` in a transaction and carries its value and its own error type out of it: the

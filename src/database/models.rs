@@ -762,3 +762,15 @@ pub struct PrebuildMetricsRow {
     pub failed_count: i64,
     pub claimed_count: i64,
 }
+
+/// Parameters of `claim_prebuilt_workspace`.
+#[derive(Debug, Clone)]
+pub struct ClaimPrebuild<'a> {
+    pub preset_id: &'a str,
+    pub new_owner_id: &'a str,
+    pub new_name: &'a str,
+    pub now: Timestamp,
+    pub autostart_schedule: Option<&'a str>,
+    pub next_start_at: Option<Timestamp>,
+    pub ttl_ms: Option<i64>,
+}

@@ -6,6 +6,8 @@
 //! provisioner and metrics build on it.
 
 pub mod membership;
+pub mod provision;
+pub mod reconciler;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;

@@ -54,6 +54,7 @@ use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
 use crate::database::models::AuditLog;
 use crate::database::models::BoundaryUsageSummary;
+use crate::database::models::ClaimPrebuild;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
@@ -76,6 +77,7 @@ use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
 use crate::database::models::OrganizationPrebuildStatus;
 use crate::database::models::PrebuildMetricsRow;
+use crate::database::models::PrebuildStatus;
 use crate::database::models::Preset;
 use crate::database::models::PresetBackoff;
 use crate::database::models::PresetInfo;
@@ -444,6 +446,16 @@ impl Store for SqliteStore {
     }
 
     delegate! {
+        write fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>>;
+        write fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()>;
+        read fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>;
+        write fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<(String, String)>>;
+        write fn update_preset_prebuild_status(&self, preset_id: &str, status: PrebuildStatus) -> Result<()>;
+        write fn update_presets_last_invalidated_at(&self, template_id: &str, at: Timestamp) -> Result<Vec<String>>;
+        write fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<(String, String)>>;
+        read fn get_template_admins(&self, organization_id: &str) -> Result<Vec<String>>;
+        write fn insert_notification_message(&self, id: &str, template: &str, user_id: &str, payload: &serde_json::Value, now: Timestamp) -> Result<()>;
+        read fn list_notification_messages(&self) -> Result<Vec<(String, String)>>;
         read fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>;
         read fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>>;
         read fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;

@@ -19,6 +19,7 @@ use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
 use crate::database::models::AuditLog;
 use crate::database::models::BoundaryUsageSummary;
+use crate::database::models::ClaimPrebuild;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
 use crate::database::models::GroupMember;
@@ -41,6 +42,7 @@ use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
 use crate::database::models::OrganizationPrebuildStatus;
 use crate::database::models::PrebuildMetricsRow;
+use crate::database::models::PrebuildStatus;
 use crate::database::models::Preset;
 use crate::database::models::PresetBackoff;
 use crate::database::models::PresetInfo;
@@ -204,6 +206,26 @@ impl Store for SqliteTx<'_> {
     }
 
     run_query! {
+        fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>>
+            => queries::prebuilds::acquire_provisioner_job;
+        fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()>
+            => queries::prebuilds::complete_provisioner_job;
+        fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>
+            => queries::prebuilds::get_workspace_build_by_job_id;
+        fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<(String, String)>>
+            => queries::prebuilds::update_prebuild_provisioner_job_with_cancel;
+        fn update_preset_prebuild_status(&self, preset_id: &str, status: PrebuildStatus) -> Result<()>
+            => queries::prebuilds::update_preset_prebuild_status;
+        fn update_presets_last_invalidated_at(&self, template_id: &str, at: Timestamp) -> Result<Vec<String>>
+            => queries::prebuilds::update_presets_last_invalidated_at;
+        fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<(String, String)>>
+            => queries::prebuilds::claim_prebuilt_workspace;
+        fn get_template_admins(&self, organization_id: &str) -> Result<Vec<String>>
+            => queries::prebuilds::get_template_admins;
+        fn insert_notification_message(&self, id: &str, template: &str, user_id: &str, payload: &serde_json::Value, now: Timestamp) -> Result<()>
+            => queries::prebuilds::insert_notification_message;
+        fn list_notification_messages(&self) -> Result<Vec<(String, String)>>
+            => queries::prebuilds::list_notification_messages;
         fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>
             => queries::prebuilds::get_template_presets_with_prebuilds;
         fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>>

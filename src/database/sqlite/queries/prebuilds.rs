@@ -2,6 +2,7 @@
 //! whatever the number of presets: the reconciler's read cost does not grow with them.
 
 use rusqlite::Connection;
+use rusqlite::OptionalExtension;
 use rusqlite::params;
 
 use crate::clock::Timestamp;
@@ -275,5 +276,225 @@ pub(crate) fn get_prebuild_metrics(conn: &Connection) -> Result<Vec<PrebuildMetr
     })
     .op(op)?
     .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+/// Q6: cancels the pending first builds of prebuilds on inactive versions of `preset_id`
+/// (canceled_at = completed_at = now); returns (job id, workspace id) of each.
+pub(crate) fn update_prebuild_provisioner_job_with_cancel(
+    conn: &Connection,
+    preset_id: &str,
+    now: Timestamp,
+) -> Result<Vec<(String, String)>> {
+    let op = "cancel pending prebuild jobs";
+    let mut rows: Vec<(String, String)> = conn
+        .prepare_cached(
+            "UPDATE provisioner_jobs SET canceled_at = ?3, completed_at = ?3, updated_at = ?3
+             WHERE id IN (
+                 SELECT wb.job_id FROM workspace_builds wb
+                 JOIN provisioner_jobs pj ON pj.id = wb.job_id
+                 JOIN workspaces w ON w.id = wb.workspace_id
+                 JOIN templates t ON t.id = w.template_id
+                 WHERE wb.initiator_id = ?1 AND wb.template_version_preset_id = ?2
+                   AND wb.template_version_id <> t.active_version_id AND wb.build_number = 1
+                   AND wb.transition = 'start' AND pj.started_at IS NULL AND pj.worker_id IS NULL
+                   AND pj.canceled_at IS NULL AND pj.completed_at IS NULL)
+             RETURNING id, (SELECT workspace_id FROM workspace_builds WHERE job_id = provisioner_jobs.id)",
+        )
+        .op(op)?
+        .query_map(params![PREBUILDS_SYSTEM_USER_ID, preset_id, to_micros(now)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .op(op)?
+        .collect::<rusqlite::Result<_>>()
+        .op(op)?;
+    rows.sort();
+    Ok(rows)
+}
+
+/// Q9: sets a preset's prebuild status.
+pub(crate) fn update_preset_prebuild_status(
+    conn: &Connection,
+    preset_id: &str,
+    status: crate::database::models::PrebuildStatus,
+) -> Result<()> {
+    let op = "update preset prebuild status";
+    conn.prepare_cached("UPDATE template_version_presets SET prebuild_status = ?2 WHERE id = ?1")
+        .op(op)?
+        .execute([preset_id, status.as_str()])
+        .op(op)?;
+    Ok(())
+}
+
+/// Q10: sets `last_invalidated_at` on every preset of the template's active version; returns
+/// their ids.
+pub(crate) fn update_presets_last_invalidated_at(
+    conn: &Connection,
+    template_id: &str,
+    at: Timestamp,
+) -> Result<Vec<String>> {
+    let op = "invalidate presets";
+    let mut ids: Vec<String> = conn
+        .prepare_cached(
+            "UPDATE template_version_presets SET last_invalidated_at = ?2
+             WHERE template_version_id = (SELECT active_version_id FROM templates WHERE id = ?1)
+             RETURNING id",
+        )
+        .op(op)?
+        .query_map(params![template_id, to_micros(at)], |r| r.get(0))
+        .op(op)?
+        .collect::<rusqlite::Result<_>>()
+        .op(op)?;
+    ids.sort();
+    Ok(ids)
+}
+
+/// Q12: gives the oldest ready prebuild of `preset_id` (latest build a succeeded start on the
+/// template's active version, template not deleted) to `new_owner` under `new_name`. Writers
+/// are serialized, so the chosen row cannot be claimed twice. `None`: nothing claimable.
+pub(crate) fn claim_prebuilt_workspace(
+    conn: &Connection,
+    claim: &crate::database::models::ClaimPrebuild<'_>,
+) -> Result<Option<(String, String)>> {
+    let op = "claim prebuilt workspace";
+    conn.prepare_cached(
+        "UPDATE workspaces SET owner_id = ?2, name = ?3, updated_at = ?4, last_used_at = ?4,
+                autostart_schedule = ?5, next_start_at = ?6, ttl_ms = ?7, dormant_at = NULL, deleting_at = NULL
+         WHERE id = (
+             SELECT w.id FROM workspaces w
+             JOIN workspace_latest_builds lb ON lb.workspace_id = w.id
+             JOIN templates t ON t.id = w.template_id AND t.deleted = 0 AND t.active_version_id = lb.template_version_id
+             WHERE w.owner_id = ?1 AND w.deleted = 0 AND lb.transition = 'start' AND lb.job_status = 'succeeded'
+               AND (SELECT b.template_version_preset_id FROM workspace_builds b
+                    WHERE b.workspace_id = w.id AND b.transition = 'start' AND b.template_version_preset_id IS NOT NULL
+                    ORDER BY b.build_number DESC LIMIT 1) = ?8
+               AND COALESCE((SELECT MIN(a.lifecycle_state = 'ready') FROM workspace_resources r
+                             JOIN workspace_agents a ON a.resource_id = r.id
+                             WHERE r.job_id = lb.job_id AND a.deleted = 0 AND a.parent_id IS NULL), 0) = 1
+             ORDER BY w.created_at, w.id
+             LIMIT 1)
+         RETURNING id, name",
+    )
+    .op(op)?
+    .query_row(
+        params![
+            PREBUILDS_SYSTEM_USER_ID,
+            claim.new_owner_id,
+            claim.new_name,
+            to_micros(claim.now),
+            claim.autostart_schedule,
+            claim.next_start_at.map(to_micros),
+            claim.ttl_ms,
+            claim.preset_id,
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .op(op)
+}
+
+/// Users who administer `organization_id`'s templates: site owners and template admins, and
+/// the organization's admins and template admins.
+pub(crate) fn get_template_admins(conn: &Connection, organization_id: &str) -> Result<Vec<String>> {
+    let op = "get template admins";
+    conn.prepare_cached(
+        "SELECT u.id FROM users u
+         WHERE u.deleted = 0 AND u.is_system = 0 AND (
+             EXISTS (SELECT 1 FROM json_each(u.rbac_roles) r WHERE r.value IN ('owner', 'template-admin'))
+             OR EXISTS (SELECT 1 FROM organization_members m, json_each(m.roles) r
+                        WHERE m.user_id = u.id AND m.organization_id = ?1
+                          AND r.value IN ('organization-admin', 'organization-template-admin')))
+         ORDER BY u.id",
+    )
+    .op(op)?
+    .query_map([organization_id], |r| r.get(0))
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+/// Enqueues a notification for a user.
+pub(crate) fn insert_notification_message(
+    conn: &Connection,
+    id: &str,
+    template: &str,
+    user_id: &str,
+    payload: &serde_json::Value,
+    now: Timestamp,
+) -> Result<()> {
+    let op = "insert notification message";
+    conn.prepare_cached(
+        "INSERT INTO notification_messages (id, notification_template_id, user_id, payload, created_by, created_at,
+                                            updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'prebuilds_reconciler', ?5, ?5)",
+    )
+    .op(op)?
+    .execute(params![id, template, user_id, payload.to_string(), to_micros(now)])
+    .op(op)?;
+    Ok(())
+}
+
+/// (notification template, user) of every enqueued notification, oldest first.
+pub(crate) fn list_notification_messages(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let op = "list notification messages";
+    conn.prepare_cached(
+        "SELECT notification_template_id, user_id FROM notification_messages ORDER BY created_at, rowid",
+    )
+    .op(op)?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+/// Takes the oldest pending job for `worker_id` (started_at = now). Writers are serialized,
+/// so two workers, in any processes, can never take the same job.
+pub(crate) fn acquire_provisioner_job(
+    conn: &Connection,
+    worker_id: &str,
+    now: Timestamp,
+) -> Result<Option<crate::database::models::ProvisionerJob>> {
+    let op = "acquire provisioner job";
+    conn.prepare_cached(
+        "UPDATE provisioner_jobs SET started_at = ?2, updated_at = ?2, worker_id = ?1
+         WHERE id = (SELECT id FROM provisioner_jobs
+                     WHERE started_at IS NULL AND canceled_at IS NULL AND completed_at IS NULL
+                     ORDER BY created_at, id LIMIT 1)
+         RETURNING id, created_at, started_at, completed_at, canceled_at, error, worker_id, initiator_id,
+                   organization_id, type, input, job_status",
+    )
+    .op(op)?
+    .query_row(params![worker_id, to_micros(now)], crate::database::sqlite::queries::templates::job_from_row)
+    .optional()
+    .op(op)
+}
+
+/// Completes a job: succeeded, or failed with `error`.
+pub(crate) fn complete_provisioner_job(
+    conn: &Connection,
+    job_id: &str,
+    now: Timestamp,
+    error: Option<&str>,
+) -> Result<()> {
+    let op = "complete provisioner job";
+    conn.prepare_cached("UPDATE provisioner_jobs SET completed_at = ?2, updated_at = ?2, error = ?3 WHERE id = ?1 AND completed_at IS NULL")
+        .op(op)?
+        .execute(params![job_id, to_micros(now), error])
+        .op(op)?;
+    Ok(())
+}
+
+/// The build a job belongs to, with its version's fail flag: (build id, workspace id,
+/// transition, fail_builds).
+pub(crate) fn get_workspace_build_by_job_id(
+    conn: &Connection,
+    job_id: &str,
+) -> Result<Option<(String, String, crate::database::models::WorkspaceTransition, bool)>> {
+    let op = "get workspace build by job id";
+    conn.prepare_cached(
+        "SELECT wb.id, wb.workspace_id, wb.transition, tv.fail_builds FROM workspace_builds wb
+         JOIN template_versions tv ON tv.id = wb.template_version_id WHERE wb.job_id = ?1",
+    )
+    .op(op)?
+    .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?, text_enum_at(r, 2)?, r.get(3)?)))
+    .optional()
     .op(op)
 }

@@ -1,0 +1,197 @@
+//! The reconcile cycle (reference/prebuilds.md §3.2-3.3 with SPEC §9's lock model) and its
+//! run loop on the `Clock`.
+//!
+//! A cycle takes lease 7 (another holder → the cycle ends quietly), reads the settings and
+//! the whole snapshot in one read transaction, reconciles membership, then executes each
+//! preset's actions, every write in its own short write transaction, and releases the lease.
+
+use std::time::Duration;
+
+use crate::clock::Cancel;
+use crate::clock::SharedClock;
+use crate::clock::Ticker;
+use crate::database;
+use crate::database::LockId;
+use crate::database::Store;
+use crate::database::TxOptions;
+use crate::database::in_tx;
+use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::PrebuildStatus;
+use crate::prebuilds::membership::PREBUILDS_GROUP_NAME;
+use crate::prebuilds::membership::reconcile_membership;
+use crate::prebuilds::provision;
+use crate::prebuilds::snapshot::load_snapshot;
+use crate::prebuilds::state::Action;
+use crate::prebuilds::state::GlobalSnapshot;
+
+/// Reconciler settings (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcilerConfig {
+    pub interval: Duration,
+    pub backoff_interval: Duration,
+    pub backoff_lookback: Duration,
+    /// 0 disables the hard limit.
+    pub failure_hard_limit: i64,
+}
+
+impl ReconcilerConfig {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            backoff_interval: Duration::from_secs(15),
+            backoff_lookback: Duration::from_secs(3600),
+            failure_hard_limit: 3,
+        }
+    }
+}
+
+/// How long the reconcile lease lives without a heartbeat.
+pub const RECONCILE_LEASE_TTL: Duration = Duration::from_secs(120);
+
+/// What a cycle did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// False: another holder had lease 7; nothing was done.
+    pub acquired: bool,
+    pub paused: bool,
+    pub created: usize,
+    pub deleted: usize,
+    pub canceled: usize,
+    pub errors: Vec<String>,
+}
+
+/// `prebuilds_settings`: `{"reconciliation_paused": bool}`; empty or `{}` means not paused.
+pub fn is_paused(settings_json: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(settings_json)
+        .ok()
+        .and_then(|v| v.get("reconciliation_paused").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
+}
+
+/// Pauses or resumes reconciliation.
+pub fn set_paused(store: &dyn Store, paused: bool) -> database::Result<()> {
+    store.upsert_site_config("prebuilds_settings", &serde_json::json!({ "reconciliation_paused": paused }).to_string())
+}
+
+/// Reads the settings and the snapshot in one read transaction: (paused, snapshot).
+pub fn read_state(store: &dyn Store, config: &ReconcilerConfig) -> database::Result<(bool, GlobalSnapshot)> {
+    in_tx(store, TxOptions::read("prebuilds"), |tx| {
+        let paused = is_paused(&tx.get_prebuilds_settings()?);
+        if paused {
+            return Ok((true, GlobalSnapshot::default()));
+        }
+        let now = tx.clock().now();
+        Ok((false, load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit)?))
+    })
+}
+
+/// One reconcile cycle.
+pub fn reconcile_once(store: &dyn Store, holder: &str, config: &ReconcilerConfig) -> database::Result<CycleReport> {
+    let Some(lease) = store.try_acquire_lease(LockId::ReconcilePrebuilds, holder, RECONCILE_LEASE_TTL)? else {
+        return Ok(CycleReport::default());
+    };
+    let res = cycle(store, config);
+    let released = lease.release();
+    let report = res?;
+    released?;
+    Ok(report)
+}
+
+fn cycle(store: &dyn Store, config: &ReconcilerConfig) -> database::Result<CycleReport> {
+    let mut report = CycleReport { acquired: true, ..CycleReport::default() };
+    let (paused, snapshot) = read_state(store, config)?;
+    if paused {
+        report.paused = true;
+        return Ok(report);
+    }
+    if snapshot.presets.is_empty() {
+        return Ok(report);
+    }
+    if let Err(e) = reconcile_membership(store, PREBUILDS_SYSTEM_USER_ID, PREBUILDS_GROUP_NAME) {
+        // Without membership no prebuild could be owned correctly: skip this cycle's presets.
+        report.errors.push(e.to_string());
+        return Ok(report);
+    }
+    let now = store.clock().now();
+    for preset in &snapshot.presets {
+        let Some(ps) = snapshot.filter_by_preset(&preset.preset_id, now) else { continue };
+        if ps.can_skip() {
+            continue;
+        }
+        let span =
+            tracing::debug_span!("reconcile_preset", preset_id = %preset.preset_id, template = %preset.template_name);
+        let _entered = span.enter();
+        if ps.is_hard_limited && preset.prebuild_status != PrebuildStatus::HardLimited {
+            if let Err(e) = provision::mark_hard_limited(store, preset) {
+                report.errors.push(format!("preset {}: {e}", preset.preset_id));
+                continue;
+            }
+            tracing::warn!(preset_id = %preset.preset_id, "preset reached the prebuild failure hard limit");
+        }
+        for action in ps.calculate_actions(config.backoff_interval) {
+            match action {
+                Action::Backoff { until } => {
+                    tracing::warn!(preset_id = %preset.preset_id, backoff_until = %crate::clock::format_rfc3339(until), "prebuilds backing off");
+                }
+                Action::CancelPending => match provision::cancel_pending_prebuilds(store, &preset.preset_id) {
+                    Ok(n) => report.canceled += n,
+                    Err(e) => report.errors.push(format!("preset {}: cancel pending: {e}", preset.preset_id)),
+                },
+                Action::Delete { ids } => {
+                    for id in ids {
+                        match provision::delete_prebuilt_workspace(store, &id) {
+                            Ok(()) => report.deleted += 1,
+                            Err(e) => report.errors.push(format!("preset {}: {e}", preset.preset_id)),
+                        }
+                    }
+                }
+                Action::Create { count } => {
+                    // Clamp to the target at execution time, and never create for a
+                    // hard-limited preset.
+                    let count = count.min(ps.desired_target(store.clock().now()));
+                    if ps.is_hard_limited {
+                        continue;
+                    }
+                    for _ in 0..count {
+                        match provision::create_prebuilt_workspace(store, &preset.template_id, &preset.preset_id) {
+                            Ok(_) => report.created += 1,
+                            Err(e) => report.errors.push(format!("preset {}: create: {e}", preset.preset_id)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Runs a cycle every `config.interval` on `clock` until `cancel` fires, logging a one-line
+/// summary per cycle.
+pub fn run_reconciler_loop(
+    store: &dyn Store,
+    clock: SharedClock,
+    holder: &str,
+    config: &ReconcilerConfig,
+    cancel: &Cancel,
+) {
+    let mut ticker = Ticker::new(clock.clone(), config.interval);
+    loop {
+        let started = std::time::Instant::now();
+        match reconcile_once(store, holder, config) {
+            Ok(r) if r.acquired => tracing::info!(
+                created = r.created,
+                deleted = r.deleted,
+                canceled = r.canceled,
+                paused = r.paused,
+                errors = r.errors.len(),
+                took_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "reconcile cycle done"
+            ),
+            Ok(_) => tracing::debug!("reconcile cycle skipped: another replica holds the lease"),
+            Err(error) => tracing::error!(%error, "reconcile cycle failed"),
+        }
+        if !ticker.wait(cancel) {
+            return;
+        }
+    }
+}

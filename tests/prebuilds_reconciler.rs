@@ -1,0 +1,447 @@
+//! The prebuilds reconciler end to end against the real store with the mock clock
+//! (reference/prebuilds.md §8.1), plus claim, invalidation and the echo provisioner.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use chrono::Utc;
+use coderlite::clock::Clock;
+use coderlite::clock::MockClock;
+use coderlite::database::Store;
+use coderlite::database::models::JobStatus;
+use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
+use coderlite::database::models::PrebuildStatus;
+use coderlite::database::models::Workspace;
+use coderlite::database::models::WorkspaceTransition;
+use coderlite::prebuilds::provision;
+use coderlite::prebuilds::reconciler::CycleReport;
+use coderlite::prebuilds::reconciler::ReconcilerConfig;
+use coderlite::prebuilds::reconciler::reconcile_once;
+use coderlite::prebuilds::reconciler::set_paused;
+use coderlite::provisioner;
+use coderlite::testing::TestDb;
+use coderlite::testing::fixtures;
+
+struct Env {
+    db: TestDb,
+    clock: MockClock,
+    config: ReconcilerConfig,
+}
+
+fn env() -> Env {
+    let clock = MockClock::new(Utc.with_ymd_and_hms(2025, 6, 2, 12, 0, 0).unwrap());
+    let db = TestDb::with_clock(Arc::new(clock.clone())).unwrap();
+    let mut config = ReconcilerConfig::new(Duration::from_secs(60));
+    config.backoff_interval = Duration::ZERO;
+    Env { db, clock, config }
+}
+
+impl Env {
+    fn reconcile(&self) -> CycleReport {
+        let report = reconcile_once(&self.db.store, "test/reconciler", &self.config).unwrap();
+        assert!(report.acquired);
+        report
+    }
+
+    fn cycles(&self, n: usize) {
+        for _ in 0..n {
+            self.reconcile();
+        }
+    }
+
+    /// Live prebuilt workspaces of a template.
+    fn prebuilds(&self, template_id: &str) -> Vec<Workspace> {
+        self.db
+            .store
+            .get_workspaces_by_template_id(template_id)
+            .unwrap()
+            .into_iter()
+            .filter(|w| w.owner_id == PREBUILDS_SYSTEM_USER_ID)
+            .collect()
+    }
+
+    fn latest_transition(&self, workspace_id: &str) -> WorkspaceTransition {
+        self.db.store.get_workspace_builds_by_workspace_id(workspace_id).unwrap()[0].transition
+    }
+
+    /// The reconciler deleted it: a newer delete build was added (upstream: "the original
+    /// prebuild has 2 builds and the newest is delete"), or cancel-pending deleted it.
+    fn deleted_by_reconciler(&self, workspace_id: &str) -> bool {
+        let builds = self.db.store.get_workspace_builds_by_workspace_id(workspace_id).unwrap();
+        self.db.store.get_workspace_by_id(workspace_id).unwrap().deleted
+            || (builds.len() >= 2 && builds[0].transition == WorkspaceTransition::Delete)
+    }
+
+    fn drain(&self) -> usize {
+        provisioner::drain(&self.db.store, "test-provisioner").unwrap()
+    }
+}
+
+/// Scenarios 1 and 2: no presets, or presets without prebuilds → no jobs.
+#[test]
+fn s01_s02_nothing_configured_creates_nothing() {
+    let e = env();
+    e.cycles(2);
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).build().unwrap();
+    e.cycles(8);
+    assert!(e.prebuilds(&t.template.id).is_empty());
+    assert_eq!(e.drain(), 0, "no provisioner jobs");
+}
+
+/// Scenarios 3-13: an existing prebuild in every (transition, job status), on the active or
+/// an inactive version, next to an antagonist workspace; 8 cycles each.
+#[test]
+fn s03_to_s13_matrix() {
+    use JobStatus::*;
+    use WorkspaceTransition::*;
+    for transition in [Start, Stop, Delete] {
+        for status in [Pending, Running, Canceling, Succeeded, Failed, Canceled] {
+            for active in [true, false] {
+                let e = env();
+                let t = fixtures::template(&e.db.store).build().unwrap();
+                let p = fixtures::preset(&e.db.store, &t.version).name("p").desired_instances(1).build().unwrap();
+                let existing = fixtures::workspace(&e.db.store, &t.template)
+                    .owner(PREBUILDS_SYSTEM_USER_ID)
+                    .preset(&p)
+                    .transition(transition)
+                    .job_status(status)
+                    .build()
+                    .unwrap();
+                let antagonist = fixtures::workspace(&e.db.store, &t.template).preset(&p).build().unwrap();
+                if !active {
+                    fixtures::template_version(&e.db.store, &t.template).active(true).build().unwrap();
+                }
+                e.clock.advance(Duration::from_micros(1));
+                e.cycles(8);
+                let case = format!("{transition}/{status}/{}", if active { "active" } else { "inactive" });
+                let others: Vec<_> =
+                    e.prebuilds(&t.template.id).into_iter().filter(|w| w.id != existing.workspace.id).collect();
+                let expect_new = active && !(transition == Start && matches!(status, Pending | Running | Succeeded));
+                assert_eq!(others.len(), usize::from(expect_new), "{case}: new prebuilds");
+                let expect_deleted = !active && transition == Start && matches!(status, Succeeded | Pending);
+                assert_eq!(e.deleted_by_reconciler(&existing.workspace.id), expect_deleted, "{case}: deleted");
+                assert_eq!(e.latest_transition(&antagonist.workspace.id), Start, "{case}: antagonist untouched");
+                assert!(!e.db.store.get_workspace_by_id(&antagonist.workspace.id).unwrap().deleted);
+            }
+        }
+    }
+}
+
+/// Scenario 13: a soft-deleted template's prebuild is deleted and not replaced.
+#[test]
+fn s13_deleted_template_prebuilds_are_deleted() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+    let w = fixtures::workspace(&e.db.store, &t.template).owner(PREBUILDS_SYSTEM_USER_ID).preset(&p).build().unwrap();
+    e.db.store.update_template_deleted_and_deprecated(&t.template.id, true, "", e.clock.now()).unwrap();
+    e.cycles(8);
+    assert_eq!(e.latest_transition(&w.workspace.id), WorkspaceTransition::Delete);
+    assert_eq!(e.prebuilds(&t.template.id).len(), 1, "not replaced");
+}
+
+/// Scenario 14: one preset's starting builds do not block another preset.
+#[test]
+fn s14_presets_are_independent() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p1 = fixtures::preset(&e.db.store, &t.version).name("p1").desired_instances(4).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).name("p2").desired_instances(10).build().unwrap();
+    for _ in 0..4 {
+        fixtures::workspace(&e.db.store, &t.template)
+            .owner(PREBUILDS_SYSTEM_USER_ID)
+            .preset(&p1)
+            .job_status(JobStatus::Running)
+            .build()
+            .unwrap();
+    }
+    e.cycles(8);
+    assert_eq!(e.prebuilds(&t.template.id).len(), 14);
+}
+
+/// Scenario 16: an unsatisfiable required parameter → no workspace remains after 8 cycles.
+#[test]
+fn s16_invalid_preset_leaves_no_workspace() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).parameter("region", true, "").build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+    for _ in 0..8 {
+        let r = e.reconcile();
+        assert_eq!(r.created, 0);
+        assert!(r.errors.iter().any(|e| e.contains("required parameter \"region\"")), "{:?}", r.errors);
+    }
+    let raw = rusqlite::Connection::open(e.db.path()).unwrap();
+    let n: i64 = raw
+        .query_row("SELECT COUNT(*) FROM workspaces WHERE template_id = ?1", [&t.template.id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0, "the workspace of a failed build is rolled back");
+}
+
+/// Scenario 17: a prebuild of v1 is still deleted when the new active version has an
+/// unsatisfiable parameter.
+#[test]
+fn s17_delete_does_not_need_the_new_versions_parameters() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+    let w = fixtures::workspace(&e.db.store, &t.template).owner(PREBUILDS_SYSTEM_USER_ID).preset(&p).build().unwrap();
+    let v2 = fixtures::template_version(&e.db.store, &t.template)
+        .parameter("region", true, "")
+        .active(true)
+        .build()
+        .unwrap();
+    fixtures::preset(&e.db.store, &v2).desired_instances(1).build().unwrap();
+    e.cycles(2);
+    assert_eq!(e.latest_transition(&w.workspace.id), WorkspaceTransition::Delete);
+}
+
+/// Scenario 18: the failure hard limit stops creation, marks the preset, notifies once.
+#[test]
+fn s18_hard_limit() {
+    for limit in [1, 2] {
+        let mut e = env();
+        e.config.failure_hard_limit = limit;
+        let admin = fixtures::user(&e.db.store).build().unwrap();
+        let t = fixtures::template(&e.db.store).build().unwrap();
+        // Make the admin an organization admin.
+        let raw = rusqlite::Connection::open(e.db.path()).unwrap();
+        raw.execute(
+            "UPDATE organization_members SET roles = '[\"organization-admin\"]' WHERE user_id = ?1",
+            [&admin.id],
+        )
+        .unwrap();
+        let p = fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+        fixtures::workspace(&e.db.store, &t.template)
+            .owner(PREBUILDS_SYSTEM_USER_ID)
+            .preset(&p)
+            .job_status(JobStatus::Failed)
+            .build()
+            .unwrap();
+        e.clock.advance(Duration::from_micros(1));
+        e.cycles(3);
+        let status = e.db.store.get_preset_by_id(&p.id).unwrap().prebuild_status;
+        let notifications = e.db.store.list_notification_messages().unwrap();
+        if limit == 1 {
+            assert_eq!(e.prebuilds(&t.template.id).len(), 1, "no new workspace beside the failed one");
+            assert_eq!(status, PrebuildStatus::HardLimited);
+            assert_eq!(
+                notifications,
+                [(provision::HARD_LIMIT_NOTIFICATION.to_owned(), admin.id.clone())],
+                "exactly one"
+            );
+        } else {
+            assert_eq!(e.prebuilds(&t.template.id).len(), 2, "a second workspace is created");
+            assert_eq!(status, PrebuildStatus::Healthy);
+            assert!(notifications.is_empty());
+        }
+    }
+}
+
+/// Scenario 19: a hard-limited preset still deletes outdated prebuilds.
+#[test]
+fn s19_hard_limit_does_not_block_deletion() {
+    let mut e = env();
+    e.config.failure_hard_limit = 1;
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(2).build().unwrap();
+    let ok = fixtures::workspace(&e.db.store, &t.template).owner(PREBUILDS_SYSTEM_USER_ID).preset(&p).build().unwrap();
+    e.clock.advance(Duration::from_secs(1));
+    fixtures::workspace(&e.db.store, &t.template)
+        .owner(PREBUILDS_SYSTEM_USER_ID)
+        .preset(&p)
+        .job_status(JobStatus::Failed)
+        .build()
+        .unwrap();
+    e.clock.advance(Duration::from_micros(1));
+    e.cycles(2);
+    assert_eq!(e.db.store.get_preset_by_id(&p.id).unwrap().prebuild_status, PrebuildStatus::HardLimited);
+    assert_eq!(e.latest_transition(&ok.workspace.id), WorkspaceTransition::Start);
+    fixtures::template_version(&e.db.store, &t.template).active(true).build().unwrap();
+    e.cycles(1);
+    assert_eq!(e.latest_transition(&ok.workspace.id), WorkspaceTransition::Delete);
+}
+
+/// Scenario 21: backoff after failures, then creation once it has passed.
+#[test]
+fn s21_backoff() {
+    let mut e = env();
+    e.config.backoff_interval = Duration::from_secs(60);
+    e.config.failure_hard_limit = 0;
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(2).build().unwrap();
+    for _ in 0..2 {
+        fixtures::workspace(&e.db.store, &t.template)
+            .owner(PREBUILDS_SYSTEM_USER_ID)
+            .preset(&p)
+            .job_status(JobStatus::Failed)
+            .build()
+            .unwrap();
+    }
+    assert_eq!(e.reconcile().created, 0, "backing off for 2 x 1m");
+    e.clock.advance(Duration::from_secs(1));
+    assert_eq!(e.reconcile().created, 0);
+    e.clock.advance(Duration::from_secs(120));
+    assert_eq!(e.reconcile().created, 2);
+}
+
+/// Scenario 25: pending first builds of an inactive version are canceled and their
+/// workspaces deleted; other builds are left alone.
+#[test]
+fn s25_cancel_pending_of_inactive_versions() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+    let pending = fixtures::workspace(&e.db.store, &t.template)
+        .owner(PREBUILDS_SYSTEM_USER_ID)
+        .preset(&p)
+        .job_status(JobStatus::Pending)
+        .build()
+        .unwrap();
+    let running = fixtures::workspace(&e.db.store, &t.template)
+        .owner(PREBUILDS_SYSTEM_USER_ID)
+        .preset(&p)
+        .job_status(JobStatus::Running)
+        .build()
+        .unwrap();
+    let user = fixtures::workspace(&e.db.store, &t.template).preset(&p).job_status(JobStatus::Pending).build().unwrap();
+    fixtures::template_version(&e.db.store, &t.template).active(true).build().unwrap();
+    let report = e.reconcile();
+    assert_eq!(report.canceled, 1);
+    let job = e.db.store.get_provisioner_job_by_id(&pending.job.id).unwrap();
+    assert_eq!(job.job_status, JobStatus::Canceled);
+    assert_eq!((job.canceled_at, job.completed_at), (Some(e.clock.now()), Some(e.clock.now())));
+    assert!(e.db.store.get_workspace_by_id(&pending.workspace.id).unwrap().deleted);
+    assert_eq!(e.db.store.get_provisioner_job_by_id(&running.job.id).unwrap().job_status, JobStatus::Running);
+    assert_eq!(e.db.store.get_provisioner_job_by_id(&user.job.id).unwrap().job_status, JobStatus::Pending);
+    assert_eq!(e.reconcile().canceled, 0);
+}
+
+/// Scenario 26: paused → nothing happens; resumed → the pool is refilled.
+#[test]
+fn s26_pause_and_resume() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).desired_instances(2).build().unwrap();
+    assert_eq!(e.reconcile().created, 2);
+    e.drain();
+    set_paused(&e.db.store, true).unwrap();
+    for w in e.prebuilds(&t.template.id) {
+        e.db.store.update_workspace_deleted(&w.id, true, e.clock.now()).unwrap();
+    }
+    let r = e.reconcile();
+    assert!(r.paused);
+    assert_eq!(r.created, 0);
+    set_paused(&e.db.store, false).unwrap();
+    assert_eq!(e.reconcile().created, 2);
+}
+
+#[test]
+fn end_to_end_with_the_echo_provisioner_reaches_desired_and_stays() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).desired_instances(3).build().unwrap();
+    for _ in 0..8 {
+        e.reconcile();
+        e.drain();
+    }
+    let prebuilds = e.prebuilds(&t.template.id);
+    assert_eq!(prebuilds.len(), 3);
+    assert!(prebuilds.iter().all(|w| w.name.starts_with("prebuild-")));
+    let running = e.db.store.get_running_prebuilt_workspaces().unwrap();
+    assert_eq!(running.iter().filter(|r| r.ready).count(), 3);
+}
+
+#[test]
+fn a_failing_version_produces_failed_jobs() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).fail_builds(true).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+    e.reconcile();
+    e.drain();
+    let w = &e.prebuilds(&t.template.id)[0];
+    let build = &e.db.store.get_workspace_builds_by_workspace_id(&w.id).unwrap()[0];
+    assert_eq!(e.db.store.get_provisioner_job_by_id(&build.job_id).unwrap().job_status, JobStatus::Failed);
+}
+
+#[test]
+fn claim_takes_the_oldest_ready_prebuild_and_a_claim_beats_a_later_delete() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(2).build().unwrap();
+    e.reconcile();
+    e.drain();
+    let mut pool = e.prebuilds(&t.template.id);
+    pool.sort_by_key(|w| (w.created_at, w.id.clone()));
+    let alice = fixtures::user(&e.db.store).username("alice").build().unwrap();
+    e.clock.advance(Duration::from_secs(5));
+    let claimed = provision::claim_prebuilt_workspace(&e.db.store, &p.id, &alice.id, "my-ws").unwrap().unwrap();
+    assert_eq!(claimed.workspace_id, pool[0].id, "the oldest ready prebuild");
+    let w = e.db.store.get_workspace_by_id(&claimed.workspace_id).unwrap();
+    assert_eq!((w.owner_id.as_str(), w.name.as_str(), w.last_used_at), (alice.id.as_str(), "my-ws", e.clock.now()));
+    // The reconciler decided to delete it before the claim committed: the owner guard wins.
+    let err = provision::delete_prebuilt_workspace(&e.db.store, &claimed.workspace_id).unwrap_err();
+    assert!(err.to_string().contains("probably it was claimed"), "{err}");
+    assert_eq!(e.latest_transition(&claimed.workspace_id), WorkspaceTransition::Start);
+    // Nothing claimable for another preset.
+    let other = fixtures::preset(&e.db.store, &t.version).desired_instances(0).build().unwrap();
+    assert!(provision::claim_prebuilt_workspace(&e.db.store, &other.id, &alice.id, "x").unwrap().is_none());
+}
+
+#[test]
+fn invalidation_replaces_the_pool() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+    e.reconcile();
+    e.drain();
+    let old = e.prebuilds(&t.template.id)[0].clone();
+    e.clock.advance(Duration::from_secs(10));
+    assert_eq!(provision::invalidate_prebuilds(&e.db.store, &t.template.id).unwrap().len(), 1);
+    e.clock.advance(Duration::from_secs(1));
+    let r = e.reconcile();
+    assert_eq!((r.deleted, r.created), (1, 1));
+    assert_eq!(e.latest_transition(&old.id), WorkspaceTransition::Delete);
+}
+
+#[test]
+fn provisioner_never_hands_out_a_job_twice() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).desired_instances(30).build().unwrap();
+    e.reconcile();
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            let mut config = e.db.config();
+            config.replica_id = format!("w{i}");
+            let store = coderlite::database::sqlite::SqliteStore::open(config).unwrap();
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                while let Some(job) = store.acquire_provisioner_job(&format!("w{i}"), store.clock().now()).unwrap() {
+                    mine.push(job.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<String> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((n, all.len()), (30, 30));
+}
+
+#[test]
+fn a_held_lease_makes_the_cycle_a_quiet_no_op() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version).desired_instances(1).build().unwrap();
+    let _lease =
+        e.db.store
+            .try_acquire_lease(coderlite::database::LockId::ReconcilePrebuilds, "other", Duration::from_secs(60))
+            .unwrap();
+    let r = reconcile_once(&e.db.store, "me", &e.config).unwrap();
+    assert_eq!(r, CycleReport::default());
+    assert!(e.prebuilds(&t.template.id).is_empty());
+}
