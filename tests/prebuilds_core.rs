@@ -251,3 +251,21 @@ fn hard_limit_and_schedules_reach_the_snapshot() {
     assert_eq!(ps.calculate_state().desired, 4, "12:00 Monday is inside the schedule");
     assert!(s.filter_by_preset("missing", now()).is_none());
 }
+
+#[test]
+fn by_preset_equals_filter_by_preset_for_every_preset() {
+    let mut p2 = preset("p2", 2);
+    p2.ttl_secs = Some(60);
+    let mut s = snapshot(
+        vec![preset("p1", 1), p2, preset("p3", 0)],
+        vec![running("a", "p1", HOUR), running("b", "p2", HOUR), running("c", "p2", chrono::Duration::seconds(5))],
+        vec![in_progress("p1", WorkspaceTransition::Start, 2)],
+    );
+    s.schedules.push(("p3".to_owned(), "* * * * *".to_owned(), 1));
+    s.backoffs.push(PresetBackoff { preset_id: "p2".to_owned(), num_failed: 1, last_build_at: now() });
+    let all = s.by_preset(now());
+    assert_eq!(all.len(), 3);
+    for ps in all {
+        assert_eq!(Some(ps.clone()), s.filter_by_preset(&ps.preset.preset_id, now()));
+    }
+}

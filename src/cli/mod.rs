@@ -8,6 +8,7 @@ mod debug;
 mod fixtures;
 mod insights;
 mod output;
+mod prebuilds;
 mod providers;
 mod rollup;
 mod server;
@@ -89,6 +90,11 @@ pub enum Command {
     Fixtures {
         #[command(subcommand)]
         command: fixtures::FixturesCommand,
+    },
+    /// Prebuilt workspaces.
+    Prebuilds {
+        #[command(subcommand)]
+        command: prebuilds::PrebuildsCommand,
     },
     /// AI providers (seeded from CODER_AIBRIDGE_* env vars).
     Providers {
@@ -183,6 +189,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Telemetry { command } => telemetry::run(&ctx, command),
         Command::Users { command } => users::run(&ctx, command),
         Command::Providers { command } => providers::run(&ctx, command),
+        Command::Prebuilds { command } => prebuilds::run(&ctx, command, &prebuilds::config_from_env()?),
         Command::Debug { command } => debug::run(&ctx, command),
     }
 }

@@ -6,6 +6,7 @@
 //! provisioner and metrics build on it.
 
 pub mod membership;
+pub mod metrics;
 pub mod provision;
 pub mod reconciler;
 pub mod schedule;

@@ -113,8 +113,8 @@ fn cycle(store: &dyn Store, config: &ReconcilerConfig) -> database::Result<Cycle
         return Ok(report);
     }
     let now = store.clock().now();
-    for preset in &snapshot.presets {
-        let Some(ps) = snapshot.filter_by_preset(&preset.preset_id, now) else { continue };
+    for ps in snapshot.by_preset(now) {
+        let preset = ps.preset;
         if ps.can_skip() {
             continue;
         }

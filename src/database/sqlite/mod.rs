@@ -137,6 +137,9 @@ pub struct StoreConfig {
     pub lock_timeout: Duration,
     /// Reader connections kept by the pool (default 8).
     pub max_readers: u32,
+    /// Count every statement this store's connections run in `statements_executed` (tests
+    /// and diagnostics: proving a cycle's statement count does not grow with the data).
+    pub count_statements: bool,
 }
 
 impl StoreConfig {
@@ -149,6 +152,7 @@ impl StoreConfig {
             busy_timeout: Duration::from_secs(5),
             lock_timeout: Duration::from_secs(30),
             max_readers: 8,
+            count_statements: false,
         }
     }
 }
@@ -365,8 +369,26 @@ fn create_private_file(path: &Path) -> io::Result<()> {
     }
 }
 
+static STATEMENTS_EXECUTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Statements run so far by connections of stores opened with `count_statements`.
+pub fn statements_executed() -> u64 {
+    STATEMENTS_EXECUTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn count_statement(event: rusqlite::trace::TraceEvent<'_>) {
+    if let rusqlite::trace::TraceEvent::Stmt(_, sql) = event
+        && !sql.starts_with("--")
+    {
+        STATEMENTS_EXECUTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn init_connection(conn: &Connection, config: &StoreConfig, query_only: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(config.busy_timeout)?;
+    if config.count_statements {
+        conn.trace_v2(rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT, Some(count_statement));
+    }
     conn.set_prepared_statement_cache_capacity(256);
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA query_only = {};",

@@ -1,0 +1,278 @@
+//! `prebuilds status|pause|resume|reconcile|claim|invalidate` (SPEC §10 JSON shapes).
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use coderlite::clock::format_rfc3339;
+use coderlite::database::Store;
+use coderlite::database::TxOptions;
+use coderlite::database::in_tx;
+use coderlite::prebuilds::provision;
+use coderlite::prebuilds::reconciler;
+use coderlite::prebuilds::reconciler::ReconcilerConfig;
+use coderlite::prebuilds::snapshot::load_snapshot;
+use coderlite::prebuilds::state::Action;
+use serde::Serialize;
+
+use crate::cli::CliError;
+use crate::cli::Context;
+use crate::cli::GlobalArgs;
+use crate::cli::OutputFormat;
+use crate::cli::output::print_json;
+use crate::cli::output::print_table;
+
+#[derive(Debug, Subcommand)]
+pub enum PrebuildsCommand {
+    /// Per preset: desired, running, eligible, in progress, expired, backoff, hard limit.
+    Status,
+    /// Pause reconciliation (every replica).
+    Pause,
+    /// Resume reconciliation.
+    Resume,
+    /// Run one reconcile cycle now.
+    Reconcile {
+        /// Afterwards, complete pending jobs with the echo provisioner (without a server).
+        #[arg(long)]
+        provision: bool,
+    },
+    /// Claim a ready prebuilt workspace of a preset for a user.
+    Claim {
+        /// Preset ID.
+        #[arg(long)]
+        preset: String,
+        /// User ID or username.
+        #[arg(long)]
+        user: String,
+        /// The new workspace name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Invalidate a template's prebuilds: they are replaced from the next cycle on.
+    Invalidate {
+        /// Template ID.
+        #[arg(long)]
+        template: String,
+    },
+}
+
+#[derive(Serialize)]
+struct StatusOutput {
+    paused: bool,
+    presets: Vec<PresetStatus>,
+}
+
+#[derive(Serialize)]
+struct PresetStatus {
+    preset_id: String,
+    preset_name: String,
+    template_name: String,
+    organization_name: String,
+    active: bool,
+    desired: i64,
+    running: i64,
+    eligible: i64,
+    starting: i64,
+    stopping: i64,
+    deleting: i64,
+    expired: i64,
+    extraneous: i64,
+    backoff_until: Option<String>,
+    hard_limited: bool,
+}
+
+#[derive(Serialize)]
+struct ReconcileOutput {
+    acquired: bool,
+    paused: bool,
+    created: usize,
+    deleted: usize,
+    canceled: usize,
+    errors: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ClaimOutput {
+    claimed: bool,
+    workspace_id: Option<String>,
+    name: Option<String>,
+}
+
+pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand, config: &ReconcilerConfig) -> Result<(), CliError> {
+    let store = ctx.open()?;
+    match command {
+        PrebuildsCommand::Status => status(ctx, &store, config),
+        PrebuildsCommand::Pause | PrebuildsCommand::Resume => {
+            let paused = matches!(command, PrebuildsCommand::Pause);
+            reconciler::set_paused(&store, paused).context(|| "update prebuilds settings".to_owned())?;
+            match ctx.output {
+                OutputFormat::Json => print_json(&serde_json::json!({ "paused": paused })),
+                OutputFormat::Human => {
+                    println!("prebuilds reconciliation {}", if paused { "paused" } else { "resumed" });
+                    Ok(())
+                }
+            }
+        }
+        PrebuildsCommand::Reconcile { provision } => {
+            let holder = format!("{}/reconcile", store.config().replica_id);
+            let r = reconciler::reconcile_once(&store, &holder, config).context(|| "reconcile prebuilds".to_owned())?;
+            if provision {
+                coderlite::provisioner::drain(&store, &holder).context(|| "provision".to_owned())?;
+            }
+            let out = ReconcileOutput {
+                acquired: r.acquired,
+                paused: r.paused,
+                created: r.created,
+                deleted: r.deleted,
+                canceled: r.canceled,
+                errors: r.errors,
+            };
+            match ctx.output {
+                OutputFormat::Json => print_json(&out),
+                OutputFormat::Human => {
+                    if !out.acquired {
+                        println!("not reconciled: another process holds the reconcile lease");
+                    } else if out.paused {
+                        println!("reconciliation is paused");
+                    } else {
+                        println!("created {}, deleted {}, canceled {}", out.created, out.deleted, out.canceled);
+                    }
+                    for e in &out.errors {
+                        println!("error: {e}");
+                    }
+                    Ok(())
+                }
+            }
+        }
+        PrebuildsCommand::Claim { preset, user, name } => {
+            let user_id = match store.get_user_by_id(&user) {
+                Ok(u) => u.id,
+                Err(_) => store.get_user_by_username(&user).context(|| format!("find user {user:?}"))?.id,
+            };
+            let claimed = provision::claim_prebuilt_workspace(&store, &preset, &user_id, &name)
+                .context(|| "claim prebuilt workspace".to_owned())?;
+            let out = ClaimOutput {
+                claimed: claimed.is_some(),
+                workspace_id: claimed.as_ref().map(|c| c.workspace_id.clone()),
+                name: claimed.map(|c| c.name),
+            };
+            match ctx.output {
+                OutputFormat::Json => print_json(&out),
+                OutputFormat::Human => {
+                    match &out.workspace_id {
+                        Some(id) => println!("claimed {id} as {}", out.name.clone().unwrap_or_default()),
+                        None => {
+                            println!("no prebuilt workspace is ready to claim; create an ordinary workspace instead")
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        }
+        PrebuildsCommand::Invalidate { template } => {
+            let presets = provision::invalidate_prebuilds(&store, &template)
+                .context(|| format!("invalidate template {template}"))?;
+            match ctx.output {
+                OutputFormat::Json => print_json(&serde_json::json!({ "invalidated_presets": presets })),
+                OutputFormat::Human => {
+                    println!("invalidated {} presets; their prebuilds are replaced from the next cycle", presets.len());
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn status(ctx: &GlobalArgs, store: &dyn Store, config: &ReconcilerConfig) -> Result<(), CliError> {
+    let (paused, snapshot) = in_tx(store, TxOptions::read("prebuilds status"), |tx| {
+        let now = tx.clock().now();
+        let paused = reconciler::is_paused(&tx.get_prebuilds_settings()?);
+        Ok::<_, coderlite::database::Error>((
+            paused,
+            load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit)?,
+        ))
+    })
+    .context(|| "read prebuilds state".to_owned())?;
+    let now = store.clock().now();
+    let presets: Vec<PresetStatus> = snapshot
+        .by_preset(now)
+        .into_iter()
+        .map(|ps| {
+            let p = ps.preset;
+            let s = ps.calculate_state();
+            let backoff_until = ps.calculate_actions(config.backoff_interval).into_iter().find_map(|a| match a {
+                Action::Backoff { until } => Some(format_rfc3339(until)),
+                _ => None,
+            });
+            PresetStatus {
+                preset_id: p.preset_id.clone(),
+                preset_name: p.preset_name.clone(),
+                template_name: p.template_name.clone(),
+                organization_name: p.organization_name.clone(),
+                active: ps.is_active(),
+                desired: s.desired,
+                running: s.actual,
+                eligible: s.eligible,
+                starting: s.starting,
+                stopping: s.stopping,
+                deleting: s.deleting,
+                expired: s.expired,
+                extraneous: s.extraneous,
+                backoff_until,
+                hard_limited: ps.is_hard_limited,
+            }
+        })
+        .collect();
+    let out = StatusOutput { paused, presets };
+    match ctx.output {
+        OutputFormat::Json => print_json(&out),
+        OutputFormat::Human => {
+            if out.paused {
+                println!("reconciliation is PAUSED");
+            }
+            let rows: Vec<Vec<String>> = out
+                .presets
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.organization_name.clone(),
+                        p.template_name.clone(),
+                        p.preset_name.clone(),
+                        if p.active { "yes" } else { "no" }.to_owned(),
+                        p.desired.to_string(),
+                        p.running.to_string(),
+                        p.eligible.to_string(),
+                        p.starting.to_string(),
+                        p.backoff_until.clone().unwrap_or_else(|| "-".to_owned()),
+                        if p.hard_limited { "yes" } else { "" }.to_owned(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "ORG",
+                    "TEMPLATE",
+                    "PRESET",
+                    "ACTIVE",
+                    "DESIRED",
+                    "RUNNING",
+                    "ELIGIBLE",
+                    "STARTING",
+                    "BACKOFF UNTIL",
+                    "HARD LIMIT",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The reconciler settings from the environment (the server's flags share the variable).
+pub fn config_from_env() -> Result<ReconcilerConfig, CliError> {
+    let interval = match std::env::var("CODER_WORKSPACE_PREBUILDS_RECONCILIATION_INTERVAL") {
+        Ok(v) if !v.is_empty() => crate::cli::args::parse_duration(&v)
+            .map_err(|e| CliError::new("CODER_WORKSPACE_PREBUILDS_RECONCILIATION_INTERVAL", e))?,
+        _ => Duration::from_secs(60),
+    };
+    Ok(ReconcilerConfig::new(interval))
+}
