@@ -11,11 +11,17 @@ use coderlite::boundaryusage::Tracker;
 use coderlite::clock::MockClock;
 use coderlite::clock::RealClock;
 use coderlite::database::Store;
+use coderlite::database::TxOptions;
+use coderlite::database::in_tx;
+use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
 use coderlite::database::models::WorkspaceAgentStat;
 use coderlite::database::models::WorkspaceAppStat;
 use coderlite::database::sqlite::SqliteStore;
 use coderlite::database::sqlite::StoreConfig;
 use coderlite::database::sqlite::Synchronous;
+use coderlite::database::sqlite::statements_executed;
+use coderlite::prebuilds::reconciler::ReconcilerConfig;
+use coderlite::prebuilds::reconciler::reconcile_once;
 use coderlite::rollup;
 use coderlite::testing::TestDb;
 use coderlite::testing::fixtures;
@@ -41,6 +47,10 @@ fn main() {
     }
     if wanted("rollup") {
         rollup_runs();
+    }
+    if wanted("reconcile") {
+        reconcile_noop();
+        reconcile_create();
     }
 }
 
@@ -189,6 +199,74 @@ fn rollup_runs() {
         "value": (outcome.took.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
         "unit": "ms",
         "target": "<= 50",
+    }));
+}
+
+/// A settled reconcile cycle over 10,000 presets in 100 organizations with 20,000 running
+/// prebuilds (median of 5), and its statement count.
+fn reconcile_noop() {
+    let db = TestDb::new().unwrap();
+    in_tx(&db.store, TxOptions::write("bench data"), |tx| {
+        for o in 0..100 {
+            let org = fixtures::organization(tx).name(&format!("org-{o}")).build()?;
+            let t = fixtures::template(tx).org(&org).build()?;
+            for p in 0..100 {
+                let preset = fixtures::preset(tx, &t.version).name(&format!("p{p}")).desired_instances(2).build()?;
+                for _ in 0..2 {
+                    fixtures::workspace(tx, &t.template).owner(PREBUILDS_SYSTEM_USER_ID).preset(&preset).build()?;
+                }
+            }
+        }
+        Ok::<_, coderlite::database::Error>(())
+    })
+    .unwrap();
+    let mut config = db.config();
+    config.count_statements = true;
+    let store = SqliteStore::open(config).unwrap();
+    let rc = ReconcilerConfig::new(Duration::from_secs(60));
+    let first = reconcile_once(&store, "bench/reconcile", &rc).unwrap();
+    assert_eq!(first.created + first.deleted, 0);
+    let mut samples = Vec::new();
+    let mut statements = 0;
+    for _ in 0..5 {
+        let before = statements_executed();
+        let started = Instant::now();
+        let r = reconcile_once(&store, "bench/reconcile", &rc).unwrap();
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        statements = statements_executed() - before;
+        assert!(r.acquired && r.created + r.deleted == 0);
+    }
+    samples.sort_by(f64::total_cmp);
+    emit(json!({
+        "figure": "reconcile_noop_cycle",
+        "presets": 10_000,
+        "organizations": 100,
+        "running_prebuilds": 20_000,
+        "statements": statements,
+        "value": (samples[2] * 10.0).round() / 10.0,
+        "unit": "ms (median of 5)",
+        "target": "<= 100",
+    }));
+}
+
+/// One reconcile cycle creating 1,000 prebuilds (10 presets wanting 100 each).
+fn reconcile_create() {
+    let db = TestDb::new().unwrap();
+    let t = fixtures::template(&db.store).build().unwrap();
+    for p in 0..10 {
+        fixtures::preset(&db.store, &t.version).name(&format!("p{p}")).desired_instances(100).build().unwrap();
+    }
+    let rc = ReconcilerConfig::new(Duration::from_secs(60));
+    let started = Instant::now();
+    let r = reconcile_once(&db.store, "bench/reconcile", &rc).unwrap();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(r.created, 1000);
+    emit(json!({
+        "figure": "reconcile_create_1000",
+        "created": r.created,
+        "value": ms.round(),
+        "unit": "ms",
+        "target": "<= 1000",
     }));
 }
 
