@@ -135,12 +135,6 @@ pub fn run(ctx: &GlobalArgs, command: DebugCommand) -> Result<(), CliError> {
     }
 }
 
-impl From<coderlite::database::Error> for CliError {
-    fn from(e: coderlite::database::Error) -> Self {
-        CliError::new("database", e)
-    }
-}
-
 fn open_log(path: &PathBuf) -> Result<std::fs::File, CliError> {
     OpenOptions::new().create(true).append(true).open(path).context(|| format!("open {}", path.display()))
 }

@@ -144,6 +144,13 @@ impl fmt::Display for CliError {
     }
 }
 
+/// A store error raised inside a transaction closure that returns `CliError`.
+impl From<coderlite::database::Error> for CliError {
+    fn from(e: coderlite::database::Error) -> Self {
+        CliError::new("database", e)
+    }
+}
+
 /// Adds the "what failed" part to any error.
 pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, CliError>;
