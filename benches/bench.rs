@@ -226,6 +226,10 @@ fn reconcile_noop() {
     let rc = ReconcilerConfig::new(Duration::from_secs(60));
     let first = reconcile_once(&store, "bench/reconcile", &rc).unwrap();
     assert_eq!(first.created + first.deleted, 0);
+    // BENCH_KEEP_DB=PATH keeps a copy of the settled database, for query-plan work.
+    if let Ok(keep) = std::env::var("BENCH_KEEP_DB") {
+        std::fs::copy(db.path(), keep).unwrap();
+    }
     let mut samples = Vec::new();
     let mut statements = 0;
     for _ in 0..5 {

@@ -84,17 +84,20 @@ pub(crate) fn get_active_preset_prebuild_schedules(conn: &Connection) -> Result<
 pub(crate) fn get_running_prebuilt_workspaces(conn: &Connection) -> Result<Vec<RunningPrebuild>> {
     let op = "get running prebuilt workspaces";
     conn.prepare_cached(
-        "SELECT w.id, w.name, w.template_id, lb.template_version_id,
-                (SELECT b.template_version_preset_id FROM workspace_builds b
-                  WHERE b.workspace_id = w.id AND b.transition = 'start' AND b.template_version_preset_id IS NOT NULL
-                  ORDER BY b.build_number DESC LIMIT 1),
+        "SELECT w.id, w.name, w.template_id, wb.template_version_id,
+                COALESCE(wb.template_version_preset_id,
+                         (SELECT b.template_version_preset_id FROM workspace_builds b
+                          WHERE b.workspace_id = w.id AND b.transition = 'start' AND b.template_version_preset_id IS NOT NULL
+                          ORDER BY b.build_number DESC LIMIT 1)),
                 COALESCE((SELECT MIN(a.lifecycle_state = 'ready') FROM workspace_resources r
                           JOIN workspace_agents a ON a.resource_id = r.id
-                          WHERE r.job_id = lb.job_id AND a.deleted = 0 AND a.parent_id IS NULL), 0),
+                          WHERE r.job_id = wb.job_id AND a.deleted = 0 AND a.parent_id IS NULL), 0),
                 w.created_at
          FROM workspaces w
-         JOIN workspace_latest_builds lb ON lb.workspace_id = w.id
-         WHERE w.owner_id = ?1 AND w.deleted = 0 AND lb.transition = 'start' AND lb.job_status = 'succeeded'
+         JOIN workspace_builds wb ON wb.workspace_id = w.id AND wb.build_number = (
+             SELECT MAX(m.build_number) FROM workspace_builds m WHERE m.workspace_id = w.id)
+         JOIN provisioner_jobs pj ON pj.id = wb.job_id
+         WHERE w.owner_id = ?1 AND w.deleted = 0 AND wb.transition = 'start' AND pj.job_status = 'succeeded'
          ORDER BY w.id",
     )
     .op(op)?
@@ -119,12 +122,15 @@ pub(crate) fn get_running_prebuilt_workspaces(conn: &Connection) -> Result<Vec<R
 pub(crate) fn count_in_progress_prebuilds(conn: &Connection) -> Result<Vec<InProgress>> {
     let op = "count in progress prebuilds";
     conn.prepare_cached(
-        "SELECT lb.template_version_id, lb.transition, lb.template_version_preset_id, COUNT(*)
-         FROM workspace_latest_builds lb
-         JOIN workspaces w ON w.id = lb.workspace_id
-         JOIN templates t ON t.id = w.template_id AND t.active_version_id = lb.template_version_id
-         WHERE lb.initiator_id = ?1 AND lb.job_status IN ('pending', 'running')
-         GROUP BY lb.template_version_id, lb.transition, lb.template_version_preset_id",
+        "SELECT wb.template_version_id, wb.transition, wb.template_version_preset_id, COUNT(*)
+         FROM provisioner_jobs pj
+         CROSS JOIN workspace_builds wb ON wb.job_id = pj.id
+         JOIN workspaces w ON w.id = wb.workspace_id
+         JOIN templates t ON t.id = w.template_id AND t.active_version_id = wb.template_version_id
+         WHERE pj.completed_at IS NULL AND pj.canceled_at IS NULL
+           AND wb.initiator_id = ?1 AND w.deleted = 0 AND wb.build_number = (
+               SELECT MAX(m.build_number) FROM workspace_builds m WHERE m.workspace_id = wb.workspace_id)
+         GROUP BY wb.template_version_id, wb.transition, wb.template_version_preset_id",
     )
     .op(op)?
     .query_map([PREBUILDS_SYSTEM_USER_ID], |r| {
@@ -146,13 +152,13 @@ pub(crate) fn count_pending_non_active_prebuilds(conn: &Connection) -> Result<Ve
     let op = "count pending non-active prebuilds";
     conn.prepare_cached(
         "SELECT wb.template_version_preset_id, COUNT(*)
-         FROM workspace_builds wb
-         JOIN provisioner_jobs pj ON pj.id = wb.job_id
+         FROM provisioner_jobs pj
+         CROSS JOIN workspace_builds wb ON wb.job_id = pj.id
          JOIN workspaces w ON w.id = wb.workspace_id
          JOIN templates t ON t.id = w.template_id
-         WHERE wb.initiator_id = ?1 AND wb.template_version_id <> t.active_version_id AND wb.build_number = 1
+         WHERE pj.started_at IS NULL AND pj.canceled_at IS NULL AND pj.completed_at IS NULL AND pj.worker_id IS NULL
+           AND wb.initiator_id = ?1 AND wb.template_version_id <> t.active_version_id AND wb.build_number = 1
            AND wb.transition = 'start' AND wb.template_version_preset_id IS NOT NULL
-           AND pj.started_at IS NULL AND pj.worker_id IS NULL AND pj.canceled_at IS NULL AND pj.completed_at IS NULL
          GROUP BY wb.template_version_preset_id",
     )
     .op(op)?
@@ -163,28 +169,39 @@ pub(crate) fn count_pending_non_active_prebuilds(conn: &Connection) -> Result<Ve
 }
 
 /// The latest start builds of prebuilds on active versions, numbered newest first per preset
-/// (the common part of Q7 and Q8).
+/// (the common part of Q7 and Q8). Only presets with a failed start build can have a row in
+/// either answer, and failed jobs are few, so the window runs over those presets alone.
 const FILTERED_PREBUILD_BUILDS: &str = "
-    SELECT lb.template_version_id, lb.template_version_preset_id AS preset_id, lb.job_status, lb.created_at,
-           p.desired_instances, t.deleted AS template_deleted,
-           ROW_NUMBER() OVER (PARTITION BY lb.template_version_preset_id ORDER BY lb.created_at DESC, lb.id) AS rn
-    FROM workspace_latest_builds lb
-    JOIN workspaces w ON w.id = lb.workspace_id
-    JOIN templates t ON t.id = w.template_id AND t.active_version_id = lb.template_version_id
-    JOIN template_version_presets p ON p.id = lb.template_version_preset_id
-    WHERE p.desired_instances IS NOT NULL AND lb.transition = 'start' AND w.owner_id = ?1";
+    failed_presets AS (
+        SELECT DISTINCT wb.template_version_preset_id AS preset_id
+        FROM provisioner_jobs pj
+        CROSS JOIN workspace_builds wb ON wb.job_id = pj.id
+        WHERE pj.completed_at IS NOT NULL AND COALESCE(pj.error, '') <> ''
+          AND wb.transition = 'start' AND wb.template_version_preset_id IS NOT NULL),
+    filtered AS (
+        SELECT wb.template_version_id, wb.template_version_preset_id AS preset_id, pj.job_status, wb.created_at,
+               p.desired_instances, t.deleted AS template_deleted,
+               ROW_NUMBER() OVER (PARTITION BY wb.template_version_preset_id ORDER BY wb.created_at DESC, wb.id) AS rn
+        FROM failed_presets fp
+        CROSS JOIN workspace_builds wb ON wb.template_version_preset_id = fp.preset_id
+        JOIN workspaces w ON w.id = wb.workspace_id
+        JOIN templates t ON t.id = w.template_id AND t.active_version_id = wb.template_version_id
+        JOIN template_version_presets p ON p.id = wb.template_version_preset_id
+        JOIN provisioner_jobs pj ON pj.id = wb.job_id
+        WHERE p.desired_instances IS NOT NULL AND wb.transition = 'start' AND w.owner_id = ?1 AND w.deleted = 0
+          AND wb.build_number = (SELECT MAX(m.build_number) FROM workspace_builds m WHERE m.workspace_id = w.id))";
 
 /// Q7: presets where one of the N most recent attempts (N = desired) failed since `lookback`:
 /// the number of failures since then and the newest failed build among the N.
 pub(crate) fn get_presets_backoff(conn: &Connection, lookback: Timestamp) -> Result<Vec<PresetBackoff>> {
     let op = "get presets backoff";
     conn.prepare_cached(&format!(
-        "WITH filtered AS ({FILTERED_PREBUILD_BUILDS} AND t.deleted = 0),
+        "WITH {FILTERED_PREBUILD_BUILDS},
          failed AS (SELECT preset_id, COUNT(*) AS n FROM filtered
-                    WHERE job_status = 'failed' AND created_at >= ?2 GROUP BY preset_id)
+                    WHERE template_deleted = 0 AND job_status = 'failed' AND created_at >= ?2 GROUP BY preset_id)
          SELECT f.preset_id, failed.n, MAX(f.created_at)
          FROM filtered f JOIN failed ON failed.preset_id = f.preset_id
-         WHERE f.rn <= f.desired_instances AND f.job_status = 'failed' AND f.created_at >= ?2
+         WHERE f.template_deleted = 0 AND f.rn <= f.desired_instances AND f.job_status = 'failed' AND f.created_at >= ?2
          GROUP BY f.preset_id, failed.n"
     ))
     .op(op)?
@@ -200,7 +217,7 @@ pub(crate) fn get_presets_backoff(conn: &Connection, lookback: Timestamp) -> Res
 pub(crate) fn get_presets_at_failure_limit(conn: &Connection, hard_limit: i64) -> Result<Vec<String>> {
     let op = "get presets at failure limit";
     conn.prepare_cached(&format!(
-        "WITH filtered AS ({FILTERED_PREBUILD_BUILDS})
+        "WITH {FILTERED_PREBUILD_BUILDS}
          SELECT preset_id FROM filtered WHERE rn <= ?2 AND job_status = 'failed'
          GROUP BY preset_id HAVING COUNT(*) = ?2"
     ))
