@@ -121,6 +121,14 @@ impl Cancel {
         *self.inner.cancelled.lock()
     }
 
+    /// Blocks until the signal fires.
+    pub fn wait(&self) {
+        let mut cancelled = self.inner.cancelled.lock();
+        while !*cancelled {
+            self.inner.condvar.wait(&mut cancelled);
+        }
+    }
+
     /// Wakes waiters so they re-check their condition (used by the mock clock).
     fn wake(&self) {
         let _guard = self.inner.cancelled.lock();

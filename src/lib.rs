@@ -10,4 +10,5 @@ pub mod deployment;
 pub mod prebuilds;
 pub mod provisioner;
 pub mod rollup;
+pub mod server;
 pub mod testing;

@@ -233,10 +233,3 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.trim_end(), format!("error: open database {}: file is not a database", bad.display()));
 }
-
-#[test]
-fn server_demo_command_parses_and_prepares_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = coderlite(&dir.path().join("demo.db")).args(["server", "--demo"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}

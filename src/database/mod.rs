@@ -63,6 +63,7 @@ use crate::database::models::ProvisionerJob;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
 use crate::database::models::RunningPrebuild;
+use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
 use crate::database::models::TemplateUsageStat;
@@ -305,6 +306,9 @@ pub trait Store {
     /// The template with `id`, deleted or not; `NotFound` when absent.
     fn get_template_by_id(&self, id: &str) -> Result<Template>;
 
+    /// How many templates exist, deleted ones included.
+    fn count_templates(&self) -> Result<i64>;
+
     /// The non-deleted template of an organization named `name`; `NotFound` when absent.
     fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>;
 
@@ -530,6 +534,23 @@ pub trait Store {
 
     /// Completes a job: succeeded, or failed with `error`.
     fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()>;
+
+    /// Touches `updated_at` of the unfinished jobs `worker_id` holds (the provisioner's
+    /// heartbeat); returns how many.
+    fn heartbeat_provisioner_jobs(&self, worker_id: &str, now: Timestamp) -> Result<usize>;
+
+    /// Puts started, unfinished jobs last updated before `updated_before` back to pending
+    /// (of `worker_id` only, when given); returns how many.
+    fn requeue_provisioner_jobs(
+        &self,
+        worker_id: Option<&str>,
+        updated_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<usize>;
+
+    /// Ready top-level agents of live workspaces whose latest build is a succeeded start,
+    /// prebuilt (unclaimed) workspaces left out: what the demo's simulated activity reports on.
+    fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>>;
 
     /// The build of a job: (build id, workspace id, transition, the version's fail_builds).
     fn get_workspace_build_by_job_id(

@@ -725,6 +725,15 @@ pub struct RunningPrebuild {
     pub created_at: Timestamp,
 }
 
+/// A ready agent of a running, non-prebuilt workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningWorkspaceAgent {
+    pub workspace_id: String,
+    pub owner_id: String,
+    pub template_id: String,
+    pub agent_id: String,
+}
+
 /// In-progress prebuild builds of a (version, transition, preset) (query Q4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InProgress {

@@ -45,8 +45,9 @@ impl ReconcilerConfig {
     }
 }
 
-/// How long the reconcile lease lives without a heartbeat.
-pub const RECONCILE_LEASE_TTL: Duration = Duration::from_secs(120);
+/// How long the reconcile lease lives without a heartbeat (renewed every third of it). It
+/// bounds how long a killed replica's cycle blocks the others.
+pub const RECONCILE_LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// What a cycle did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,16 +22,30 @@ use crate::database::models::WorkspaceTransition;
 /// The error of builds of a version flagged to fail.
 pub const FAILED_BUILD_ERROR: &str = "echo provisioner: this template version is set to fail its builds";
 
-/// Completes one acquired job, in one write transaction.
-pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result<()> {
+/// How often the provisioner touches the jobs it holds.
+pub const JOB_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+/// A started job nobody has touched for this long belongs to a provisioner that died (its
+/// process was killed): any provisioner puts it back to pending.
+pub const JOB_HUNG_AFTER: Duration = Duration::from_secs(10);
+
+/// Completes one acquired job, in one write transaction. Returns false, doing nothing, when
+/// the job is no longer this worker's to complete (it was requeued and taken by another, or
+/// canceled meanwhile).
+pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result<bool> {
     in_tx(store, TxOptions::write("complete provisioner job"), |tx| {
         let now = tx.clock().now();
+        let current = tx.get_provisioner_job_by_id(&job.id)?;
+        if current.completed_at.is_some() || current.canceled_at.is_some() || current.worker_id != job.worker_id {
+            return Ok(false);
+        }
         let Some((_, workspace_id, transition, fail)) = tx.get_workspace_build_by_job_id(&job.id)? else {
             // A template import or dry run: nothing to build.
-            return tx.complete_provisioner_job(&job.id, now, None);
+            tx.complete_provisioner_job(&job.id, now, None)?;
+            return Ok(true);
         };
         if fail {
-            return tx.complete_provisioner_job(&job.id, now, Some(FAILED_BUILD_ERROR));
+            tx.complete_provisioner_job(&job.id, now, Some(FAILED_BUILD_ERROR))?;
+            return Ok(true);
         }
         match transition {
             WorkspaceTransition::Start => {
@@ -50,7 +64,8 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
             WorkspaceTransition::Stop => {}
             WorkspaceTransition::Delete => tx.update_workspace_deleted(&workspace_id, true, now)?,
         }
-        tx.complete_provisioner_job(&job.id, now, None)
+        tx.complete_provisioner_job(&job.id, now, None)?;
+        Ok(true)
     })
 }
 
@@ -65,22 +80,58 @@ pub fn drain(store: &dyn Store, worker_id: &str) -> database::Result<usize> {
     Ok(n)
 }
 
-/// Runs until `cancel` fires: acquires pending jobs as they appear (polling every
-/// `poll_interval` on the clock) and completes each `delay` after it was acquired.
+/// Timing of [`run_provisioner_loop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProvisionerConfig {
+    /// How long a job takes, from acquisition to completion.
+    pub delay: Duration,
+    /// How often to look for pending jobs.
+    pub poll_interval: Duration,
+}
+
+impl ProvisionerConfig {
+    /// Polls every second, or every `delay` when that is shorter.
+    pub fn new(delay: Duration) -> Self {
+        Self { delay, poll_interval: delay.clamp(Duration::from_millis(50), Duration::from_secs(1)) }
+    }
+}
+
+/// Runs until `cancel` fires: acquires pending jobs as they appear and completes each
+/// `delay` after it was acquired. Every [`JOB_HEARTBEAT_INTERVAL`] it touches the jobs it
+/// holds and requeues jobs of dead provisioners ([`JOB_HUNG_AFTER`]). On cancel, the jobs it
+/// holds go back to pending for the next provisioner.
 pub fn run_provisioner_loop(
     store: &dyn Store,
     clock: SharedClock,
     worker_id: &str,
-    delay: Duration,
-    poll_interval: Duration,
+    config: ProvisionerConfig,
     cancel: &Cancel,
 ) {
-    let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
-    let poll = chrono::Duration::from_std(poll_interval).unwrap_or(chrono::Duration::seconds(1));
+    let delay = chrono::Duration::from_std(config.delay).unwrap_or(chrono::Duration::zero());
+    let poll = chrono::Duration::from_std(config.poll_interval).unwrap_or(chrono::Duration::seconds(1));
+    let heartbeat = chrono::Duration::from_std(JOB_HEARTBEAT_INTERVAL).expect("constant fits");
+    let hung_after = chrono::Duration::from_std(JOB_HUNG_AFTER).expect("constant fits");
     let mut in_flight: VecDeque<(Timestamp, ProvisionerJob)> = VecDeque::new();
+    let mut next_heartbeat = clock.now();
     loop {
         if cancel.is_cancelled() {
-            return;
+            break;
+        }
+        if clock.now() >= next_heartbeat {
+            let now = clock.now();
+            if !in_flight.is_empty()
+                && let Err(error) = store.heartbeat_provisioner_jobs(worker_id, now)
+            {
+                tracing::warn!(%error, "heartbeat provisioner jobs");
+            }
+            match store.requeue_provisioner_jobs(None, now - hung_after, now) {
+                Ok(0) => {}
+                Ok(requeued) => {
+                    tracing::warn!(requeued, "requeued the jobs of a provisioner that stopped heartbeating")
+                }
+                Err(error) => tracing::warn!(%error, "requeue hung provisioner jobs"),
+            }
+            next_heartbeat = now + heartbeat;
         }
         // Take everything pending now.
         loop {
@@ -97,14 +148,22 @@ pub fn run_provisioner_loop(
         while in_flight.front().is_some_and(|(due, _)| *due <= clock.now()) {
             let (_, job) = in_flight.pop_front().expect("front checked");
             match complete_job(store, &job) {
-                Ok(()) => tracing::debug!(job_id = %job.id, "provisioner job completed"),
+                Ok(true) => tracing::debug!(job_id = %job.id, "provisioner job completed"),
+                Ok(false) => tracing::debug!(job_id = %job.id, "provisioner job no longer ours; skipped"),
                 Err(error) => tracing::warn!(job_id = %job.id, %error, "complete provisioner job"),
             }
         }
-        let next_poll = clock.now() + poll;
-        let wake = in_flight.front().map_or(next_poll, |(due, _)| (*due).min(next_poll));
-        if !clock.sleep_until(wake, cancel) {
-            return;
+        let wake = in_flight.front().map_or(clock.now() + poll, |(due, _)| (*due).min(clock.now() + poll));
+        if !clock.sleep_until(wake.min(next_heartbeat), cancel) {
+            break;
+        }
+    }
+    if !in_flight.is_empty() {
+        // Hand unfinished work back rather than leave it to the hung-job timeout.
+        let now = clock.now();
+        match store.requeue_provisioner_jobs(Some(worker_id), now + chrono::Duration::seconds(1), now) {
+            Ok(released) => tracing::info!(released, "provisioner stopped; released its unfinished jobs"),
+            Err(error) => tracing::warn!(%error, "release provisioner jobs at shutdown"),
         }
     }
 }

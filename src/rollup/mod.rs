@@ -17,8 +17,9 @@ use crate::database::in_tx;
 pub use crate::rollup::service::RollupEvent;
 pub use crate::rollup::service::Rolluper;
 
-/// How long the rollup lease lives without a heartbeat.
-pub const ROLLUP_LEASE_TTL: Duration = Duration::from_secs(60);
+/// How long the rollup lease lives without a heartbeat (renewed every third of it). It
+/// bounds how long a killed replica's run blocks the others.
+pub const ROLLUP_LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// What one rollup run did.
 #[derive(Debug, Clone, Copy, PartialEq)]

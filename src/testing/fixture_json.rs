@@ -95,17 +95,34 @@ impl FixtureSource {
 
 /// Parses every source, then loads them all in one write transaction (all or nothing).
 pub fn load(store: &dyn Store, sources: &[FixtureSource]) -> Result<LoadSummary, FixtureError> {
+    load_checked(store, sources, false).map(|s| s.expect("loaded unconditionally"))
+}
+
+/// As [`load`], but only into a database without templates (checked in the same write
+/// transaction, so two processes racing on one fresh file load once). `None`: not empty.
+pub fn load_into_empty(store: &dyn Store, sources: &[FixtureSource]) -> Result<Option<LoadSummary>, FixtureError> {
+    load_checked(store, sources, true)
+}
+
+fn load_checked(
+    store: &dyn Store,
+    sources: &[FixtureSource],
+    only_if_empty: bool,
+) -> Result<Option<LoadSummary>, FixtureError> {
     let parsed: Vec<(String, FixtureFile)> =
         sources.iter().map(|s| parse(&s.name, &s.text).map(|f| (s.name.clone(), f))).collect::<Result<_, _>>()?;
     let now = store.clock().now();
     in_tx(store, TxOptions::write("load fixtures"), |tx| {
+        if only_if_empty && tx.count_templates()? > 0 {
+            return Ok(None);
+        }
         let mut loader = Loader { tx, now, summary: LoadSummary::default(), workspaces: HashMap::new() };
         for (name, file) in &parsed {
             loader.load_file(file).map_err(|(location, message)| {
                 LoadError::Fixture(FixtureError { file: name.clone(), location, message })
             })?;
         }
-        Ok(loader.summary)
+        Ok(Some(loader.summary))
     })
     .map_err(|e| match e {
         LoadError::Fixture(e) => e,

@@ -87,6 +87,7 @@ use crate::database::models::ProvisionerJob;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
 use crate::database::models::RunningPrebuild;
+use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
 use crate::database::models::TemplateUsageStat;
@@ -470,6 +471,9 @@ impl Store for SqliteStore {
     delegate! {
         write fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>>;
         write fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()>;
+        write fn heartbeat_provisioner_jobs(&self, worker_id: &str, now: Timestamp) -> Result<usize>;
+        write fn requeue_provisioner_jobs(&self, worker_id: Option<&str>, updated_before: Timestamp, now: Timestamp) -> Result<usize>;
+        read fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>>;
         read fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>;
         write fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<(String, String)>>;
         write fn update_preset_prebuild_status(&self, preset_id: &str, status: PrebuildStatus) -> Result<()>;
@@ -505,6 +509,7 @@ impl Store for SqliteStore {
         read fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>;
         write fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template>;
         read fn get_template_by_id(&self, id: &str) -> Result<Template>;
+        read fn count_templates(&self) -> Result<i64>;
         read fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>;
         write fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()>;
         write fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()>;

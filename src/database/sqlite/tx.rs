@@ -52,6 +52,7 @@ use crate::database::models::ProvisionerJob;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
 use crate::database::models::RunningPrebuild;
+use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::Template;
 use crate::database::models::TemplateUsageStat;
@@ -210,6 +211,12 @@ impl Store for SqliteTx<'_> {
             => queries::prebuilds::acquire_provisioner_job;
         fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()>
             => queries::prebuilds::complete_provisioner_job;
+        fn heartbeat_provisioner_jobs(&self, worker_id: &str, now: Timestamp) -> Result<usize>
+            => queries::prebuilds::heartbeat_provisioner_jobs;
+        fn requeue_provisioner_jobs(&self, worker_id: Option<&str>, updated_before: Timestamp, now: Timestamp) -> Result<usize>
+            => queries::prebuilds::requeue_provisioner_jobs;
+        fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>>
+            => queries::workspaces::get_running_workspace_agents;
         fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>
             => queries::prebuilds::get_workspace_build_by_job_id;
         fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<(String, String)>>
@@ -278,6 +285,8 @@ impl Store for SqliteTx<'_> {
             => queries::templates::insert_template;
         fn get_template_by_id(&self, id: &str) -> Result<Template>
             => queries::templates::get_template_by_id;
+        fn count_templates(&self) -> Result<i64>
+            => queries::templates::count_templates;
         fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>
             => queries::templates::get_template_by_organization_and_name;
         fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()>

@@ -499,6 +499,37 @@ pub(crate) fn complete_provisioner_job(
     Ok(())
 }
 
+/// The provisioner's heartbeat: touches `updated_at` of the unfinished jobs `worker_id` holds.
+pub(crate) fn heartbeat_provisioner_jobs(conn: &Connection, worker_id: &str, now: Timestamp) -> Result<usize> {
+    let op = "heartbeat provisioner jobs";
+    conn.prepare_cached(
+        "UPDATE provisioner_jobs SET updated_at = ?2
+         WHERE completed_at IS NULL AND canceled_at IS NULL AND worker_id = ?1",
+    )
+    .op(op)?
+    .execute(params![worker_id, to_micros(now)])
+    .op(op)
+}
+
+/// Puts started, unfinished jobs not updated since `updated_before` (of `worker_id` only,
+/// when given) back to pending.
+pub(crate) fn requeue_provisioner_jobs(
+    conn: &Connection,
+    worker_id: Option<&str>,
+    updated_before: Timestamp,
+    now: Timestamp,
+) -> Result<usize> {
+    let op = "requeue provisioner jobs";
+    conn.prepare_cached(
+        "UPDATE provisioner_jobs SET started_at = NULL, worker_id = NULL, updated_at = ?3
+         WHERE completed_at IS NULL AND canceled_at IS NULL AND started_at IS NOT NULL
+           AND updated_at < ?2 AND (?1 IS NULL OR worker_id = ?1)",
+    )
+    .op(op)?
+    .execute(params![worker_id, to_micros(updated_before), to_micros(now)])
+    .op(op)
+}
+
 /// The build a job belongs to, with its version's fail flag: (build id, workspace id,
 /// transition, fail_builds).
 pub(crate) fn get_workspace_build_by_job_id(

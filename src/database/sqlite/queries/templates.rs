@@ -130,6 +130,12 @@ pub(crate) fn get_template_by_id(conn: &Connection, id: &str) -> Result<Template
         .op(op)
 }
 
+/// How many templates exist, deleted ones included.
+pub(crate) fn count_templates(conn: &Connection) -> Result<i64> {
+    let op = "count templates";
+    conn.prepare_cached("SELECT COUNT(*) FROM templates").op(op)?.query_row([], |r| r.get(0)).op(op)
+}
+
 /// The non-deleted template of `organization_id` named `name`.
 pub(crate) fn get_template_by_organization_and_name(
     conn: &Connection,

@@ -11,6 +11,8 @@ use crate::database::Result;
 use crate::database::models::InsertWorkspace;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
@@ -305,5 +307,33 @@ pub(crate) fn count_usage_stats(conn: &Connection) -> Result<(i64, i64)> {
     )
     .op(op)?
     .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+    .op(op)
+}
+
+/// Ready top-level agents of live, non-prebuilt workspaces whose latest build is a
+/// succeeded start.
+pub(crate) fn get_running_workspace_agents(conn: &Connection) -> Result<Vec<RunningWorkspaceAgent>> {
+    let op = "get running workspace agents";
+    conn.prepare_cached(
+        "SELECT lb.workspace_id, w.owner_id, w.template_id, a.id
+         FROM workspace_latest_builds lb
+         JOIN workspaces w ON w.id = lb.workspace_id
+         JOIN workspace_resources r ON r.job_id = lb.job_id
+         JOIN workspace_agents a ON a.resource_id = r.id
+         WHERE lb.transition = 'start' AND lb.job_status = 'succeeded' AND w.owner_id <> ?1
+           AND a.deleted = 0 AND a.parent_id IS NULL AND a.lifecycle_state = 'ready'
+         ORDER BY lb.workspace_id, a.id",
+    )
+    .op(op)?
+    .query_map([PREBUILDS_SYSTEM_USER_ID], |r| {
+        Ok(RunningWorkspaceAgent {
+            workspace_id: r.get(0)?,
+            owner_id: r.get(1)?,
+            template_id: r.get(2)?,
+            agent_id: r.get(3)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
     .op(op)
 }
