@@ -52,6 +52,38 @@ fn main() {
         reconcile_noop();
         reconcile_create();
     }
+    if wanted("server_idle_rss") {
+        server_idle_rss(false);
+        server_idle_rss(true);
+    }
+}
+
+/// Resident memory of an idle `server` (fresh file; with `demo`, the demo loaded and its
+/// prebuilds settled), read from /proc after 5 s of running.
+fn server_idle_rss(demo: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_coderlite"));
+    cmd.arg("--db").arg(dir.path().join("idle.db")).arg("server");
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
+    thread::sleep(Duration::from_secs(5));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let rss_kib: Option<u64> = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok());
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "server exited with {exit}");
+    emit(json!({
+        "figure": if demo { "server_idle_rss_demo" } else { "server_idle_rss" },
+        "value": rss_kib.map(|k| (k as f64 / 1024.0 * 10.0).round() / 10.0),
+        "unit": "MiB",
+        "target": "<= 30",
+    }));
 }
 
 fn sync_name(synchronous: Synchronous) -> &'static str {

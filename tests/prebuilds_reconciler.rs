@@ -445,3 +445,157 @@ fn a_held_lease_makes_the_cycle_a_quiet_no_op() {
     assert_eq!(r, CycleReport::default());
     assert!(e.prebuilds(&t.template.id).is_empty());
 }
+
+/// Scenario 20: the run loop on a 1 s interval fills a preset on its first tick; a preset
+/// added later is filled only on the next tick; cancel stops the loop.
+#[test]
+fn s20_run_loop_fills_new_presets_on_the_next_tick() {
+    let mut e = env();
+    e.config.interval = Duration::from_secs(1);
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p2 = fixtures::preset(&e.db.store, &t.version).name("p2").desired_instances(10).build().unwrap();
+    let per_preset = |e: &Env, preset_id: &str| {
+        e.prebuilds(&t.template.id)
+            .iter()
+            .filter(|w| {
+                e.db.store.get_workspace_builds_by_workspace_id(&w.id).unwrap()[0].template_version_preset_id.as_deref()
+                    == Some(preset_id)
+            })
+            .count()
+    };
+    // The loop is idle when it sleeps until `tick` (the lease heartbeat of a cycle in
+    // progress sleeps on the clock too, but until a later deadline).
+    let wait_idle = |tick| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while e.clock.next_deadline() != Some(tick) {
+            assert!(std::time::Instant::now() < deadline, "the loop never went idle until {tick}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    let start = e.clock.now();
+    let cancel = coderlite::clock::Cancel::new();
+    let clock: coderlite::clock::SharedClock = Arc::new(e.clock.clone());
+    std::thread::scope(|s| {
+        // Stops the loop even when an assertion fails, so the scope can end.
+        struct CancelOnDrop(coderlite::clock::Cancel);
+        impl Drop for CancelOnDrop {
+            fn drop(&mut self) {
+                self.0.cancel();
+            }
+        }
+        let _stop = CancelOnDrop(cancel.clone());
+        let (store, config, cancel_loop) = (&e.db.store, e.config, cancel.clone());
+        let worker = s.spawn(move || {
+            coderlite::prebuilds::reconciler::run_reconciler_loop(store, clock, "test/loop", &config, &cancel_loop)
+        });
+        // The first cycle runs at once; then the loop sleeps until the next tick.
+        wait_idle(start + chrono::Duration::seconds(1));
+        assert_eq!(per_preset(&e, &p2.id), 10);
+        let p3 = fixtures::preset(&e.db.store, &t.version).name("p3").desired_instances(5).build().unwrap();
+        assert_eq!(per_preset(&e, &p3.id), 0, "not before the next tick");
+        e.clock.advance(Duration::from_millis(500));
+        wait_idle(start + chrono::Duration::seconds(1));
+        assert_eq!(per_preset(&e, &p3.id), 0, "half an interval later: still not");
+        e.clock.advance(Duration::from_millis(500));
+        wait_idle(start + chrono::Duration::seconds(2));
+        assert_eq!(per_preset(&e, &p3.id), 5, "filled on the next tick");
+        assert_eq!(per_preset(&e, &p2.id), 10);
+        cancel.cancel();
+        worker.join().unwrap();
+    });
+    assert!(e.db.store.list_locks().unwrap().is_empty(), "the loop stopped cleanly, its lease released");
+}
+
+/// Scenario 22: five reconcilers going for the reconciliation lease at once, each holding it
+/// for a while: the critical sections never overlap, and every one gets its turn.
+#[test]
+fn s22_reconciliation_lease_sections_never_overlap() {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    let db = TestDb::new().unwrap();
+    let sections: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for i in 0..5 {
+            let (store, sections) = (&db.store, &sections);
+            s.spawn(move || {
+                let holder = format!("reconciler-{i}");
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let lease = store
+                        .try_acquire_lease(
+                            coderlite::database::LockId::ReconcilePrebuilds,
+                            &holder,
+                            coderlite::prebuilds::reconciler::RECONCILE_LEASE_TTL,
+                        )
+                        .unwrap();
+                    if let Some(lease) = lease {
+                        let entered = Instant::now();
+                        std::thread::sleep(Duration::from_millis(150));
+                        let left = Instant::now();
+                        sections.lock().unwrap().push((entered, left));
+                        lease.release().unwrap();
+                        return;
+                    }
+                    assert!(Instant::now() < deadline, "{holder} never got the lease");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+        }
+    });
+    let mut sections = sections.into_inner().unwrap();
+    assert_eq!(sections.len(), 5);
+    sections.sort();
+    for pair in sections.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "overlapping critical sections: {pair:?}");
+    }
+}
+
+/// Scenario 24: TTL expiry with preset TTL 3 h and desired 2, as (running, expired) →
+/// (deleted extraneous, created), expired rows always deleted; extraneous deletion takes the
+/// oldest non-expired row.
+#[test]
+fn s24_ttl_expiry_end_to_end() {
+    for (running, expired, extraneous, created) in
+        [(2, 0, 0, 0), (2, 1, 0, 1), (2, 2, 0, 2), (4, 2, 0, 0), (4, 1, 1, 0)]
+    {
+        let e = env();
+        let t = fixtures::template(&e.db.store).build().unwrap();
+        let p = fixtures::preset(&e.db.store, &t.version)
+            .desired_instances(2)
+            .invalidate_after_secs(3 * 3600)
+            .build()
+            .unwrap();
+        let now = e.clock.now();
+        let mut expired_ids = Vec::new();
+        let mut fresh = Vec::new();
+        for i in 0..running {
+            // Expired rows are older than the TTL; fresh ones are 10, 20, ... minutes old.
+            let is_expired = i < expired;
+            let age = if is_expired {
+                chrono::Duration::hours(4) + chrono::Duration::minutes(i)
+            } else {
+                chrono::Duration::minutes(10 * (i + 1))
+            };
+            let w = fixtures::workspace(&e.db.store, &t.template)
+                .owner(PREBUILDS_SYSTEM_USER_ID)
+                .preset(&p)
+                .created_at(now - age)
+                .build()
+                .unwrap();
+            if is_expired { expired_ids.push(w.workspace.id) } else { fresh.push((now - age, w.workspace.id)) }
+        }
+        let r = e.reconcile();
+        let case = (running, expired, extraneous, created);
+        assert_eq!(r.created, created as usize, "{case:?}");
+        assert_eq!(r.deleted, (expired + extraneous) as usize, "{case:?}");
+        for id in &expired_ids {
+            assert!(e.deleted_by_reconciler(id), "{case:?}: expired {id} deleted");
+        }
+        fresh.sort();
+        for (k, (_, id)) in fresh.iter().enumerate() {
+            let should_go = (k as i64) < extraneous;
+            assert_eq!(e.deleted_by_reconciler(id), should_go, "{case:?}: fresh #{k} (oldest first)");
+        }
+    }
+}
