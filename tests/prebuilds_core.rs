@@ -62,7 +62,7 @@ fn in_progress(preset: &str, transition: WorkspaceTransition, count: i64) -> InP
 }
 
 fn snapshot(presets: Vec<PresetInfo>, running: Vec<RunningPrebuild>, in_progress: Vec<InProgress>) -> GlobalSnapshot {
-    GlobalSnapshot { presets, running, in_progress, ..GlobalSnapshot::default() }
+    GlobalSnapshot { presets: presets.into(), running: running.into(), in_progress, ..GlobalSnapshot::default() }
 }
 
 /// The one place the core is called.

@@ -219,11 +219,11 @@ fn q13_metrics_count_created_failed_and_claimed() {
 #[test]
 fn snapshot_feeds_the_decision_core() {
     let (db, clock) = setup();
-    assert_eq!(load_snapshot(&db.store, clock.now(), Duration::from_secs(3600), 3).unwrap().presets.len(), 0);
+    assert_eq!(load_snapshot(&db.store, clock.now(), Duration::from_secs(3600), 3, None).unwrap().presets.len(), 0);
     let t = fixtures::template(&db.store).build().unwrap();
     let p = fixtures::preset(&db.store, &t.version).desired_instances(2).build().unwrap();
     fixtures::workspace(&db.store, &t.template).owner(PREBUILDS_SYSTEM_USER_ID).preset(&p).build().unwrap();
-    let snapshot = load_snapshot(&db.store, clock.now(), Duration::from_secs(3600), 3).unwrap();
+    let snapshot = load_snapshot(&db.store, clock.now(), Duration::from_secs(3600), 3, None).unwrap();
     let ps = snapshot.filter_by_preset(&p.id, clock.now()).unwrap();
     let state = ps.calculate_state();
     assert_eq!((state.actual, state.desired, state.eligible), (1, 2, 1));

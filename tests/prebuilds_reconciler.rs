@@ -18,7 +18,9 @@ use coderlite::prebuilds::provision;
 use coderlite::prebuilds::reconciler::CycleReport;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;
 use coderlite::prebuilds::reconciler::reconcile_once;
+use coderlite::prebuilds::reconciler::reconcile_once_cached;
 use coderlite::prebuilds::reconciler::set_paused;
+use coderlite::prebuilds::snapshot::SnapshotCache;
 use coderlite::provisioner;
 use coderlite::testing::TestDb;
 use coderlite::testing::fixtures;
@@ -27,6 +29,9 @@ struct Env {
     db: TestDb,
     clock: MockClock,
     config: ReconcilerConfig,
+    /// Every scenario runs through the snapshot cache, as the run loop does: a change the
+    /// data generation missed would show as a stale decision.
+    cache: SnapshotCache,
 }
 
 fn env() -> Env {
@@ -34,12 +39,12 @@ fn env() -> Env {
     let db = TestDb::with_clock(Arc::new(clock.clone())).unwrap();
     let mut config = ReconcilerConfig::new(Duration::from_secs(60));
     config.backoff_interval = Duration::ZERO;
-    Env { db, clock, config }
+    Env { db, clock, config, cache: SnapshotCache::new() }
 }
 
 impl Env {
     fn reconcile(&self) -> CycleReport {
-        let report = reconcile_once(&self.db.store, "test/reconciler", &self.config).unwrap();
+        let report = reconcile_once_cached(&self.db.store, "test/reconciler", &self.config, Some(&self.cache)).unwrap();
         assert!(report.acquired);
         report
     }
@@ -598,4 +603,59 @@ fn s24_ttl_expiry_end_to_end() {
             assert_eq!(e.deleted_by_reconciler(id), should_go, "{case:?}: fresh #{k} (oldest first)");
         }
     }
+}
+
+/// The data generation moves with every change behind Q1 and Q3 and with nothing else.
+#[test]
+fn the_data_generation_tracks_the_rows_behind_the_snapshot() {
+    let e = env();
+    let store = &e.db.store;
+    let generation = || store.get_prebuilds_data_generation().unwrap();
+    let mut last = generation();
+    let mut moved = |what: &str, expect: bool| {
+        let now = generation();
+        assert_eq!(now != last, expect, "{what}");
+        last = now;
+    };
+    let t = fixtures::template(store).build().unwrap();
+    moved("template and version", true);
+    let p = fixtures::preset(store, &t.version).desired_instances(1).build().unwrap();
+    moved("preset", true);
+    let w = fixtures::workspace(store, &t.template)
+        .owner(PREBUILDS_SYSTEM_USER_ID)
+        .preset(&p)
+        .job_status(JobStatus::Pending)
+        .build()
+        .unwrap();
+    moved("workspace, build, job", true);
+    let job = store.acquire_provisioner_job("p", e.clock.now()).unwrap().unwrap();
+    moved("job acquired", true);
+    provisioner::complete_job(store, &job).unwrap();
+    moved("job completed: resource and agent", true);
+    fixtures::agent_stat(store, &w.workspace, "agent").build().unwrap();
+    moved("agent stats are not behind the snapshot", false);
+    let lease = store
+        .try_acquire_lease(coderlite::database::LockId::ReconcilePrebuilds, "x", Duration::from_secs(60))
+        .unwrap()
+        .unwrap();
+    lease.release().unwrap();
+    moved("leases are not behind the snapshot", false);
+    store.update_workspace_deleted(&w.workspace.id, true, e.clock.now()).unwrap();
+    moved("workspace deleted", true);
+}
+
+/// A cached cycle sees a claim made between cycles and replaces the claimed prebuild.
+#[test]
+fn a_cached_cycle_sees_changes_made_between_cycles() {
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(2).build().unwrap();
+    assert_eq!(e.reconcile().created, 2);
+    e.drain();
+    assert_eq!(e.reconcile().created, 0, "settled");
+    assert_eq!(e.reconcile().created, 0, "settled, from the cache");
+    let user = fixtures::user(&e.db.store).build().unwrap();
+    let claimed = provision::claim_prebuilt_workspace(&e.db.store, &p.id, &user.id, "mine").unwrap();
+    assert!(claimed.is_some());
+    assert_eq!(e.reconcile().created, 1, "the claim was seen");
 }

@@ -188,7 +188,7 @@ fn status(ctx: &GlobalArgs, store: &dyn Store, config: &ReconcilerConfig) -> Res
         let paused = reconciler::is_paused(&tx.get_prebuilds_settings()?);
         Ok::<_, coderlite::database::Error>((
             paused,
-            load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit)?,
+            load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit, None)?,
         ))
     })
     .context(|| "read prebuilds state".to_owned())?;

@@ -473,6 +473,10 @@ pub trait Store {
     /// Q3: prebuilt workspaces whose latest build is a succeeded start.
     fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;
 
+    /// A counter bumped by every change to the rows behind Q1 and Q3: equal values in two
+    /// transactions mean those queries would answer the same.
+    fn get_prebuilds_data_generation(&self) -> Result<i64>;
+
     /// Q4: in-progress prebuild builds on active versions per (version, transition, preset).
     fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>;
 

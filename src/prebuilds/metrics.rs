@@ -42,7 +42,7 @@ pub fn collect_metrics(store: &dyn Store, config: &ReconcilerConfig) -> database
     in_tx(store, TxOptions::read("prebuild metrics"), |tx| {
         let now = tx.clock().now();
         let paused = is_paused(&tx.get_prebuilds_settings()?);
-        let snapshot = load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit)?;
+        let snapshot = load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit, None)?;
         let mut presets = Vec::new();
         let mut hard_limited = BTreeSet::new();
         for ps in snapshot.by_preset(now).into_iter().filter(|ps| ps.preset.using_active_version && !ps.preset.deleted)

@@ -20,6 +20,7 @@ use crate::database::models::PrebuildStatus;
 use crate::prebuilds::membership::PREBUILDS_GROUP_NAME;
 use crate::prebuilds::membership::reconcile_membership;
 use crate::prebuilds::provision;
+use crate::prebuilds::snapshot::SnapshotCache;
 use crate::prebuilds::snapshot::load_snapshot;
 use crate::prebuilds::state::Action;
 use crate::prebuilds::state::GlobalSnapshot;
@@ -75,32 +76,47 @@ pub fn set_paused(store: &dyn Store, paused: bool) -> database::Result<()> {
 }
 
 /// Reads the settings and the snapshot in one read transaction: (paused, snapshot).
-pub fn read_state(store: &dyn Store, config: &ReconcilerConfig) -> database::Result<(bool, GlobalSnapshot)> {
+pub fn read_state(
+    store: &dyn Store,
+    config: &ReconcilerConfig,
+    cache: Option<&SnapshotCache>,
+) -> database::Result<(bool, GlobalSnapshot)> {
     in_tx(store, TxOptions::read("prebuilds"), |tx| {
         let paused = is_paused(&tx.get_prebuilds_settings()?);
         if paused {
             return Ok((true, GlobalSnapshot::default()));
         }
         let now = tx.clock().now();
-        Ok((false, load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit)?))
+        Ok((false, load_snapshot(tx, now, config.backoff_lookback, config.failure_hard_limit, cache)?))
     })
 }
 
-/// One reconcile cycle.
+/// One reconcile cycle, reading the whole snapshot.
 pub fn reconcile_once(store: &dyn Store, holder: &str, config: &ReconcilerConfig) -> database::Result<CycleReport> {
+    reconcile_once_cached(store, holder, config, None)
+}
+
+/// One reconcile cycle; with `cache`, the rows of Q1 and Q3 from an earlier cycle are reused
+/// when nothing behind them changed since.
+pub fn reconcile_once_cached(
+    store: &dyn Store,
+    holder: &str,
+    config: &ReconcilerConfig,
+    cache: Option<&SnapshotCache>,
+) -> database::Result<CycleReport> {
     let Some(lease) = store.try_acquire_lease(LockId::ReconcilePrebuilds, holder, RECONCILE_LEASE_TTL)? else {
         return Ok(CycleReport::default());
     };
-    let res = cycle(store, config);
+    let res = cycle(store, config, cache);
     let released = lease.release();
     let report = res?;
     released?;
     Ok(report)
 }
 
-fn cycle(store: &dyn Store, config: &ReconcilerConfig) -> database::Result<CycleReport> {
+fn cycle(store: &dyn Store, config: &ReconcilerConfig, cache: Option<&SnapshotCache>) -> database::Result<CycleReport> {
     let mut report = CycleReport { acquired: true, ..CycleReport::default() };
-    let (paused, snapshot) = read_state(store, config)?;
+    let (paused, snapshot) = read_state(store, config, cache)?;
     if paused {
         report.paused = true;
         return Ok(report);
@@ -176,9 +192,10 @@ pub fn run_reconciler_loop(
     cancel: &Cancel,
 ) {
     let mut ticker = Ticker::new(clock.clone(), config.interval);
+    let cache = SnapshotCache::new();
     loop {
         let started = std::time::Instant::now();
-        match reconcile_once(store, holder, config) {
+        match reconcile_once_cached(store, holder, config, Some(&cache)) {
             Ok(r) if r.acquired => tracing::info!(
                 created = r.created,
                 deleted = r.deleted,

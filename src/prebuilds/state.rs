@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Timestamp;
@@ -18,10 +19,11 @@ use crate::prebuilds::schedule::desired_at;
 /// Everything one reconcile cycle reads, taken in one read transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GlobalSnapshot {
-    pub presets: Vec<PresetInfo>,
+    /// Shared: a reconciler reuses Q1's and Q3's rows while the data generation is unchanged.
+    pub presets: Arc<Vec<PresetInfo>>,
     /// (preset id, cron, desired) of active presets (query Q2).
     pub schedules: Vec<(String, String, i64)>,
-    pub running: Vec<RunningPrebuild>,
+    pub running: Arc<Vec<RunningPrebuild>>,
     pub in_progress: Vec<InProgress>,
     /// Pending first builds of inactive versions per preset (query Q5).
     pub pending: HashMap<String, i64>,
@@ -105,7 +107,7 @@ impl GlobalSnapshot {
     /// preset would be quadratic.
     pub fn by_preset(&self, now: Timestamp) -> Vec<PresetSnapshot<'_>> {
         let mut running: HashMap<&str, Vec<&RunningPrebuild>> = HashMap::new();
-        for r in &self.running {
+        for r in self.running.iter() {
             if let Some(id) = r.current_preset_id.as_deref() {
                 running.entry(id).or_default().push(r);
             }

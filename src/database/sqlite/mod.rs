@@ -485,6 +485,7 @@ impl Store for SqliteStore {
         read fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>;
         read fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>>;
         read fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;
+        read fn get_prebuilds_data_generation(&self) -> Result<i64>;
         read fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>;
         read fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>>;
         read fn get_presets_backoff(&self, lookback: Timestamp) -> Result<Vec<PresetBackoff>>;

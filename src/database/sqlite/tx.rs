@@ -239,6 +239,8 @@ impl Store for SqliteTx<'_> {
             => queries::prebuilds::get_active_preset_prebuild_schedules;
         fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>
             => queries::prebuilds::get_running_prebuilt_workspaces;
+        fn get_prebuilds_data_generation(&self) -> Result<i64>
+            => queries::prebuilds::get_prebuilds_data_generation;
         fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>
             => queries::prebuilds::count_in_progress_prebuilds;
         fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>>

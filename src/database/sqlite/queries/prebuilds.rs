@@ -117,6 +117,15 @@ pub(crate) fn get_running_prebuilt_workspaces(conn: &Connection) -> Result<Vec<R
     .op(op)
 }
 
+/// The counter the V8 triggers bump on every change behind Q1 and Q3.
+pub(crate) fn get_prebuilds_data_generation(conn: &Connection) -> Result<i64> {
+    let op = "get prebuilds data generation";
+    conn.prepare_cached("SELECT generation FROM prebuilds_data_generation WHERE id = 1")
+        .op(op)?
+        .query_row([], |r| r.get(0))
+        .op(op)
+}
+
 /// Q4: pending or running latest builds started by the prebuilds user on the template's
 /// active version, per (version, transition, preset).
 pub(crate) fn count_in_progress_prebuilds(conn: &Connection) -> Result<Vec<InProgress>> {
