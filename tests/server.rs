@@ -93,6 +93,15 @@ impl Server {
         Self { child, log }
     }
 
+    /// A `--demo` server with the FAST intervals, once it has logged that it started.
+    fn start_demo(db: &Path) -> Self {
+        let mut args = vec!["--demo"];
+        args.extend_from_slice(FAST);
+        let mut server = Self::start(db, &args);
+        server.wait_for_message("coderlite server started", Duration::from_secs(30));
+        server
+    }
+
     fn messages(&self) -> Vec<Value> {
         self.log.lock().unwrap().clone()
     }
@@ -117,18 +126,23 @@ impl Server {
         assert!(status.success());
     }
 
+    /// Waits for the process to exit, failing after `timeout`.
+    fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGTERM and returns the exit code and how long the exit took.
     fn terminate(mut self) -> (Option<i32>, Duration, Vec<Value>) {
         let started = Instant::now();
         self.signal("TERM");
-        let deadline = started + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "server did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = self.wait_exit(Duration::from_secs(30));
         let took = started.elapsed();
         // Let the reader thread drain the last lines.
         std::thread::sleep(Duration::from_millis(100));
@@ -351,10 +365,7 @@ fn healthz_is_503_until_startup_is_done() {
 fn admin_commands_run_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("admin.db");
-    let mut args = vec!["--demo"];
-    args.extend_from_slice(FAST);
-    let mut server = Server::start(&db, &args);
-    server.wait_for_message("coderlite server started", Duration::from_secs(30));
+    let server = Server::start_demo(&db);
     wait_until_converged(&db, Duration::from_secs(30));
 
     let status = admin(&db, &["prebuilds", "status"]);
@@ -388,12 +399,12 @@ fn admin_commands_run_while_the_server_runs() {
 fn two_servers_on_one_file_share_the_work() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("two.db");
-    let mut args = vec!["--demo"];
-    args.extend_from_slice(FAST);
-    let mut a = Server::start(&db, &args);
-    let mut b = Server::start(&db, &args);
-    a.wait_for_message("coderlite server started", Duration::from_secs(30));
-    b.wait_for_message("coderlite server started", Duration::from_secs(30));
+    // Both start on the fresh file at once (setup and the demo load race).
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Server::start_demo(&db));
+        let b = s.spawn(|| Server::start_demo(&db));
+        (a.join().unwrap(), b.join().unwrap())
+    });
     wait_until_converged(&db, Duration::from_secs(40));
     // Settled: for a few more seconds of both reconciling, nothing overshoots.
     let until = Instant::now() + Duration::from_secs(3);
@@ -440,8 +451,7 @@ fn crash_loop_leaves_a_sound_database_that_converges() {
     let check = admin(&db, &["db", "check"]);
     assert_eq!((check["integrity"].as_str(), check["foreign_keys"].as_str()), (Some("ok"), Some("ok")), "{check}");
 
-    let mut server = Server::start(&db, &args);
-    server.wait_for_message("coderlite server started", Duration::from_secs(30));
+    let server = Server::start_demo(&db);
     // Leases of killed servers expire (15 s) and their half-done jobs are requeued (10 s).
     wait_until_converged(&db, Duration::from_secs(60));
     let (code, _, _) = server.terminate();
@@ -465,13 +475,6 @@ fn a_second_signal_never_leaves_the_process_hanging() {
     server.signal("INT");
     server.signal("TERM");
     server.signal("CONT");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the server did not exit after two signals");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = server.wait_exit(Duration::from_secs(10));
     assert!(matches!(status.code(), Some(0 | 130 | 143)), "{status}");
 }
