@@ -92,7 +92,8 @@ pub fn create_prebuilt_workspace(
                 });
             }
         }
-        let build_id = insert_build(tx, &workspace, version, 1, WorkspaceTransition::Start, Some(preset_id))?;
+        let build_id =
+            insert_build(tx, &workspace, version, 1, WorkspaceTransition::Start, Some(preset_id), BuildJob::Pending)?;
         for (name, value) in &preset_params {
             tx.insert_workspace_build_parameter(&build_id, name, value)?;
         }
@@ -108,12 +109,8 @@ pub fn delete_prebuilt_workspace(store: &dyn Store, workspace_id: &str) -> Resul
         if workspace.owner_id != PREBUILDS_SYSTEM_USER_ID {
             return Err(ProvisionError::Claimed { id: workspace.id });
         }
-        let latest = tx.get_workspace_builds_by_workspace_id(&workspace.id)?.into_iter().next();
-        let (version, number) = match latest {
-            Some(b) => (b.template_version_id, b.build_number + 1),
-            None => (tx.get_template_by_id(&workspace.template_id)?.active_version_id, 1),
-        };
-        insert_build(tx, &workspace, &version, number, WorkspaceTransition::Delete, None)?;
+        let (version, number) = next_build_of(tx, &workspace)?;
+        insert_build(tx, &workspace, &version, number, WorkspaceTransition::Delete, None, BuildJob::Pending)?;
         Ok(())
     })
 }
@@ -127,33 +124,9 @@ pub fn cancel_pending_prebuilds(store: &dyn Store, preset_id: &str) -> Result<us
         let canceled = tx.update_prebuild_provisioner_job_with_cancel(preset_id, now)?;
         for (_, workspace_id) in &canceled {
             let workspace = tx.get_workspace_by_id(workspace_id)?;
-            let latest = tx.get_workspace_builds_by_workspace_id(workspace_id)?.into_iter().next();
-            let (version, number) = latest.map(|b| (b.template_version_id, b.build_number + 1)).unwrap_or_default();
-            let job = tx.insert_provisioner_job(&InsertProvisionerJob {
-                id: &uuid::Uuid::new_v4().to_string(),
-                created_at: now,
-                initiator_id: PREBUILDS_SYSTEM_USER_ID,
-                organization_id: &workspace.organization_id,
-                job_type: ProvisionerJobType::WorkspaceBuild,
-                input: &serde_json::json!({ "orphan": true, "is_prebuild": true }),
-                started_at: Some(now),
-                completed_at: Some(now),
-                canceled_at: None,
-                error: None,
-                worker_id: None,
-            })?;
-            tx.insert_workspace_build(&InsertWorkspaceBuild {
-                id: &uuid::Uuid::new_v4().to_string(),
-                created_at: now,
-                workspace_id,
-                template_version_id: &version,
-                build_number: number,
-                transition: WorkspaceTransition::Delete,
-                initiator_id: PREBUILDS_SYSTEM_USER_ID,
-                job_id: &job.id,
-                reason: "initiator",
-                template_version_preset_id: None,
-            })?;
+            let (version, number) = next_build_of(tx, &workspace)?;
+            // An orphan delete: nothing was provisioned, so its job is done at once.
+            insert_build(tx, &workspace, &version, number, WorkspaceTransition::Delete, None, BuildJob::Completed)?;
             tx.update_workspace_deleted(workspace_id, true, now)?;
         }
         Ok(canceled.len())
@@ -227,7 +200,25 @@ pub fn invalidate_prebuilds(store: &dyn Store, template_id: &str) -> Result<Vec<
     Ok(store.update_presets_last_invalidated_at(template_id, now)?)
 }
 
-/// A pending build with its job, in the caller's transaction. Returns the build id.
+/// (version, build number) of a workspace's next build: its latest build's version, else the
+/// template's active version.
+fn next_build_of(tx: &dyn Store, workspace: &Workspace) -> Result<(String, i64), ProvisionError> {
+    match tx.get_workspace_builds_by_workspace_id(&workspace.id)?.into_iter().next() {
+        Some(b) => Ok((b.template_version_id, b.build_number + 1)),
+        None => Ok((tx.get_template_by_id(&workspace.template_id)?.active_version_id, 1)),
+    }
+}
+
+/// The state a build's new job starts in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BuildJob {
+    /// For the provisioner to take.
+    Pending,
+    /// Started and completed now (an orphan delete: nothing to tear down).
+    Completed,
+}
+
+/// A build with its job, in the caller's transaction. Returns the build id.
 fn insert_build(
     tx: &dyn Store,
     workspace: &Workspace,
@@ -235,18 +226,24 @@ fn insert_build(
     number: i64,
     transition: WorkspaceTransition,
     preset_id: Option<&str>,
+    job_state: BuildJob,
 ) -> Result<String, ProvisionError> {
     let now = tx.clock().now();
     let build_id = uuid::Uuid::new_v4().to_string();
+    let done = (job_state == BuildJob::Completed).then_some(now);
     let job = tx.insert_provisioner_job(&InsertProvisionerJob {
         id: &uuid::Uuid::new_v4().to_string(),
         created_at: now,
         initiator_id: PREBUILDS_SYSTEM_USER_ID,
         organization_id: &workspace.organization_id,
         job_type: ProvisionerJobType::WorkspaceBuild,
-        input: &serde_json::json!({ "workspace_build_id": build_id, "is_prebuild": true }),
-        started_at: None,
-        completed_at: None,
+        input: &serde_json::json!({
+            "workspace_build_id": build_id,
+            "is_prebuild": true,
+            "orphan": job_state == BuildJob::Completed,
+        }),
+        started_at: done,
+        completed_at: done,
         canceled_at: None,
         error: None,
         worker_id: None,
