@@ -43,36 +43,96 @@ pub fn format_rfc3339(t: Timestamp) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// Parses durations like `500ms`, `5s`, `1m`, `2h`, `1h30m` (units ms, s, m, h, d).
+/// The longest service interval, delay or TTL accepted from a flag, env variable or fixture
+/// (SPEC §13): one year. Checked at parse time, so no later arithmetic on it can overflow.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(365 * 86_400);
+
+/// Parses Go-style durations: a sequence of decimal numbers, each with an optional fraction
+/// and a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`, and `d` for days), like `500ms`, `1.5s`
+/// or `1h30m`; a bare `0` is zero, as in Go. Negative and overflowing values are refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".to_owned());
     }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if text.starts_with('-') {
+        return Err(format!("invalid duration {text:?}: must not be negative"));
+    }
+    let too_large = || format!("invalid duration {text:?}: too large");
+    let mut total_nanos: u128 = 0;
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 {
+        let number_len = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let number = &rest[..number_len];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return Err(format!("invalid duration {text:?}: expected a number before {rest:?}"));
         }
-        let value: u64 = rest[..digits].parse().map_err(|_| format!("invalid duration {text:?}: number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        rest = &rest[number_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value * 60),
-            "h" => Duration::from_secs(value * 3600),
-            "d" => Duration::from_secs(value * 86400),
-            "" => return Err(format!("invalid duration {text:?}: missing unit (ms, s, m, h, d)")),
-            other => return Err(format!("invalid duration {text:?}: unknown unit {other:?} (ms, s, m, h, d)")),
+        let unit_nanos: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60 * 1_000_000_000,
+            "h" => 3_600 * 1_000_000_000,
+            "d" => 86_400 * 1_000_000_000,
+            "" => return Err(format!("invalid duration {text:?}: missing unit (ns, us, ms, s, m, h, d)")),
+            other => {
+                return Err(format!("invalid duration {text:?}: unknown unit {other:?} (ns, us, ms, s, m, h, d)"));
+            }
         };
-        total += part;
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| too_large())? };
+        let mut part = whole.checked_mul(unit_nanos).ok_or_else(too_large)?;
+        // Each fraction digit adds digit * unit / 10^k; digits past nanosecond precision drop.
+        let mut scale = unit_nanos;
+        for digit in fraction.bytes() {
+            scale /= 10;
+            part = part.checked_add(u128::from(digit - b'0') * scale).ok_or_else(too_large)?;
+        }
+        total_nanos = total_nanos.checked_add(part).ok_or_else(too_large)?;
     }
-    Ok(total)
+    // Anything past a century is a typo; refusing it here keeps every later sum in range.
+    if total_nanos > 100 * 365 * 86_400 * 1_000_000_000 {
+        return Err(too_large());
+    }
+    let secs = u64::try_from(total_nanos / 1_000_000_000).map_err(|_| too_large())?;
+    Ok(Duration::new(secs, (total_nanos % 1_000_000_000) as u32))
+}
+
+/// Parses an interval between runs, a delay or a TTL: a duration greater than zero and at
+/// most [`MAX_INTERVAL`].
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)
+        .map_err(|e| if e.ends_with("too large") { format!("{e} (allowed: more than 0, up to 365d)") } else { e })?;
+    check_interval(d).map_err(|why| format!("invalid interval {:?}: {why}", text.trim()))
+}
+
+/// The range rule of [`parse_interval`] for a duration already parsed.
+pub fn check_interval(d: Duration) -> Result<Duration, String> {
+    if d.is_zero() {
+        return Err("must be greater than zero (allowed: more than 0, up to 365d)".to_owned());
+    }
+    if d > MAX_INTERVAL {
+        return Err("must be at most one year (allowed: more than 0, up to 365d)".to_owned());
+    }
+    Ok(d)
+}
+
+/// `t + d`, saturating at the latest representable instant instead of panicking.
+pub fn add_duration(t: Timestamp, d: Duration) -> Timestamp {
+    chrono::Duration::from_std(d).ok().and_then(|d| t.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t - d`, saturating at the earliest representable instant instead of panicking.
+pub fn sub_duration(t: Timestamp, d: Duration) -> Timestamp {
+    chrono::Duration::from_std(d).ok().and_then(|d| t.checked_sub_signed(d)).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// The source of time. Implementations are cheap to share behind an `Arc`.
@@ -222,7 +282,7 @@ impl MockClock {
     pub fn advance(&self, d: Duration) {
         let now = {
             let mut now = self.inner.now.lock();
-            *now += chrono::Duration::from_std(d).expect("advance: duration out of range");
+            *now = add_duration(*now, d);
             *now
         };
         self.wake_due(now);
@@ -336,7 +396,7 @@ pub struct Ticker {
 impl Ticker {
     /// A ticker whose first tick is `period` from now.
     pub fn new(clock: SharedClock, period: Duration) -> Self {
-        let next = clock.now() + chrono::Duration::from_std(period).expect("ticker period out of range");
+        let next = add_duration(clock.now(), period);
         Self { clock, period, next }
     }
 
@@ -352,11 +412,10 @@ impl Ticker {
         if !self.clock.sleep_until(self.next, cancel) {
             return false;
         }
-        let period = chrono::Duration::from_std(self.period).expect("ticker period out of range");
         let now = self.clock.now();
-        self.next += period;
+        self.next = add_duration(self.next, self.period);
         if self.next <= now {
-            self.next = now + period;
+            self.next = add_duration(now, self.period);
         }
         true
     }
@@ -378,6 +437,58 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    }
+
+    #[test]
+    fn parses_go_style_fractions_and_units() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration(".5m"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2.25h"), Ok(Duration::from_secs(8100)));
+        assert_eq!(parse_duration("1us"), Ok(Duration::from_micros(1)));
+        assert_eq!(parse_duration("7ns"), Ok(Duration::from_nanos(7)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+    }
+
+    #[test]
+    fn refuses_overflow_and_negative() {
+        for text in [
+            "18446744073709551615s1s",
+            "5124095576030432h",
+            "1000000000000h",
+            "101000d",
+            "99999999999999999999999999999999999999999s",
+        ] {
+            assert!(parse_duration(text).unwrap_err().contains("too large"), "{text}");
+        }
+        assert!(parse_duration("-1s").unwrap_err().contains("negative"));
+        assert!(parse_duration("1..5s").is_err());
+        assert!(parse_duration("1.2.3s").is_err());
+    }
+
+    #[test]
+    fn intervals_are_more_than_zero_and_at_most_a_year() {
+        assert_eq!(parse_interval("365d"), Ok(MAX_INTERVAL));
+        assert!(parse_interval("366d").unwrap_err().contains("at most one year"));
+        assert!(parse_interval("8761h").unwrap_err().contains("at most one year"));
+        assert!(parse_interval("0").unwrap_err().contains("greater than zero"));
+        assert!(parse_interval("0s").unwrap_err().contains("greater than zero"));
+        assert_eq!(parse_interval("1ms"), Ok(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn timestamp_arithmetic_saturates() {
+        let t = at("2024-01-01T00:00:00Z");
+        assert_eq!(add_duration(t, Duration::from_secs(u64::MAX)), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(sub_duration(t, Duration::from_secs(u64::MAX)), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(add_duration(t, Duration::from_secs(60)), at("2024-01-01T00:01:00Z"));
+        // A ticker with the longest allowed period and one far past it never panics.
+        let clock: SharedClock = Arc::new(MockClock::new(t));
+        let ticker = Ticker::new(clock.clone(), MAX_INTERVAL);
+        assert_eq!(ticker.next(), add_duration(t, MAX_INTERVAL));
+        let far = Ticker::new(clock, Duration::from_secs(u64::MAX / 2));
+        assert_eq!(far.next(), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

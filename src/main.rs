@@ -1,21 +1,25 @@
 //! The `coderlite` binary: parses the command line, sets up logging, dispatches to `cli/`,
-//! and prints an error once, as `error: <what failed>: <why>`, exiting 1. Usage errors exit 2
-//! (clap's own handling).
+//! and prints an error once, as `error: <what failed>: <why>`, exiting 1 (2 for bad usage,
+//! as clap's own usage errors).
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::CommandFactory;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    cli::init_tracing(&args);
-    match cli::run(args) {
+    let matches = cli::Cli::command().get_matches();
+    let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let res = cli::init_tracing(&args).and_then(|()| cli::run(args, &matches));
+    match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
+            // Nothing more to do if stderr is gone.
+            let _ = writeln!(std::io::stderr(), "error: {err}");
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -493,7 +493,7 @@ fn flush_loop_flushes_on_each_tick_and_once_more_on_shutdown() {
     assert_eq!(summary(&db.store).2, 2);
     t.track(Uuid::new_v4(), Uuid::new_v4(), 5, 0);
     cancel.cancel();
-    worker.join().unwrap();
+    worker.join().unwrap().unwrap();
     assert_eq!(summary(&db.store).2, 7, "shutdown flushed what was left");
 }
 

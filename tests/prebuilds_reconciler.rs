@@ -506,7 +506,7 @@ fn s20_run_loop_fills_new_presets_on_the_next_tick() {
         assert_eq!(per_preset(&e, &p3.id), 5, "filled on the next tick");
         assert_eq!(per_preset(&e, &p2.id), 10);
         cancel.cancel();
-        worker.join().unwrap();
+        worker.join().unwrap().unwrap();
     });
     assert!(e.db.store.list_locks().unwrap().is_empty(), "the loop stopped cleanly, its lease released");
 }

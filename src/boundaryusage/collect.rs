@@ -64,7 +64,6 @@ pub fn collect(
 ) -> Result<Option<CollectedSummary>> {
     let now = clock.now();
     let period_end = period_ending_at(now, interval);
-    let duration = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
     let period_duration_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     in_tx(store, TxOptions::write("boundary usage collect"), |tx| {
         tx.acquire_lock(LockId::BoundaryUsageStats)?;
@@ -82,7 +81,7 @@ pub fn collect(
             unique_users: sums.unique_users,
             allowed_requests: sums.allowed_requests,
             denied_requests: sums.denied_requests,
-            period_start: now - duration,
+            period_start: crate::clock::sub_duration(now, interval),
             period_duration_ms,
         };
         let json = serde_json::to_value(SnapshotJson {
@@ -107,7 +106,7 @@ pub fn run_collector_loop(
     replica_id: &str,
     interval: Duration,
     cancel: &Cancel,
-) {
+) -> Result<()> {
     let mut ticker = Ticker::new(clock.clone(), interval);
     while ticker.wait(cancel) {
         let span = tracing::info_span!("telemetry_collect", replica_id);
@@ -121,9 +120,11 @@ pub fn run_collector_loop(
                 "collected boundary usage"
             ),
             Ok(None) => {}
+            Err(error) if error.is_fatal() => return Err(error),
             Err(error) => tracing::warn!(%error, "collect boundary usage"),
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

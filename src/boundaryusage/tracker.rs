@@ -94,6 +94,13 @@ impl Tracker {
         }
     }
 
+    /// What is tracked but not yet written: (allowed, denied, unique workspaces, unique
+    /// users since the last flush).
+    pub fn pending_usage(&self) -> (i64, i64, usize, usize) {
+        let state = self.state.lock();
+        (state.allowed, state.denied, state.workspaces_delta.len(), state.users_delta.len())
+    }
+
     /// Requests tracked but not yet written: (allowed, denied).
     pub fn pending_requests(&self) -> (i64, i64) {
         let state = self.state.lock();
@@ -167,7 +174,9 @@ fn len_i64(set: &HashSet<Uuid>) -> i64 {
 }
 
 /// Flushes `tracker` every `interval` on `clock` until `cancel` fires, then flushes once
-/// more so that a clean shutdown loses nothing. Errors are logged; the loop goes on.
+/// more so that a clean shutdown loses nothing. A failed flush keeps its data for the next
+/// one; a failed final flush logs at ERROR what is lost and returns the error, as does an
+/// error no retry can cure.
 pub fn run_flush_loop(
     tracker: &Tracker,
     store: &dyn Store,
@@ -175,22 +184,33 @@ pub fn run_flush_loop(
     replica_id: &str,
     interval: Duration,
     cancel: &Cancel,
-) {
+) -> Result<()> {
     let mut ticker = Ticker::new(clock, interval);
     while ticker.wait(cancel) {
-        flush_logged(tracker, store, replica_id);
+        match flush_logged(tracker, store, replica_id) {
+            Err(error) if error.is_fatal() => break,
+            Err(error) => tracing::warn!(%error, "flush boundary usage; its data is kept for the next flush"),
+            Ok(()) => {}
+        }
     }
-    flush_logged(tracker, store, replica_id);
+    flush_logged(tracker, store, replica_id).inspect_err(|error| {
+        let (allowed_requests, denied_requests, unique_workspaces, unique_users) = tracker.pending_usage();
+        tracing::error!(
+            %error,
+            allowed_requests,
+            denied_requests,
+            unique_workspaces,
+            unique_users,
+            "final boundary usage flush failed; this usage is lost"
+        );
+    })
 }
 
-fn flush_logged(tracker: &Tracker, store: &dyn Store, replica_id: &str) {
+fn flush_logged(tracker: &Tracker, store: &dyn Store, replica_id: &str) -> Result<()> {
     let span = tracing::debug_span!("boundary_usage_flush", replica_id);
     let _entered = span.enter();
-    match tracker.flush(store, replica_id) {
-        Ok(FlushOutcome::Idle) => {}
-        Ok(FlushOutcome::Flushed { new_period, allowed, denied }) => {
-            tracing::debug!(new_period, allowed, denied, "flushed boundary usage");
-        }
-        Err(error) => tracing::warn!(%error, "flush boundary usage; its data is kept for the next flush"),
+    if let FlushOutcome::Flushed { new_period, allowed, denied } = tracker.flush(store, replica_id)? {
+        tracing::debug!(new_period, allowed, denied, "flushed boundary usage");
     }
+    Ok(())
 }

@@ -46,7 +46,7 @@ pub fn run(ctx: &GlobalArgs, command: DbCommand) -> Result<(), CliError> {
 }
 
 pub fn migrate(ctx: &GlobalArgs) -> Result<(), CliError> {
-    let store = ctx.open()?;
+    let store = ctx.open_or_create()?;
     let report = store.check_integrity().context(|| "check database".to_owned())?;
     print_check(ctx, &report)
 }
@@ -68,7 +68,7 @@ fn print_check(ctx: &GlobalArgs, report: &IntegrityReport) -> Result<(), CliErro
             integrity: report.integrity.clone(),
             foreign_keys: report.foreign_keys.clone(),
         }),
-        OutputFormat::Human => {
+        OutputFormat::Table => {
             println!("schema version  {}", report.schema_version);
             println!("integrity       {}", report.integrity);
             println!("foreign keys    {}", report.foreign_keys);
@@ -94,7 +94,7 @@ pub fn locks(ctx: &GlobalArgs) -> Result<(), CliError> {
         .collect();
     match ctx.output {
         OutputFormat::Json => print_json(&out),
-        OutputFormat::Human => {
+        OutputFormat::Table => {
             let table: Vec<Vec<String>> = rows
                 .iter()
                 .zip(&out)

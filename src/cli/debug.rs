@@ -17,7 +17,7 @@ use coderlite::database::in_tx;
 use crate::cli::CliError;
 use crate::cli::Context;
 use crate::cli::GlobalArgs;
-use crate::cli::args::parse_duration;
+use crate::cli::args::parse_interval;
 
 #[derive(Debug, Subcommand)]
 pub enum DebugCommand {
@@ -27,9 +27,9 @@ pub enum DebugCommand {
         lock: LockId,
         #[arg(long)]
         holder: String,
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_interval)]
         ttl: Duration,
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_interval)]
         hold_for: Duration,
     },
     /// For `duration`, repeatedly take a lease and do `work` inside it, logging enter/exit.
@@ -38,9 +38,9 @@ pub enum DebugCommand {
         lock: LockId,
         #[arg(long)]
         holder: String,
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_interval)]
         work: Duration,
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_interval)]
         duration: Duration,
         #[arg(long)]
         log: PathBuf,
@@ -48,11 +48,11 @@ pub enum DebugCommand {
     /// For `duration`, collect boundary usage in a tight loop; print the totals collected as
     /// one JSON line.
     CollectLoop {
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_interval)]
         duration: Duration,
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_interval)]
         interval: Duration,
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_interval)]
         max_staleness: Duration,
     },
     /// Run `iterations` write transactions holding transaction lock `lock`, logging enter/exit.

@@ -48,7 +48,7 @@ pub fn run(ctx: &GlobalArgs, command: FixturesCommand) -> Result<(), CliError> {
             for s in &sources {
                 fixture_json::parse(&s.name, &s.text).map_err(|e| CliError::new("load fixtures", e))?;
             }
-            let store = ctx.open()?;
+            let store = ctx.open_or_create()?;
             let s = fixture_json::load(&store, &sources).map_err(|e| CliError::new("load fixtures", e))?;
             let out = LoadOutput {
                 organizations: s.organizations,
@@ -63,7 +63,7 @@ pub fn run(ctx: &GlobalArgs, command: FixturesCommand) -> Result<(), CliError> {
             };
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     println!(
                         "loaded {} organizations, {} users, {} groups, {} templates ({} versions, {} presets), \
                          {} workspaces, {} agent stats, {} app stats",

@@ -98,7 +98,7 @@ pub fn run(ctx: &GlobalArgs, command: InsightsCommand) -> Result<(), CliError> {
             };
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     let rows = vec![vec![
                         out.active_users.to_string(),
                         out.usage_total_seconds.to_string(),
@@ -125,7 +125,7 @@ pub fn run(ctx: &GlobalArgs, command: InsightsCommand) -> Result<(), CliError> {
                 .collect();
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     let rows: Vec<Vec<String>> = out
                         .iter()
                         .map(|a| vec![a.app_name.clone(), a.active_users.to_string(), a.usage_seconds.to_string()])
@@ -149,7 +149,7 @@ pub fn run(ctx: &GlobalArgs, command: InsightsCommand) -> Result<(), CliError> {
                 .collect();
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     let rows: Vec<Vec<String>> = out
                         .iter()
                         .map(|i| vec![i.start_time.clone(), i.end_time.clone(), i.active_users.to_string()])

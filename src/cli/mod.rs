@@ -32,7 +32,8 @@ use coderlite::database::sqlite::StoreConfig;
 #[command(name = "coderlite", version, about, propagate_version = true)]
 pub struct Cli {
     /// The database file. Default: $XDG_DATA_HOME/coderlite/coderlite.db, else
-    /// ~/.local/share/coderlite/coderlite.db. Parent directories are created.
+    /// ~/.local/share/coderlite/coderlite.db. Only server, setup, migrate, providers seed and
+    /// fixtures load create it (and its directories); other commands need it to exist.
     #[arg(long, global = true, env = "CODERLITE_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
@@ -40,12 +41,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "CODERLITE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
 
-    /// More log output (-v debug, -vv trace).
+    /// More log output (-v debug, -vv trace). CODERLITE_LOG (a tracing filter such as
+    /// `info,coderlite::prebuilds=debug`) replaces the level.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Output format of read commands.
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Human)]
+    /// Output format of commands that print data.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 
     #[command(subcommand)]
@@ -60,7 +62,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    Human,
+    /// Aligned plain-text tables (upstream's CLI calls this `table`).
+    #[value(alias = "human")]
+    Table,
     Json,
 }
 
@@ -119,28 +123,44 @@ pub enum Command {
     },
 }
 
-/// An error as printed: `<what failed>: <why>`.
+/// An error as printed: `<what failed>: <why>`, and the exit code (1, or 2 for bad usage).
 #[derive(Debug)]
 pub struct CliError {
     what: String,
     why: Box<dyn std::error::Error + Send + Sync>,
+    exit_code: u8,
 }
 
 impl CliError {
     pub fn new(what: impl Into<String>, why: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self { what: what.into(), why: why.into() }
+        Self { what: what.into(), why: why.into(), exit_code: 1 }
+    }
+
+    /// Bad usage (a flag or variable out of range, malformed): exit code 2, as clap's own.
+    pub fn usage(what: impl Into<String>, why: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self { exit_code: 2, ..Self::new(what, why) }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.exit_code
     }
 }
 
 impl fmt::Display for CliError {
+    /// Each cause once: a cause whose text already ends the line so far (an error that
+    /// prints its source inside its own message) is not repeated.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.what, self.why)?;
+        let mut line = format!("{}: {}", self.what, self.why);
         let mut source = self.why.source();
         while let Some(cause) = source {
-            write!(f, ": {cause}")?;
+            let text = cause.to_string();
+            if !line.ends_with(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
             source = cause.source();
         }
-        Ok(())
+        f.write_str(&line)
     }
 }
 
@@ -165,7 +185,12 @@ where
     }
 }
 
-pub fn init_tracing(cli: &Cli) {
+/// Sets up logging on stderr. A bad `CODERLITE_LOG` filter is refused (exit 2), never
+/// silently replaced. Colour only on a terminal, and never with `NO_COLOR` set. Write
+/// failures (a closed pipe) are dropped quietly: a log line must never take a thread down.
+pub fn init_tracing(cli: &Cli) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+
     use tracing_subscriber::EnvFilter;
 
     let base = match (&cli.command, cli.verbose) {
@@ -174,18 +199,37 @@ pub fn init_tracing(cli: &Cli) {
         (_, 1) => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("CODERLITE_LOG").unwrap_or_else(|_| EnvFilter::new(base));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let directives = match std::env::var("CODERLITE_LOG") {
+        Ok(text) if !text.trim().is_empty() => {
+            EnvFilter::builder()
+                .parse(&text)
+                .map_err(|e| CliError::usage(format!("invalid CODERLITE_LOG {text:?}"), e))?;
+            text
+        }
+        _ => base.to_owned(),
+    };
+    // refinery narrates every migration at info; coderlite logs one line of its own.
+    let filter = EnvFilter::builder()
+        .parse(format!("{directives},refinery_core=warn,refinery=warn"))
+        .map_err(|e| CliError::usage("log filter", e))?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
+        .log_internal_errors(false);
     match cli.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    Ok(())
 }
 
-pub fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs the parsed command; `matches` tells flags from environment variables in errors.
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
     let ctx = GlobalArgs { db: cli.db, output: cli.output };
     match cli.command {
-        Command::Server(args) => server::run(&ctx, args),
+        Command::Server(args) => server::run(&ctx, args, &args::Sources::of(matches, &["server"])),
         Command::Setup => setup::run(&ctx),
         Command::Migrate => db::migrate(&ctx),
         Command::Db { command } => db::run(&ctx, command),
@@ -193,10 +237,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Rollup => rollup::run(&ctx),
         Command::Insights { command } => insights::run(&ctx, command),
         Command::Fixtures { command } => fixtures::run(&ctx, command),
-        Command::Telemetry { command } => telemetry::run(&ctx, command),
+        Command::Telemetry { command } => {
+            telemetry::run(&ctx, command, &args::Sources::of(matches, &["telemetry", "collect"]))
+        }
         Command::Users { command } => users::run(&ctx, command),
         Command::Providers { command } => providers::run(&ctx, command),
-        Command::Prebuilds { command } => prebuilds::run(&ctx, command, &prebuilds::config_from_env()?),
+        Command::Prebuilds { command } => prebuilds::run(&ctx, command),
         Command::Debug { command } => debug::run(&ctx, command),
     }
 }
@@ -223,26 +269,56 @@ impl GlobalArgs {
         Ok(data_home.join("coderlite").join("coderlite.db"))
     }
 
-    /// Opens (creating and migrating) the database with a store config built by `configure`.
-    pub fn open_with(&self, configure: impl FnOnce(&mut StoreConfig)) -> Result<SqliteStore, CliError> {
+    /// Opens the database for commands that may create it (`server`, `setup`, `migrate`,
+    /// `providers seed`, `fixtures load`): parent directories and the file are created and
+    /// migrated as needed. `configure` adjusts the store config.
+    pub fn open_or_create_with(&self, configure: impl FnOnce(&mut StoreConfig)) -> Result<SqliteStore, CliError> {
         let path = self.db_path()?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).context(|| format!("create directory {}", parent.display()))?;
         }
-        let mut config = StoreConfig::new(&path, Arc::new(RealClock), format!("cli-{}", uuid::Uuid::new_v4()));
-        configure(&mut config);
-        SqliteStore::open(config).map_err(|e| {
-            let what = format!("open database {}", path.display());
-            match e {
-                // Already says which file; keep only the reason.
-                coderlite::database::Error::Open { message, .. } => CliError::new(what, message),
-                other => CliError::new(what, other),
-            }
-        })
+        self.open_path(path, true, configure)
     }
 
-    /// Opens the database with the default store config.
+    /// [`Self::open_or_create_with`] with the default store config.
+    pub fn open_or_create(&self) -> Result<SqliteStore, CliError> {
+        self.open_or_create_with(|_| {})
+    }
+
+    /// Opens an existing coderlite database (migrating it if this binary is newer). A
+    /// missing path is an error naming it, so a mistyped `--db` never creates a database.
     pub fn open(&self) -> Result<SqliteStore, CliError> {
-        self.open_with(|_| {})
+        self.open_path(self.db_path()?, false, |_| {})
+    }
+
+    fn open_path(
+        &self,
+        path: PathBuf,
+        create: bool,
+        configure: impl FnOnce(&mut StoreConfig),
+    ) -> Result<SqliteStore, CliError> {
+        tracing::debug!(db = %path.display(), create, "using database");
+        let mut config = StoreConfig::new(&path, Arc::new(RealClock), format!("cli-{}", uuid::Uuid::new_v4()));
+        config.create = create;
+        configure(&mut config);
+        SqliteStore::open(config).map_err(|e| open_error(&path, e))
+    }
+}
+
+/// The CLI's wording of a failed open: what failed names the file once, the reason follows.
+fn open_error(path: &std::path::Path, e: coderlite::database::Error) -> CliError {
+    use coderlite::database::Error;
+
+    let what = format!("open database {}", path.display());
+    match e {
+        Error::NoDatabase { .. } => CliError::new(
+            e.to_string(),
+            "create one with `coderlite setup` (or `migrate`, `fixtures load`, `server`), \
+             or point --db / CODERLITE_DB at an existing one",
+        ),
+        // Already names the file.
+        Error::ReadOnlyDatabase { .. } => CliError::new("open database", e),
+        Error::Open { message, .. } => CliError::new(what, message),
+        other => CliError::new(what, other),
     }
 }

@@ -97,7 +97,9 @@ struct ClaimOutput {
     name: Option<String>,
 }
 
-pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand, config: &ReconcilerConfig) -> Result<(), CliError> {
+pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand) -> Result<(), CliError> {
+    // The reconcile interval plays no part in one cycle or a status: the defaults serve.
+    let config = &ReconcilerConfig::new(Duration::from_secs(60));
     let store = ctx.open()?;
     match command {
         PrebuildsCommand::Status => status(ctx, &store, config),
@@ -106,7 +108,7 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand, config: &ReconcilerConfi
             reconciler::set_paused(&store, paused).context(|| "update prebuilds settings".to_owned())?;
             match ctx.output {
                 OutputFormat::Json => print_json(&serde_json::json!({ "paused": paused })),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     println!("prebuilds reconciliation {}", if paused { "paused" } else { "resumed" });
                     Ok(())
                 }
@@ -128,7 +130,7 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand, config: &ReconcilerConfi
             };
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     if !out.acquired {
                         println!("not reconciled: another process holds the reconcile lease");
                     } else if out.paused {
@@ -157,7 +159,7 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand, config: &ReconcilerConfi
             };
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     match &out.workspace_id {
                         Some(id) => println!("claimed {id} as {}", out.name.clone().unwrap_or_default()),
                         None => {
@@ -173,7 +175,7 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand, config: &ReconcilerConfi
                 .context(|| format!("invalidate template {template}"))?;
             match ctx.output {
                 OutputFormat::Json => print_json(&serde_json::json!({ "invalidated_presets": presets })),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     println!("invalidated {} presets; their prebuilds are replaced from the next cycle", presets.len());
                     Ok(())
                 }
@@ -225,7 +227,7 @@ fn status(ctx: &GlobalArgs, store: &dyn Store, config: &ReconcilerConfig) -> Res
     let out = StatusOutput { paused, presets };
     match ctx.output {
         OutputFormat::Json => print_json(&out),
-        OutputFormat::Human => {
+        OutputFormat::Table => {
             if out.paused {
                 println!("reconciliation is PAUSED");
             }
@@ -265,14 +267,4 @@ fn status(ctx: &GlobalArgs, store: &dyn Store, config: &ReconcilerConfig) -> Res
             Ok(())
         }
     }
-}
-
-/// The reconciler settings from the environment (the server's flags share the variable).
-pub fn config_from_env() -> Result<ReconcilerConfig, CliError> {
-    let interval = match std::env::var("CODER_WORKSPACE_PREBUILDS_RECONCILIATION_INTERVAL") {
-        Ok(v) if !v.is_empty() => crate::cli::args::parse_duration(&v)
-            .map_err(|e| CliError::new("CODER_WORKSPACE_PREBUILDS_RECONCILIATION_INTERVAL", e))?,
-        _ => Duration::from_secs(60),
-    };
-    Ok(ReconcilerConfig::new(interval))
 }

@@ -60,7 +60,7 @@ pub fn seed_from_process_env(store: &dyn Store) -> Result<aiproviders::SeedRepor
 }
 
 pub fn run(ctx: &GlobalArgs, command: ProvidersCommand) -> Result<(), CliError> {
-    let store = ctx.open()?;
+    let store = if matches!(command, ProvidersCommand::Seed) { ctx.open_or_create()? } else { ctx.open()? };
     match command {
         ProvidersCommand::List => list(ctx, &store),
         ProvidersCommand::Delete { name } => {
@@ -85,7 +85,7 @@ pub fn run(ctx: &GlobalArgs, command: ProvidersCommand) -> Result<(), CliError> 
             };
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     println!(
                         "inserted {} providers ({} keys), {} unchanged, {} skipped (soft-deleted)",
                         out.inserted.len(),
@@ -126,7 +126,7 @@ fn list(ctx: &GlobalArgs, store: &dyn Store) -> Result<(), CliError> {
     }
     match ctx.output {
         OutputFormat::Json => print_json(&out),
-        OutputFormat::Human => {
+        OutputFormat::Table => {
             let rows: Vec<Vec<String>> = out
                 .iter()
                 .map(|p| {

@@ -28,7 +28,7 @@ pub fn run(ctx: &GlobalArgs) -> Result<(), CliError> {
     };
     match ctx.output {
         OutputFormat::Json => print_json(&out),
-        OutputFormat::Human => {
+        OutputFormat::Table => {
             if out.acquired {
                 println!("rollup wrote {} rows in {:.1} ms", out.rows_written, out.took_ms);
             } else {

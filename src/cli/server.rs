@@ -25,7 +25,7 @@ use signal_hook::iterator::Signals;
 use crate::cli::CliError;
 use crate::cli::Context;
 use crate::cli::GlobalArgs;
-use crate::cli::args::parse_duration;
+use crate::cli::args::Sources;
 use crate::cli::args::parse_interval;
 use crate::cli::providers::seed_from_process_env;
 
@@ -37,78 +37,94 @@ pub struct ServerArgs {
     pub demo: bool,
 
     /// How often the prebuilds reconciler runs [default: 1m; with --demo 10s]
-    #[arg(long, env = "CODER_WORKSPACE_PREBUILDS_RECONCILIATION_INTERVAL", value_parser = parse_interval)]
-    pub reconcile_interval: Option<Duration>,
+    #[arg(long, env = "CODER_WORKSPACE_PREBUILDS_RECONCILIATION_INTERVAL", value_name = "DURATION")]
+    pub reconcile_interval: Option<String>,
 
     /// How long the echo provisioner takes per job [default: 2s; with --demo 1s]
-    #[arg(long, env = "CODERLITE_PROVISIONER_DELAY", value_parser = parse_duration)]
-    pub provisioner_delay: Option<Duration>,
+    #[arg(long, env = "CODERLITE_PROVISIONER_DELAY", value_name = "DURATION")]
+    pub provisioner_delay: Option<String>,
 
     /// How often the template usage rollup runs [default: 5m; with --demo 1m]
-    #[arg(long, env = "CODERLITE_ROLLUP_INTERVAL", value_parser = parse_interval)]
-    pub rollup_interval: Option<Duration>,
+    #[arg(long, env = "CODERLITE_ROLLUP_INTERVAL", value_name = "DURATION")]
+    pub rollup_interval: Option<String>,
 
     /// How often boundary usage is flushed to the database [default: 1m; with --demo 10s]
-    #[arg(long, env = "CODERLITE_BOUNDARY_FLUSH_INTERVAL", value_parser = parse_interval)]
-    pub boundary_flush_interval: Option<Duration>,
+    #[arg(long, env = "CODERLITE_BOUNDARY_FLUSH_INTERVAL", value_name = "DURATION")]
+    pub boundary_flush_interval: Option<String>,
 
     /// How often boundary usage telemetry is collected [default: 30m; with --demo 1m]
-    #[arg(long, env = "CODERLITE_TELEMETRY_INTERVAL", value_parser = parse_interval)]
-    pub telemetry_interval: Option<Duration>,
+    #[arg(long, env = "CODERLITE_TELEMETRY_INTERVAL", value_name = "DURATION")]
+    pub telemetry_interval: Option<String>,
 
     /// How often the demo's simulated agents report stats (only with --demo) [default: 30s]
-    #[arg(long, env = "CODERLITE_AGENT_STATS_INTERVAL", value_parser = parse_interval)]
-    pub agent_stats_interval: Option<Duration>,
+    #[arg(long, env = "CODERLITE_AGENT_STATS_INTERVAL", value_name = "DURATION")]
+    pub agent_stats_interval: Option<String>,
 
-    /// This process's replica ID: lease holder, provisioner worker and boundary usage
-    /// replica [default: a random UUID]
-    #[arg(long, env = "CODERLITE_REPLICA_ID")]
+    /// This process's replica ID, a UUID: lease holder, provisioner worker and boundary
+    /// usage replica [default: a random UUID]
+    #[arg(long, env = "CODERLITE_REPLICA_ID", value_name = "UUID")]
     pub replica_id: Option<String>,
 
     /// Serve /healthz and /metrics on this address (host:port) [default: off]
-    #[arg(long, env = "CODERLITE_HTTP_ADDRESS")]
+    #[arg(long, env = "CODERLITE_HTTP_ADDRESS", value_name = "HOST:PORT")]
     pub http_address: Option<String>,
+
+    /// Make the named service panic as it starts (supervision tests).
+    #[arg(long, hide = true)]
+    pub fail_service: Option<String>,
 }
 
-/// Resolves the flags against the defaults of the mode.
-fn server_config(args: &ServerArgs) -> Result<ServerConfig, CliError> {
+/// Resolves the flags against the defaults of the mode. Every duration is range-checked here
+/// (more than zero, at most a year), and an error names the flag or variable it came from.
+fn server_config(args: &ServerArgs, sources: &Sources<'_>) -> Result<ServerConfig, CliError> {
     let demo = args.demo;
-    let pick = |given: Option<Duration>, normal: u64, in_demo: u64| {
-        given.unwrap_or(Duration::from_secs(if demo { in_demo } else { normal }))
+    let interval = |id: &str, text: &Option<String>, normal: u64, in_demo: u64| {
+        let given = sources.parse(id, text.as_deref(), parse_interval)?;
+        Ok::<_, CliError>(given.unwrap_or(Duration::from_secs(if demo { in_demo } else { normal })))
     };
-    let replica_id = match &args.replica_id {
-        Some(id) if id.trim().is_empty() => {
-            return Err(CliError::new("--replica-id", "must not be empty"));
-        }
-        Some(id) => id.clone(),
+    let replica_id = match sources.parse("replica_id", args.replica_id.as_deref(), parse_replica_id)? {
+        Some(id) => id,
         None => uuid::Uuid::new_v4().to_string(),
     };
+    let agent_stats = interval("agent_stats_interval", &args.agent_stats_interval, 30, 30)?;
     Ok(ServerConfig {
         replica_id,
-        reconciler: ReconcilerConfig::new(pick(args.reconcile_interval, 60, 10)),
-        provisioner: ProvisionerConfig::new(pick(args.provisioner_delay, 2, 1)),
-        rollup_interval: pick(args.rollup_interval, 300, 60),
-        boundary_flush_interval: pick(args.boundary_flush_interval, 60, 10),
-        telemetry_interval: pick(args.telemetry_interval, 1800, 60),
-        demo_agent_stats_interval: demo.then(|| args.agent_stats_interval.unwrap_or(Duration::from_secs(30))),
+        reconciler: ReconcilerConfig::new(interval("reconcile_interval", &args.reconcile_interval, 60, 10)?),
+        provisioner: ProvisionerConfig::new(interval("provisioner_delay", &args.provisioner_delay, 2, 1)?),
+        rollup_interval: interval("rollup_interval", &args.rollup_interval, 300, 60)?,
+        boundary_flush_interval: interval("boundary_flush_interval", &args.boundary_flush_interval, 60, 10)?,
+        telemetry_interval: interval("telemetry_interval", &args.telemetry_interval, 1800, 60)?,
+        demo_agent_stats_interval: demo.then_some(agent_stats),
+        fail_service: args.fail_service.clone(),
     })
 }
 
+/// Replica IDs are UUIDs, as upstream's (and a `uuid` column on PostgreSQL); kept in the
+/// lowercase hyphenated form every other ID uses.
+fn parse_replica_id(text: &str) -> Result<String, String> {
+    uuid::Uuid::parse_str(text.trim())
+        .map(|id| id.to_string())
+        .map_err(|_| "must be a UUID, like 8f1d3c52-5b1e-4f7a-9a4e-2c8d6e0b7a13".to_owned())
+}
+
 /// The signal policy: the first signal (`n` = 0) starts a graceful shutdown; any later one
-/// returns the exit code to leave with at once (128 + the signal, as shells report it).
+/// returns the exit code to leave with at once (128 + the signal, as shells report it). The
+/// cancel comes before any logging, so a log write that fails cannot keep the server up.
 fn on_signal(n: usize, signal: i32, cancel: &Cancel) -> Option<i32> {
     if n == 0 {
-        tracing::info!(signal, "shutting down; a second signal exits at once");
         cancel.cancel();
+        let _ = std::panic::catch_unwind(|| {
+            tracing::info!(signal, "shutting down; a second signal exits at once");
+        });
         None
     } else {
-        tracing::warn!(signal, "second signal: exiting at once");
+        let _ = std::panic::catch_unwind(|| tracing::warn!(signal, "second signal: exiting at once"));
         Some(128 + signal)
     }
 }
 
-pub fn run(ctx: &GlobalArgs, args: ServerArgs) -> Result<(), CliError> {
-    let config = server_config(&args)?;
+pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<(), CliError> {
+    let config = server_config(&args, sources)?;
     // Signals first: a signal during startup stops the server once startup is done.
     let cancel = Cancel::new();
     let mut signals = Signals::new([SIGINT, SIGTERM]).context(|| "install signal handlers".to_owned())?;
@@ -133,7 +149,7 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs) -> Result<(), CliError> {
         None => None,
     };
 
-    let store = ctx.open_with(|c| c.replica_id = config.replica_id.clone())?;
+    let store = ctx.open_or_create_with(|c| c.replica_id = config.replica_id.clone())?;
     // Startup order: migrate (open), deployment setup, AI provider seed, demo, services.
     coderlite::deployment::setup_deployment(&store).map_err(|e| CliError::new("deployment setup", e))?;
     seed_from_process_env(&store)?;
@@ -155,7 +171,7 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs) -> Result<(), CliError> {
     let store: SharedStore = Arc::new(store);
     let clock: SharedClock = Arc::new(RealClock);
 
-    let services = Services::start(store.clone(), clock, &config);
+    let services = Services::start(store.clone(), clock, &config, &cancel);
     http_state.mark_ready(store, schema_version);
     tracing::info!(
         db = %path,
@@ -167,15 +183,21 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs) -> Result<(), CliError> {
         "coderlite server started"
     );
 
+    // A signal or a failed service fires `cancel`.
     cancel.wait();
-    services.shutdown();
+    let stopped = services.shutdown();
     if let Some(http) = http {
         http.stop();
     }
     signals_handle.close();
     let _ = signal_thread.join();
-    tracing::info!("coderlite server stopped");
-    Ok(())
+    match stopped {
+        Ok(()) => {
+            tracing::info!("coderlite server stopped");
+            Ok(())
+        }
+        Err(failure) => Err(CliError::new(format!("{} stopped", failure.service), failure.why)),
+    }
 }
 
 #[cfg(test)]
@@ -191,33 +213,60 @@ mod tests {
         assert_eq!(on_signal(2, SIGTERM, &cancel), Some(143));
     }
 
+    /// The config of `coderlite server ARGV...`, or the printed error.
+    fn config_of(argv: &[&str]) -> Result<ServerConfig, String> {
+        use clap::CommandFactory;
+        use clap::FromArgMatches;
+
+        let matches = crate::cli::Cli::command()
+            .try_get_matches_from(["coderlite", "server"].iter().chain(argv))
+            .map_err(|e| e.to_string())?;
+        let cli = crate::cli::Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        let crate::cli::Command::Server(args) = cli.command else { unreachable!() };
+        server_config(&args, &Sources::of(&matches, &["server"])).map_err(|e| {
+            assert_eq!(e.exit_code(), 2, "a bad server setting is a usage error");
+            e.to_string()
+        })
+    }
+
     #[test]
     fn demo_mode_shortens_only_the_defaults() {
-        use clap::Parser;
-
-        #[derive(Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            args: ServerArgs,
-        }
-        let parse = |argv: &[&str]| {
-            server_config(&Wrapper::try_parse_from(std::iter::once("server").chain(argv.iter().copied())).unwrap().args)
-                .unwrap()
-        };
-        let normal = parse(&[]);
+        let normal = config_of(&[]).unwrap();
         assert_eq!(normal.reconciler.interval, Duration::from_secs(60));
         assert_eq!(normal.provisioner.delay, Duration::from_secs(2));
         assert_eq!(normal.rollup_interval, Duration::from_secs(300));
         assert_eq!(normal.boundary_flush_interval, Duration::from_secs(60));
         assert_eq!(normal.telemetry_interval, Duration::from_secs(1800));
         assert_eq!(normal.demo_agent_stats_interval, None);
-        let demo = parse(&["--demo", "--reconcile-interval", "500ms", "--replica-id", "r1"]);
+        let id = "8f1d3c52-5b1e-4f7a-9a4e-2c8d6e0b7a13";
+        let demo = config_of(&["--demo", "--reconcile-interval", "500ms", "--replica-id", id]).unwrap();
         assert_eq!(demo.reconciler.interval, Duration::from_millis(500));
         assert_eq!(demo.provisioner.delay, Duration::from_secs(1));
         assert_eq!(demo.demo_agent_stats_interval, Some(Duration::from_secs(30)));
-        assert_eq!(demo.replica_id, "r1");
-        assert_ne!(parse(&[]).replica_id, parse(&[]).replica_id, "a random replica ID per process");
-        assert!(Wrapper::try_parse_from(["server", "--rollup-interval", "0s"]).is_err());
-        assert!(server_config(&Wrapper::try_parse_from(["server", "--replica-id", " "]).unwrap().args).is_err());
+        assert_eq!(demo.replica_id, id);
+        assert_ne!(config_of(&[]).unwrap().replica_id, config_of(&[]).unwrap().replica_id, "random per process");
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_naming_the_flag_and_range() {
+        for (flag, value) in [
+            ("--reconcile-interval", "1000000000000h"),
+            ("--boundary-flush-interval", "1000000000000h"),
+            ("--telemetry-interval", "1000000000000h"),
+            ("--agent-stats-interval", "1000000000000h"),
+            ("--rollup-interval", "18446744073709551615s1s"),
+            ("--rollup-interval", "5124095576030432h"),
+            ("--provisioner-delay", "366d"),
+            ("--rollup-interval", "0s"),
+            ("--rollup-interval", "0"),
+            ("--reconcile-interval", "5x"),
+        ] {
+            let err = config_of(&[flag, value]).unwrap_err();
+            assert!(err.contains(flag), "{flag} {value}: {err}");
+            assert!(err.contains(value), "{flag} {value}: {err}");
+            assert!(err.contains("too large") || err.contains("365d") || err.contains("unknown unit"), "{err}");
+        }
+        let err = config_of(&["--replica-id", "r1"]).unwrap_err();
+        assert!(err.contains("--replica-id") && err.contains("UUID"), "{err}");
     }
 }

@@ -20,7 +20,7 @@ struct SetupOutput {
 }
 
 pub fn run(ctx: &GlobalArgs) -> Result<(), CliError> {
-    let store = ctx.open()?;
+    let store = ctx.open_or_create()?;
     let setup = deployment::setup_deployment(&store).map_err(|e| CliError::new("deployment setup", e))?;
     let seeded = seed_from_process_env(&store)?;
     let out = SetupOutput {
@@ -30,7 +30,7 @@ pub fn run(ctx: &GlobalArgs) -> Result<(), CliError> {
     };
     match ctx.output {
         OutputFormat::Json => print_json(&out),
-        OutputFormat::Human => {
+        OutputFormat::Table => {
             println!("deployment id         {}", out.deployment_id);
             println!("mesh key fingerprint  {}", out.mesh_key_fingerprint);
             println!("providers seeded      {}", out.providers_seeded);

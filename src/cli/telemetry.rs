@@ -11,7 +11,8 @@ use crate::cli::CliError;
 use crate::cli::Context;
 use crate::cli::GlobalArgs;
 use crate::cli::OutputFormat;
-use crate::cli::args::parse_duration;
+use crate::cli::args::Sources;
+use crate::cli::args::parse_interval;
 use crate::cli::output::print_json;
 
 #[derive(Debug, Subcommand)]
@@ -19,13 +20,14 @@ pub enum TelemetryCommand {
     /// Collect the current telemetry period now (prints the summary, or that this period was
     /// already collected).
     Collect {
-        /// The telemetry period (the server's --telemetry-interval).
-        #[arg(long, value_parser = parse_duration, default_value = "30m")]
-        interval: Duration,
-        /// Rows whose window began longer ago than this are dropped uncounted. Default: two
-        /// intervals.
-        #[arg(long, value_parser = parse_duration)]
-        max_staleness: Option<Duration>,
+        /// The telemetry period: the same setting as the server's --telemetry-interval
+        /// [default: 30m]
+        #[arg(long, env = "CODERLITE_TELEMETRY_INTERVAL", value_name = "DURATION")]
+        interval: Option<String>,
+        /// Rows whose window began longer ago than this are dropped uncounted [default: two
+        /// intervals]
+        #[arg(long, value_name = "DURATION")]
+        max_staleness: Option<String>,
     },
 }
 
@@ -46,9 +48,12 @@ struct SummaryOutput {
     period_duration_ms: i64,
 }
 
-pub fn run(ctx: &GlobalArgs, command: TelemetryCommand) -> Result<(), CliError> {
+pub fn run(ctx: &GlobalArgs, command: TelemetryCommand, sources: &Sources<'_>) -> Result<(), CliError> {
     match command {
         TelemetryCommand::Collect { interval, max_staleness } => {
+            let interval =
+                sources.parse("interval", interval.as_deref(), parse_interval)?.unwrap_or(Duration::from_secs(1800));
+            let max_staleness = sources.parse("max_staleness", max_staleness.as_deref(), parse_interval)?;
             let store = ctx.open()?;
             let clock = store.clock();
             let replica_id = store.config().replica_id.clone();
@@ -68,7 +73,7 @@ pub fn run(ctx: &GlobalArgs, command: TelemetryCommand) -> Result<(), CliError> 
             };
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     match out.summary {
                         None => println!("already collected: another process collected this period"),
                         Some(s) => {

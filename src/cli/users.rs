@@ -57,7 +57,7 @@ pub fn run(ctx: &GlobalArgs, command: UsersCommand) -> Result<(), CliError> {
                 .collect();
             match ctx.output {
                 OutputFormat::Json => print_json(&out),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     let rows: Vec<Vec<String>> = out
                         .iter()
                         .map(|u| {
@@ -80,7 +80,7 @@ pub fn run(ctx: &GlobalArgs, command: UsersCommand) -> Result<(), CliError> {
             let seats = store.get_active_user_count(false).context(|| "count seats".to_owned())?;
             match ctx.output {
                 OutputFormat::Json => print_json(&SeatsOutput { seats }),
-                OutputFormat::Human => {
+                OutputFormat::Table => {
                     println!("{seats} seats in use (active human users; system users never count)");
                     Ok(())
                 }

@@ -67,6 +67,19 @@ pub enum Error {
     #[error("open database {path}: {message}")]
     Open { path: PathBuf, message: String },
 
+    /// The path holds no coderlite database (missing, or never migrated), and the caller
+    /// asked not to create one.
+    #[error("no coderlite database at {}", path.display())]
+    NoDatabase { path: PathBuf },
+
+    /// The database file (or its directory) is not writable; coderlite writes to every
+    /// database it opens (WAL and shared-memory files included).
+    #[error(
+        "database file {} is read-only (permission denied): coderlite needs write access to it and to its directory",
+        path.display()
+    )]
+    ReadOnlyDatabase { path: PathBuf },
+
     /// Applying migrations failed.
     #[error("apply migrations: {message}")]
     Migration { message: String },
@@ -74,6 +87,10 @@ pub enum Error {
     /// The connection pool could not hand out a connection.
     #[error("{op}: get connection: {message}")]
     Pool { op: &'static str, message: String },
+
+    /// The database file is damaged or is not a database.
+    #[error("{op}: database file is corrupt: {message}")]
+    Corrupt { op: &'static str, message: String },
 
     /// Any other SQLite failure.
     #[error("{op}: {message}")]
@@ -106,5 +123,18 @@ impl Error {
 
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
+    }
+
+    /// True for errors that no retry will cure: the database was migrated past this binary,
+    /// went away, became read-only or is corrupt. A background service that meets one stops
+    /// the server instead of logging the same failure forever.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Error::SchemaTooNew { .. }
+                | Error::NoDatabase { .. }
+                | Error::ReadOnlyDatabase { .. }
+                | Error::Corrupt { .. }
+        )
     }
 }

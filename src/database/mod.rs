@@ -694,9 +694,8 @@ fn heartbeat_loop(
     cancel: &Cancel,
 ) {
     let clock = backend.clock();
-    let period = chrono::Duration::from_std(ttl / 3).unwrap_or(chrono::Duration::seconds(1));
     loop {
-        if !clock.sleep_until(clock.now() + period, cancel) {
+        if !clock.sleep_until(crate::clock::add_duration(clock.now(), ttl / 3), cancel) {
             return;
         }
         match backend.renew_lease(lock_id, holder, ttl) {

@@ -183,14 +183,14 @@ fn cycle(store: &dyn Store, config: &ReconcilerConfig, cache: Option<&SnapshotCa
 }
 
 /// Runs a cycle every `config.interval` on `clock` until `cancel` fires, logging a one-line
-/// summary per cycle.
+/// summary per cycle. Returns early only on an error no retry can cure ([`Error::is_fatal`]).
 pub fn run_reconciler_loop(
     store: &dyn Store,
     clock: SharedClock,
     holder: &str,
     config: &ReconcilerConfig,
     cancel: &Cancel,
-) {
+) -> crate::database::Result<()> {
     let mut ticker = Ticker::new(clock.clone(), config.interval);
     let cache = SnapshotCache::new();
     loop {
@@ -206,10 +206,11 @@ pub fn run_reconciler_loop(
                 "reconcile cycle done"
             ),
             Ok(_) => tracing::debug!("reconcile cycle skipped: another replica holds the lease"),
+            Err(error) if error.is_fatal() => return Err(error),
             Err(error) => tracing::error!(%error, "reconcile cycle failed"),
         }
         if !ticker.wait(cancel) {
-            return;
+            return Ok(());
         }
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use crate::clock::Cancel;
 use crate::clock::SharedClock;
 use crate::clock::Timestamp;
+use crate::clock::add_duration;
+use crate::clock::sub_duration;
 use crate::database;
 use crate::database::Store;
 use crate::database::TxOptions;
@@ -106,11 +108,8 @@ pub fn run_provisioner_loop(
     worker_id: &str,
     config: ProvisionerConfig,
     cancel: &Cancel,
-) {
-    let delay = chrono::Duration::from_std(config.delay).unwrap_or(chrono::Duration::zero());
-    let poll = chrono::Duration::from_std(config.poll_interval).unwrap_or(chrono::Duration::seconds(1));
-    let heartbeat = chrono::Duration::from_std(JOB_HEARTBEAT_INTERVAL).expect("constant fits");
-    let hung_after = chrono::Duration::from_std(JOB_HUNG_AFTER).expect("constant fits");
+) -> crate::database::Result<()> {
+    let (delay, poll) = (config.delay, config.poll_interval);
     let mut in_flight: VecDeque<(Timestamp, ProvisionerJob)> = VecDeque::new();
     let mut next_heartbeat = clock.now();
     loop {
@@ -124,19 +123,20 @@ pub fn run_provisioner_loop(
             {
                 tracing::warn!(%error, "heartbeat provisioner jobs");
             }
-            match store.requeue_provisioner_jobs(None, now - hung_after, now) {
+            match store.requeue_provisioner_jobs(None, sub_duration(now, JOB_HUNG_AFTER), now) {
                 Ok(0) => {}
                 Ok(requeued) => {
                     tracing::warn!(requeued, "requeued the jobs of a provisioner that stopped heartbeating")
                 }
+                Err(error) if error.is_fatal() => return Err(error),
                 Err(error) => tracing::warn!(%error, "requeue hung provisioner jobs"),
             }
-            next_heartbeat = now + heartbeat;
+            next_heartbeat = add_duration(now, JOB_HEARTBEAT_INTERVAL);
         }
         // Take everything pending now.
         loop {
             match store.acquire_provisioner_job(worker_id, clock.now()) {
-                Ok(Some(job)) => in_flight.push_back((clock.now() + delay, job)),
+                Ok(Some(job)) => in_flight.push_back((add_duration(clock.now(), delay), job)),
                 Ok(None) => break,
                 Err(error) => {
                     tracing::warn!(%error, "acquire provisioner job");
@@ -153,7 +153,9 @@ pub fn run_provisioner_loop(
                 Err(error) => tracing::warn!(job_id = %job.id, %error, "complete provisioner job"),
             }
         }
-        let wake = in_flight.front().map_or(clock.now() + poll, |(due, _)| (*due).min(clock.now() + poll));
+        let wake = in_flight
+            .front()
+            .map_or(add_duration(clock.now(), poll), |(due, _)| (*due).min(add_duration(clock.now(), poll)));
         if !clock.sleep_until(wake.min(next_heartbeat), cancel) {
             break;
         }
@@ -166,4 +168,5 @@ pub fn run_provisioner_loop(
             Err(error) => tracing::warn!(%error, "release provisioner jobs at shutdown"),
         }
     }
+    Ok(())
 }

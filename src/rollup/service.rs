@@ -50,7 +50,11 @@ impl Rolluper {
             let cancel = cancel.clone();
             std::thread::Builder::new()
                 .name("rolluper".to_owned())
-                .spawn(move || worker(&*store, &clock, &holder, interval, events.as_ref(), &cancel))
+                .spawn(move || {
+                    if let Err(error) = run_rollup_loop(&*store, &clock, &holder, interval, events.as_ref(), &cancel) {
+                        tracing::error!(%error, "rolluper stopped");
+                    }
+                })
                 .expect("spawn rolluper thread")
         };
         Self { cancel, worker: Some(worker) }
@@ -75,17 +79,19 @@ impl Drop for Rolluper {
     }
 }
 
-fn worker(
-    store: &(dyn crate::database::Store + Send + Sync),
+/// The rolluper's loop: a run at once, then one per slot, until `cancel` fires. Returns
+/// early only on an error no retry can cure ([`crate::database::Error::is_fatal`]).
+pub fn run_rollup_loop(
+    store: &dyn crate::database::Store,
     clock: &SharedClock,
     holder: &str,
     interval: Duration,
     events: Option<&Sender<RollupEvent>>,
     cancel: &Cancel,
-) {
+) -> crate::database::Result<()> {
     loop {
         if cancel.is_cancelled() {
-            return;
+            return Ok(());
         }
         let at = clock.now();
         // Armed before the work: a run that overruns its slot is followed at once by the next.
@@ -107,12 +113,13 @@ fn worker(
                     let _ = events.send(RollupEvent { at, outcome });
                 }
             }
+            Err(error) if error.is_fatal() => return Err(error),
             Err(error) if !cancel.is_cancelled() => tracing::error!(%error, "rollup failed"),
             Err(_) => {}
         }
         drop(entered);
         if !clock.sleep_until(next, cancel) {
-            return;
+            return Ok(());
         }
     }
 }

@@ -147,15 +147,17 @@ pub fn run_agent_activity_loop(
     tracker: &Tracker,
     interval: Duration,
     cancel: &Cancel,
-) {
+) -> crate::database::Result<()> {
     let mut rng = DemoRng::from_os();
     let mut ticker = Ticker::new(clock, interval);
     while ticker.wait(cancel) {
         match report_agent_activity(store, tracker, interval, &mut rng) {
             Ok(agents) => tracing::debug!(agents, "demo agents reported activity"),
+            Err(error) if error.is_fatal() => return Err(error),
             Err(error) => tracing::warn!(%error, "demo agent activity"),
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

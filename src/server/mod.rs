@@ -9,9 +9,12 @@ pub mod demo;
 pub mod http;
 pub mod process;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::boundaryusage::Tracker;
 use crate::boundaryusage::run_collector_loop;
@@ -23,7 +26,7 @@ use crate::prebuilds::reconciler::ReconcilerConfig;
 use crate::prebuilds::reconciler::run_reconciler_loop;
 use crate::provisioner::ProvisionerConfig;
 use crate::provisioner::run_provisioner_loop;
-use crate::rollup::Rolluper;
+use crate::rollup::service::run_rollup_loop;
 
 /// What the services run with (SPEC §10 flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,64 +40,86 @@ pub struct ServerConfig {
     pub telemetry_interval: Duration,
     /// How often the demo's simulated agents report; `None` runs no simulation.
     pub demo_agent_stats_interval: Option<Duration>,
+    /// Makes the named service panic as it starts: the supervision tests' fault injection.
+    #[doc(hidden)]
+    pub fail_service: Option<String>,
 }
 
-/// The running services. [`Services::shutdown`] (or drop) stops them and joins every thread.
+/// Why the server stopped on its own: a service panicked, returned an error no retry can
+/// cure, or ended without being asked to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{service} stopped: {why}")]
+pub struct ServiceFailure {
+    pub service: String,
+    pub why: String,
+}
+
+/// The running services. When one of them fails, the first failure is recorded and `stop`
+/// (the server's stop signal, shared with the signal handler) fires, so the server shuts
+/// the others down instead of running on without it. [`Services::shutdown`] (or drop) stops
+/// them all and joins every thread.
 pub struct Services {
     cancel: Cancel,
     threads: Vec<JoinHandle<()>>,
-    rolluper: Option<Rolluper>,
     tracker: Arc<Tracker>,
+    failure: Arc<Mutex<Option<ServiceFailure>>>,
 }
+
+/// A service body: runs until its cancel fires; `Err` only for errors it cannot get past.
+type ServiceFn = Box<dyn FnOnce(&Cancel) -> crate::database::Result<()> + Send>;
 
 impl Services {
     /// Starts every service; the reconciler and the rollup run their first pass at once.
-    pub fn start(store: SharedStore, clock: SharedClock, config: &ServerConfig) -> Self {
-        let cancel = Cancel::new();
+    pub fn start(store: SharedStore, clock: SharedClock, config: &ServerConfig, stop: &Cancel) -> Self {
         let tracker = Arc::new(Tracker::new());
-        let mut threads = Vec::new();
-        let mut spawn = |name: &str, f: Box<dyn FnOnce(Cancel) + Send>| {
-            let cancel = cancel.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name(name.to_owned())
-                    .spawn(move || f(cancel))
-                    .unwrap_or_else(|e| panic!("spawn {name} thread: {e}")),
-            );
-        };
+        let mut services: Vec<(&'static str, ServiceFn)> = Vec::new();
         {
             let (store, clock, holder, rc) =
                 (store.clone(), clock.clone(), config.replica_id.clone(), config.reconciler);
-            spawn("reconciler", Box::new(move |c| run_reconciler_loop(&*store, clock, &holder, &rc, &c)));
+            services.push(("reconciler", Box::new(move |c| run_reconciler_loop(&*store, clock, &holder, &rc, c))));
         }
         {
             let (store, clock, worker, pc) =
                 (store.clone(), clock.clone(), config.replica_id.clone(), config.provisioner);
-            spawn("provisioner", Box::new(move |c| run_provisioner_loop(&*store, clock, &worker, pc, &c)));
+            services.push(("provisioner", Box::new(move |c| run_provisioner_loop(&*store, clock, &worker, pc, c))));
+        }
+        {
+            let (store, clock, holder) = (store.clone(), clock.clone(), config.replica_id.clone());
+            let interval = config.rollup_interval;
+            services
+                .push(("rolluper", Box::new(move |c| run_rollup_loop(&*store, &clock, &holder, interval, None, c))));
         }
         {
             let (store, clock, replica, tracker) =
                 (store.clone(), clock.clone(), config.replica_id.clone(), tracker.clone());
             let interval = config.boundary_flush_interval;
-            spawn(
+            services.push((
                 "boundary-flush",
-                Box::new(move |c| run_flush_loop(&tracker, &*store, clock, &replica, interval, &c)),
-            );
+                Box::new(move |c| run_flush_loop(&tracker, &*store, clock, &replica, interval, c)),
+            ));
         }
         {
             let (store, clock, replica) = (store.clone(), clock.clone(), config.replica_id.clone());
             let interval = config.telemetry_interval;
-            spawn("telemetry", Box::new(move |c| run_collector_loop(&*store, clock, &replica, interval, &c)));
+            services.push(("telemetry", Box::new(move |c| run_collector_loop(&*store, clock, &replica, interval, c))));
         }
         if let Some(interval) = config.demo_agent_stats_interval {
             let (store, clock, tracker) = (store.clone(), clock.clone(), tracker.clone());
-            spawn(
+            services.push((
                 "demo-agents",
-                Box::new(move |c| demo::run_agent_activity_loop(&*store, clock, &tracker, interval, &c)),
-            );
+                Box::new(move |c| demo::run_agent_activity_loop(&*store, clock, &tracker, interval, c)),
+            ));
         }
-        let rolluper = Rolluper::start(store, clock, config.replica_id.clone(), config.rollup_interval, None);
-        Self { cancel, threads, rolluper: Some(rolluper), tracker }
+        let cancel = Cancel::new();
+        let failure = Arc::new(Mutex::new(None));
+        let threads = services
+            .into_iter()
+            .map(|(name, body)| {
+                let inject = config.fail_service.as_deref() == Some(name);
+                spawn_supervised(name, body, inject, &cancel, stop, &failure)
+            })
+            .collect();
+        Self { cancel, threads, tracker, failure }
     }
 
     /// This process's boundary usage tracker (agents report into it).
@@ -104,16 +129,18 @@ impl Services {
 
     /// Stops every service: work in progress finishes (each write is its own short
     /// transaction), leases are released, the boundary tracker is flushed one last time and
-    /// the provisioner hands its unfinished jobs back.
-    pub fn shutdown(mut self) {
+    /// the provisioner hands its unfinished jobs back. Returns the first service failure, if
+    /// one brought the server down (or happened while stopping).
+    pub fn shutdown(mut self) -> Result<(), ServiceFailure> {
         self.stop();
+        match self.failure.lock().take() {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
     }
 
     fn stop(&mut self) {
         self.cancel.cancel();
-        if let Some(rolluper) = self.rolluper.take() {
-            rolluper.close();
-        }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -124,4 +151,46 @@ impl Drop for Services {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Runs `body` on its own thread; a panic, an error, or an end before `cancel` fired is
+/// recorded as the server's failure (the first one wins) and fires `stop`.
+fn spawn_supervised(
+    name: &'static str,
+    body: ServiceFn,
+    inject_panic: bool,
+    cancel: &Cancel,
+    stop: &Cancel,
+    failure: &Arc<Mutex<Option<ServiceFailure>>>,
+) -> JoinHandle<()> {
+    let (cancel, stop, failure) = (cancel.clone(), stop.clone(), failure.clone());
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let res = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                if inject_panic {
+                    panic!("injected failure (fail_service)");
+                }
+                body(&cancel)
+            }));
+            let why = match res {
+                Ok(Ok(())) if cancel.is_cancelled() => return,
+                Ok(Ok(())) => "ended without being asked to".to_owned(),
+                Ok(Err(error)) => error.to_string(),
+                Err(panic) => format!("panicked: {}", panic_message(&*panic)),
+            };
+            tracing::error!(service = name, why = %why, "service stopped; shutting the server down");
+            failure.lock().get_or_insert(ServiceFailure { service: name.to_owned(), why });
+            stop.cancel();
+        })
+        .unwrap_or_else(|e| panic!("spawn {name} thread: {e}"))
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic".to_owned())
 }

@@ -37,6 +37,7 @@ pub(crate) fn interpret(op: &'static str, err: rusqlite::Error) -> Error {
                 },
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Busy { op },
                 ErrorCode::ReadOnly => Error::ReadOnlyTransaction { op },
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => Error::Corrupt { op, message },
                 _ => Error::Sqlite { op, message },
             }
         }

@@ -38,6 +38,7 @@ use std::time::Instant;
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
+use rusqlite::OpenFlags;
 
 use crate::clock::SharedClock;
 use crate::clock::Timestamp;
@@ -141,6 +142,10 @@ pub struct StoreConfig {
     /// Count every statement this store's connections run in `statements_executed` (tests
     /// and diagnostics: proving a cycle's statement count does not grow with the data).
     pub count_statements: bool,
+    /// Create and migrate a missing database (default). Off, a missing or never-migrated
+    /// file is `NoDatabase`: commands that only read or administer refuse a mistyped path
+    /// instead of creating a database there.
+    pub create: bool,
 }
 
 impl StoreConfig {
@@ -154,6 +159,7 @@ impl StoreConfig {
             lock_timeout: Duration::from_secs(30),
             max_readers: 8,
             count_statements: false,
+            create: true,
         }
     }
 }
@@ -215,27 +221,36 @@ impl Drop for WriteThreadMark {
 }
 
 impl SqliteStore {
-    /// Opens (creating with mode 0600 if absent) and migrates the database at `config.path`.
-    /// A schema newer than this binary's is refused with `SchemaTooNew`.
+    /// Opens (creating with mode 0600 if absent and `config.create` is set) and migrates the
+    /// database at `config.path`. A schema newer than this binary's is refused with
+    /// `SchemaTooNew`. Several processes opening one fresh file at once all succeed: every
+    /// wait for another process's lock goes through the busy timeout, and an open that still
+    /// meets a busy file starts over until the lock timeout.
     pub fn open(config: StoreConfig) -> Result<Self> {
-        let path = config.path.clone();
-        let open_err = |message: String| Error::Open { path: path.clone(), message };
-        create_private_file(&path).map_err(|e| open_err(e.to_string()))?;
+        Self::open_at(config, None)
+    }
 
-        let mut bootstrap = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
-        init_connection(&bootstrap, &config, false).map_err(|e| open_err(e.to_string()))?;
-        // WAL is a property of the file; setting it once here covers every later connection.
-        let mode: String =
-            bootstrap.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| open_err(e.to_string()))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(open_err(format!("could not enable WAL journal mode (got {mode})")));
-        }
-        migrate::migrate(&mut bootstrap, &path)?;
-        bootstrap.execute_batch(queries::locks::CREATE_TX_LOCKS).map_err(|e| open_err(e.to_string()))?;
+    /// Opens and migrates only up to `version` (older schemas for upgrade tests).
+    pub fn open_at_version(config: StoreConfig, version: i64) -> Result<Self> {
+        Self::open_at(config, Some(version))
+    }
 
-        // The bootstrap connection stays on as the writer, its statement cache warm.
+    fn open_at(config: StoreConfig, target: Option<i64>) -> Result<Self> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(5);
+        let writer = loop {
+            match bootstrap(&config, target) {
+                Ok(conn) => break conn,
+                Err(Error::Busy { .. }) if started.elapsed() < config.lock_timeout => {
+                    // Real time on purpose: this waits on another process.
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let readers = build_pool(&config, true, config.max_readers)?;
-        Ok(Self { inner: Arc::new(Inner { config, readers, writer: StdMutex::new(bootstrap) }) })
+        Ok(Self { inner: Arc::new(Inner { config, readers, writer: StdMutex::new(writer) }) })
     }
 
     pub fn path(&self) -> &Path {
@@ -362,6 +377,61 @@ impl Drop for Txn<'_> {
     }
 }
 
+/// Opens the writer connection: checks the path, sets WAL, migrates. The connection stays on
+/// as the writer, its statement cache warm.
+fn bootstrap(config: &StoreConfig, target: Option<i64>) -> Result<Connection> {
+    let path = &config.path;
+    let open_err = |message: String| Error::Open { path: path.clone(), message };
+    if path.is_dir() {
+        return Err(open_err("is a directory, not a database file".to_owned()));
+    }
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if config.create {
+        create_private_file(path).map_err(|e| open_err(e.to_string()))?;
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let mut conn = match Connection::open_with_flags(path, flags) {
+        Ok(conn) => conn,
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::CannotOpen && !config.create => {
+            return Err(Error::NoDatabase { path: path.clone() });
+        }
+        Err(e) => return Err(open_err(e.to_string())),
+    };
+    // The busy timeout comes first: every later statement, the journal-mode switch included,
+    // waits for other processes instead of failing with "database is locked".
+    init_connection(&conn, config, false).map_err(|e| bootstrap_error(path, e))?;
+    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return Err(Error::ReadOnlyDatabase { path: path.clone() });
+    }
+    // A file that exists but was never migrated is not a coderlite database either.
+    if !config.create && migrate::applied_schema_version(&conn)? == 0 {
+        return Err(Error::NoDatabase { path: path.clone() });
+    }
+    // WAL is a property of the file; setting it once here covers every later connection.
+    let mode: String =
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| bootstrap_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(open_err(format!("could not enable WAL journal mode (got {mode})")));
+    }
+    migrate::migrate(&mut conn, target)?;
+    conn.execute_batch(queries::locks::CREATE_TX_LOCKS).map_err(|e| bootstrap_error(path, e))?;
+    Ok(conn)
+}
+
+/// A busy file stays `Busy` (the open starts over); anything else names the file.
+fn bootstrap_error(path: &Path, e: rusqlite::Error) -> Error {
+    let message = e.to_string();
+    match errors::interpret("open database", e) {
+        busy @ Error::Busy { .. } => busy,
+        _ => Error::Open { path: path.to_owned(), message },
+    }
+}
+
+/// Creates the file with mode 0600 when it does not exist yet, so neither it nor the `-wal`
+/// and `-shm` files SQLite later creates with the same mode are ever readable by others.
+/// Safe beside SQLite's locks (SPEC §13): a descriptor is opened only on a file this call
+/// creates, which no connection of this process can have open; on an existing file,
+/// `create_new` fails before any descriptor exists.
 fn create_private_file(path: &Path) -> io::Result<()> {
     match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(_) => Ok(()),
@@ -414,7 +484,7 @@ fn build_pool(config: &StoreConfig, query_only: bool, size: u32) -> Result<Pool<
 
 impl LeaseBackend for SqliteStore {
     fn renew_lease(&self, id: LockId, holder: &str, ttl: Duration) -> Result<bool> {
-        let expires_at = self.inner.config.clock.now() + ttl;
+        let expires_at = crate::clock::add_duration(self.inner.config.clock.now(), ttl);
         self.with_write_conn("renew lease", |conn| queries::locks::renew_lease(conn, id, holder, expires_at))
     }
 

@@ -82,7 +82,7 @@ pub(crate) fn live_lease_holder(conn: &Connection, id: LockId, now: Timestamp) -
 /// live lease (of anyone, this holder included) sits on it.
 pub(crate) fn take_lease(conn: &Connection, id: LockId, holder: &str, now: Timestamp, ttl: Duration) -> Result<bool> {
     let op = "acquire lease";
-    let expires_at = now + ttl;
+    let expires_at = crate::clock::add_duration(now, ttl);
     let previous: Option<(String, i64)> = conn
         .prepare_cached("SELECT holder, expires_at FROM locks WHERE lock_id = ?1 AND kind = 'lease'")
         .op(op)?
