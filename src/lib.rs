@@ -7,6 +7,7 @@ pub mod boundaryusage;
 pub mod clock;
 pub mod database;
 pub mod deployment;
+pub mod names;
 pub mod prebuilds;
 pub mod provisioner;
 pub mod rollup;

@@ -9,9 +9,9 @@ use coderlite::aiproviders;
 use coderlite::aiproviders::SeedError;
 use coderlite::aiproviders::desired_providers;
 use coderlite::aiproviders::parse_env;
-use coderlite::database::Store;
 use coderlite::database::models::AiProvider;
 use coderlite::database::models::AiProviderType;
+use coderlite::database::prelude::*;
 use coderlite::testing::TestDb;
 
 type Env = Vec<(&'static str, &'static str)>;

@@ -8,7 +8,6 @@ use chrono::Utc;
 use coderlite::clock::Clock;
 use coderlite::clock::MockClock;
 use coderlite::database::Error;
-use coderlite::database::Store;
 use coderlite::database::TxOptions;
 use coderlite::database::in_tx;
 use coderlite::database::models::InsertTemplate;
@@ -16,6 +15,7 @@ use coderlite::database::models::JobStatus;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
 use coderlite::database::models::PrebuildStatus;
 use coderlite::database::models::WorkspaceTransition;
+use coderlite::database::prelude::*;
 use coderlite::testing::TestDb;
 use coderlite::testing::fixtures;
 

@@ -116,7 +116,7 @@ fn an_outside_client_never_deletes_the_live_wal_after_an_upgrade() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("upgrade.db");
     let old = SqliteStore::open_at_version(StoreConfig::new(&db, Arc::new(RealClock), "old"), 6).unwrap();
-    assert_eq!(coderlite::database::Store::schema_version(&old).unwrap(), 6);
+    assert_eq!(coderlite::database::SystemStore::schema_version(&old).unwrap(), 6);
     drop(old);
     outside_client_scenario(&db);
     assert_eq!(admin(&db, &["db", "check"])["schema_version"], coderlite::database::sqlite::binary_schema_version());

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use coderlite::database::Error;
-use coderlite::database::Store;
+use coderlite::database::prelude::*;
 use coderlite::deployment::APP_SIGNING_KEY_KEY;
 use coderlite::deployment::DEPLOYMENT_ID_KEY;
 use coderlite::deployment::DERP_MESH_KEY_KEY;

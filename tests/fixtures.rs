@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use coderlite::database::Store;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
+use coderlite::database::prelude::*;
 use coderlite::testing::TestDb;
 
 fn data_version(path: &std::path::Path) -> (i64, i64) {

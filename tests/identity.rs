@@ -8,7 +8,6 @@ use chrono::Utc;
 use coderlite::clock::Clock;
 use coderlite::clock::MockClock;
 use coderlite::database::Error;
-use coderlite::database::Store;
 use coderlite::database::models::GetUsersParams;
 use coderlite::database::models::InsertGroup;
 use coderlite::database::models::InsertOrganization;
@@ -17,6 +16,7 @@ use coderlite::database::models::LoginType;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
 use coderlite::database::models::User;
 use coderlite::database::models::UserStatus;
+use coderlite::database::prelude::*;
 use coderlite::testing::TestDb;
 
 fn setup() -> (TestDb, MockClock) {

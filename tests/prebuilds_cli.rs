@@ -4,9 +4,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use coderlite::database::Store;
 use coderlite::database::models::JobStatus;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
+use coderlite::database::prelude::*;
 use coderlite::prebuilds::metrics::collect_metrics;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;
 use coderlite::prebuilds::reconciler::reconcile_once;

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use coderlite::database::Store;
 use coderlite::database::models::Organization;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
+use coderlite::database::prelude::*;
 use coderlite::database::sqlite::SqliteStore;
 use coderlite::prebuilds::membership::PREBUILDS_GROUP_NAME;
 use coderlite::prebuilds::membership::reconcile_membership;

@@ -46,7 +46,7 @@ trait PresetCount {
 
 impl PresetCount for SqliteStore {
     fn get_template_presets_with_prebuilds_count(&self) -> usize {
-        use coderlite::database::Store;
+        use coderlite::database::prelude::*;
         self.get_template_presets_with_prebuilds().unwrap().len()
     }
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use coderlite::clock::Clock;
 use coderlite::clock::RealClock;
 use coderlite::database::LockId;
-use coderlite::database::Store;
+use coderlite::database::prelude::*;
 use coderlite::database::sqlite::binary_schema_version;
 use coderlite::testing::TestDb;
 

@@ -3,8 +3,8 @@
 use clap::Subcommand;
 use coderlite::clock::format_rfc3339;
 use coderlite::database::LockId;
-use coderlite::database::Store;
 use coderlite::database::models::IntegrityReport;
+use coderlite::database::prelude::*;
 use serde::Serialize;
 
 use crate::cli::CliError;

@@ -10,9 +10,9 @@ use std::time::Instant;
 use clap::Subcommand;
 use coderlite::boundaryusage;
 use coderlite::database::LockId;
-use coderlite::database::Store;
 use coderlite::database::TxOptions;
 use coderlite::database::in_tx;
+use coderlite::database::prelude::*;
 
 use crate::cli::CliError;
 use crate::cli::Context;

@@ -3,7 +3,7 @@
 use clap::Args;
 use clap::Subcommand;
 use coderlite::clock::format_rfc3339;
-use coderlite::database::Store;
+use coderlite::database::prelude::*;
 use coderlite::rollup::insights;
 use serde::Serialize;
 

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use coderlite::clock::format_rfc3339;
-use coderlite::database::Store;
 use coderlite::database::TxOptions;
 use coderlite::database::in_tx;
+use coderlite::database::prelude::*;
 use coderlite::prebuilds::provision;
 use coderlite::prebuilds::reconciler;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use coderlite::aiproviders;
 use coderlite::aiproviders::desired::decode_settings;
-use coderlite::database::Store;
+use coderlite::database::prelude::*;
 use serde::Serialize;
 
 use crate::cli::CliError;

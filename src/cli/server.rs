@@ -9,7 +9,7 @@ use coderlite::clock::Cancel;
 use coderlite::clock::RealClock;
 use coderlite::clock::SharedClock;
 use coderlite::database::SharedStore;
-use coderlite::database::Store;
+use coderlite::database::prelude::*;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;
 use coderlite::provisioner::ProvisionerConfig;
 use coderlite::server::ServerConfig;

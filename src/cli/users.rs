@@ -1,8 +1,8 @@
 //! `users list [--include-system]` and `users seats`.
 
 use clap::Subcommand;
-use coderlite::database::Store;
 use coderlite::database::models::GetUsersParams;
+use coderlite::database::prelude::*;
 use serde::Serialize;
 
 use crate::cli::CliError;

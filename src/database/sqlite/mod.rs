@@ -41,67 +41,15 @@ use rusqlite::Connection;
 use rusqlite::OpenFlags;
 
 use crate::clock::SharedClock;
-use crate::clock::Timestamp;
 use crate::database::Error;
 use crate::database::LeaseBackend;
 use crate::database::LeaseGuard;
 use crate::database::LockId;
+use crate::database::PooledStore;
 use crate::database::Result;
-use crate::database::Store;
 use crate::database::TxFn;
 use crate::database::TxOptions;
-use crate::database::in_tx;
-use crate::database::models::AiProvider;
-use crate::database::models::AiProviderKey;
-use crate::database::models::AuditLog;
-use crate::database::models::BoundaryUsageSummary;
-use crate::database::models::ClaimPrebuild;
-use crate::database::models::GetUsersParams;
-use crate::database::models::Group;
-use crate::database::models::GroupMember;
-use crate::database::models::InProgress;
-use crate::database::models::InsertAiProvider;
-use crate::database::models::InsertAuditLog;
-use crate::database::models::InsertGroup;
-use crate::database::models::InsertOrganization;
-use crate::database::models::InsertPreset;
-use crate::database::models::InsertProvisionerJob;
-use crate::database::models::InsertTemplate;
-use crate::database::models::InsertTemplateVersion;
-use crate::database::models::InsertUser;
-use crate::database::models::InsertWorkspace;
-use crate::database::models::InsertWorkspaceAgent;
-use crate::database::models::InsertWorkspaceBuild;
-use crate::database::models::IntegrityReport;
-use crate::database::models::LockRow;
-use crate::database::models::Organization;
-use crate::database::models::OrganizationMember;
-use crate::database::models::OrganizationPrebuildStatus;
-use crate::database::models::PrebuildMetricsRow;
-use crate::database::models::PrebuildStatus;
-use crate::database::models::Preset;
-use crate::database::models::PresetBackoff;
-use crate::database::models::PresetInfo;
-use crate::database::models::PresetParameter;
-use crate::database::models::PresetPrebuildSchedule;
-use crate::database::models::ProvisionerJob;
-use crate::database::models::RollupAgentStat;
-use crate::database::models::RollupAppStat;
-use crate::database::models::RunningPrebuild;
-use crate::database::models::RunningWorkspaceAgent;
-use crate::database::models::TelemetrySnapshot;
-use crate::database::models::Template;
-use crate::database::models::TemplateUsageStat;
-use crate::database::models::TemplateVersion;
-use crate::database::models::TemplateVersionParameter;
-use crate::database::models::UpsertBoundaryUsageStats;
-use crate::database::models::User;
-use crate::database::models::UserStatus;
-use crate::database::models::Workspace;
-use crate::database::models::WorkspaceAgentStat;
-use crate::database::models::WorkspaceAppStat;
-use crate::database::models::WorkspaceBuild;
-use crate::database::models::WorkspaceTransition;
+use crate::database::TxStore;
 use crate::database::sqlite::errors::OpContext;
 pub use crate::database::sqlite::migrate::binary_schema_version;
 pub use crate::database::sqlite::migrate::migrations_fingerprint;
@@ -334,14 +282,6 @@ impl SqliteStore {
         txn.commit()?;
         Ok(value)
     }
-
-    fn read<T>(&self, id: &'static str, f: impl FnMut(&dyn Store) -> Result<T>) -> Result<T> {
-        in_tx(self, TxOptions::read(id), f)
-    }
-
-    fn write<T>(&self, id: &'static str, f: impl FnMut(&dyn Store) -> Result<T>) -> Result<T> {
-        in_tx(self, TxOptions::write(id), f)
-    }
 }
 
 /// An open transaction on a connection: rolled back on drop unless committed. BEGIN and
@@ -497,19 +437,7 @@ impl LeaseBackend for SqliteStore {
     }
 }
 
-/// Each query method on the pool-level store runs the transaction handle's method in its own
-/// read-only or read-write transaction.
-macro_rules! delegate {
-    ($( $kind:ident fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
-        $(
-            fn $name(&self $(, $arg: $ty)*) -> $ret {
-                self.$kind(stringify!($name), |tx| tx.$name($($arg),*))
-            }
-        )*
-    };
-}
-
-impl Store for SqliteStore {
+impl TxStore for SqliteStore {
     fn in_tx(&self, opts: TxOptions, f: &mut TxFn<'_>) -> Result<()> {
         let span = tracing::trace_span!("tx", id = opts.id, read_only = opts.read_only);
         let _entered = span.enter();
@@ -537,121 +465,7 @@ impl Store for SqliteStore {
         }
         Ok(Some(LeaseGuard::start(Arc::new(self.clone()), id, holder, ttl)))
     }
-
-    delegate! {
-        write fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>>;
-        write fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()>;
-        write fn heartbeat_provisioner_jobs(&self, worker_id: &str, now: Timestamp) -> Result<usize>;
-        write fn requeue_provisioner_jobs(&self, worker_id: Option<&str>, updated_before: Timestamp, now: Timestamp) -> Result<usize>;
-        read fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>>;
-        read fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>;
-        write fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<(String, String)>>;
-        write fn update_preset_prebuild_status(&self, preset_id: &str, status: PrebuildStatus) -> Result<()>;
-        write fn update_presets_last_invalidated_at(&self, template_id: &str, at: Timestamp) -> Result<Vec<String>>;
-        write fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<(String, String)>>;
-        read fn get_template_admins(&self, organization_id: &str) -> Result<Vec<String>>;
-        write fn insert_notification_message(&self, id: &str, template: &str, user_id: &str, payload: &serde_json::Value, now: Timestamp) -> Result<()>;
-        read fn list_notification_messages(&self) -> Result<Vec<(String, String)>>;
-        read fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>;
-        read fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>>;
-        read fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;
-        read fn get_prebuilds_data_generation(&self) -> Result<i64>;
-        read fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>;
-        read fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>>;
-        read fn get_presets_backoff(&self, lookback: Timestamp) -> Result<Vec<PresetBackoff>>;
-        read fn get_presets_at_failure_limit(&self, hard_limit: i64) -> Result<Vec<String>>;
-        read fn get_organizations_with_prebuild_status(&self, user_id: &str, group_name: &str) -> Result<Vec<OrganizationPrebuildStatus>>;
-        read fn get_prebuild_metrics(&self) -> Result<Vec<PrebuildMetricsRow>>;
-        read fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>;
-        read fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>>;
-        read fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>>;
-        write fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize>;
-        read fn get_template_usage_stats(&self, start: Timestamp, end: Timestamp, template_ids: &[String]) -> Result<Vec<TemplateUsageStat>>;
-        read fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>>;
-        write fn insert_ai_provider(&self, params: &InsertAiProvider<'_>) -> Result<AiProvider>;
-        write fn insert_ai_provider_key(&self, id: &str, provider_id: &str, api_key: &str, created_at: Timestamp) -> Result<()>;
-        read fn list_ai_provider_keys(&self) -> Result<Vec<AiProviderKey>>;
-        write fn soft_delete_ai_provider(&self, name: &str, updated_at: Timestamp) -> Result<Option<AiProvider>>;
-        write fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()>;
-        read fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>>;
-        read fn get_health_settings(&self) -> Result<String>;
-        read fn get_prebuilds_settings(&self) -> Result<String>;
-        write fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>;
-        read fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>;
-        write fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template>;
-        read fn get_template_by_id(&self, id: &str) -> Result<Template>;
-        read fn count_templates(&self) -> Result<i64>;
-        read fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>;
-        write fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()>;
-        write fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()>;
-        write fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion>;
-        read fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion>;
-        read fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>>;
-        write fn insert_template_version_parameter(&self, template_version_id: &str, name: &str, required: bool, default_value: &str) -> Result<()>;
-        read fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>>;
-        write fn insert_preset(&self, params: &InsertPreset<'_>) -> Result<Preset>;
-        read fn get_preset_by_id(&self, id: &str) -> Result<Preset>;
-        read fn get_presets_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<Preset>>;
-        write fn insert_preset_parameter(&self, id: &str, preset_id: &str, name: &str, value: &str) -> Result<()>;
-        read fn get_preset_parameters_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<PresetParameter>>;
-        write fn insert_preset_prebuild_schedule(&self, id: &str, preset_id: &str, cron_expression: &str, desired_instances: i64) -> Result<()>;
-        read fn get_preset_prebuild_schedules(&self, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>>;
-        write fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace>;
-        read fn get_workspace_by_id(&self, id: &str) -> Result<Workspace>;
-        read fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>>;
-        write fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()>;
-        write fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild>;
-        read fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>>;
-        write fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()>;
-        read fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>>;
-        write fn insert_workspace_resource(&self, id: &str, job_id: &str, transition: WorkspaceTransition, created_at: Timestamp) -> Result<()>;
-        write fn insert_workspace_agent(&self, params: &InsertWorkspaceAgent<'_>) -> Result<()>;
-        write fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()>;
-        write fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()>;
-        read fn count_usage_stats(&self) -> Result<(i64, i64)>;
-        write fn insert_organization(&self, params: &InsertOrganization<'_>) -> Result<Organization>;
-        read fn get_organization_by_id(&self, id: &str) -> Result<Organization>;
-        read fn get_organization_by_name(&self, name: &str) -> Result<Organization>;
-        read fn get_default_organization(&self) -> Result<Organization>;
-        read fn list_organizations(&self) -> Result<Vec<Organization>>;
-        write fn insert_user(&self, params: &InsertUser<'_>) -> Result<User>;
-        read fn get_user_by_id(&self, id: &str) -> Result<User>;
-        read fn get_user_by_username(&self, username: &str) -> Result<User>;
-        read fn get_users(&self, params: &GetUsersParams<'_>) -> Result<Vec<User>>;
-        read fn get_user_count(&self, include_system: bool) -> Result<i64>;
-        read fn get_active_user_count(&self, include_system: bool) -> Result<i64>;
-        write fn update_user_status(&self, id: &str, status: UserStatus, updated_at: Timestamp) -> Result<User>;
-        write fn update_user_profile(&self, id: &str, username: &str, name: &str, updated_at: Timestamp) -> Result<User>;
-        write fn delete_user(&self, id: &str, updated_at: Timestamp) -> Result<()>;
-        write fn update_inactive_users_to_dormant(&self, last_seen_before: Timestamp, updated_at: Timestamp) -> Result<Vec<String>>;
-        write fn insert_organization_member(&self, organization_id: &str, user_id: &str, roles: &[&str], created_at: Timestamp) -> Result<()>;
-        read fn get_organization_members(&self, organization_id: Option<&str>, include_system: bool) -> Result<Vec<OrganizationMember>>;
-        write fn insert_group(&self, params: &InsertGroup<'_>) -> Result<Group>;
-        read fn get_group_by_org_and_name(&self, organization_id: &str, name: &str) -> Result<Group>;
-        read fn get_group_by_id(&self, id: &str) -> Result<Option<Group>>;
-        write fn insert_group_member(&self, group_id: &str, user_id: &str) -> Result<()>;
-        write fn delete_group_member(&self, group_id: &str, user_id: &str) -> Result<()>;
-        read fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>>;
-        read fn get_group_members_count_by_group_id(&self, group_id: &str, include_system: bool) -> Result<i64>;
-        read fn get_group_members_by_group_id_paginated(&self, group_id: &str, include_system: bool, offset: u32, limit: u32) -> Result<(Vec<GroupMember>, i64)>;
-        read fn list_locks(&self) -> Result<Vec<LockRow>>;
-        read fn schema_version(&self) -> Result<i64>;
-        read fn check_integrity(&self) -> Result<IntegrityReport>;
-        read fn get_site_config(&self, key: &str) -> Result<Option<String>>;
-        write fn insert_site_config(&self, key: &str, value: &str) -> Result<()>;
-        write fn upsert_site_config(&self, key: &str, value: &str) -> Result<()>;
-        write fn upsert_boundary_usage_stats(&self, params: &UpsertBoundaryUsageStats<'_>) -> Result<bool>;
-        read fn get_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary>;
-        write fn get_and_reset_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary>;
-        write fn delete_boundary_usage_stats_by_replica_id(&self, replica_id: &str) -> Result<()>;
-        write fn insert_telemetry_lock(&self, event_type: &str, period_ending_at: Timestamp) -> Result<()>;
-        write fn insert_telemetry_snapshot(
-            &self,
-            event_type: &str,
-            period_ending_at: Timestamp,
-            replica_id: &str,
-            snapshot: &serde_json::Value,
-        ) -> Result<()>;
-        read fn list_telemetry_snapshots(&self, limit: u32) -> Result<Vec<TelemetrySnapshot>>;
-    }
 }
+
+/// Every domain method on the pool-level store runs in its own transaction.
+impl PooledStore for SqliteStore {}

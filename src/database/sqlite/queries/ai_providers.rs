@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use crate::clock::Timestamp;
 use crate::clock::to_micros;
+use crate::database::AiProviderStore;
 use crate::database::Result;
 use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
@@ -17,6 +18,7 @@ use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::json_at;
 use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
+use crate::database::sqlite::tx::SqliteTx;
 
 const PROVIDER_COLUMNS: &str =
     "id, type, name, display_name, enabled, deleted, base_url, settings, created_at, updated_at";
@@ -166,4 +168,16 @@ pub(crate) fn list_audit_logs(conn: &Connection, resource_type: &str) -> Result<
     .op(op)?
     .collect::<rusqlite::Result<_>>()
     .op(op)
+}
+
+impl AiProviderStore for SqliteTx<'_> {
+    run_query! {
+        fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>> => list_ai_providers;
+        fn insert_ai_provider(&self, params: &InsertAiProvider<'_>) -> Result<AiProvider> => insert_ai_provider;
+        fn insert_ai_provider_key(&self, id: &str, provider_id: &str, api_key: &str, created_at: Timestamp) -> Result<()> => insert_ai_provider_key;
+        fn list_ai_provider_keys(&self) -> Result<Vec<AiProviderKey>> => list_ai_provider_keys;
+        fn soft_delete_ai_provider(&self, name: &str, updated_at: Timestamp) -> Result<Option<AiProvider>> => soft_delete_ai_provider;
+        fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()> => insert_audit_log;
+        fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>> => list_audit_logs;
+    }
 }

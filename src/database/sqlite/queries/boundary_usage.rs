@@ -12,11 +12,13 @@ use rusqlite::OptionalExtension;
 use crate::clock::Timestamp;
 use crate::clock::from_micros;
 use crate::clock::to_micros;
+use crate::database::BoundaryUsageStore;
 use crate::database::Result;
 use crate::database::models::BoundaryUsageSummary;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::tx::SqliteTx;
 
 /// Inserts the replica's row from the deltas (returns true: a new period), or replaces its
 /// unique counts with the cumulative values and adds the request counts (returns false).
@@ -203,4 +205,34 @@ pub(crate) fn list_telemetry_snapshots(conn: &Connection, limit: u32) -> Result<
             })
         })
         .collect()
+}
+
+impl BoundaryUsageStore for SqliteTx<'_> {
+    fn upsert_boundary_usage_stats(&self, params: &UpsertBoundaryUsageStats<'_>) -> Result<bool> {
+        upsert_boundary_usage_stats(self.conn, params, self.now())
+    }
+
+    fn get_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary> {
+        get_boundary_usage_summary(self.conn, max_staleness, self.now())
+    }
+
+    fn get_and_reset_boundary_usage_summary(&self, max_staleness: Duration) -> Result<BoundaryUsageSummary> {
+        get_and_reset_boundary_usage_summary(self.conn, max_staleness, self.now())
+    }
+
+    fn insert_telemetry_snapshot(
+        &self,
+        event_type: &str,
+        period_ending_at: Timestamp,
+        replica_id: &str,
+        snapshot: &serde_json::Value,
+    ) -> Result<()> {
+        insert_telemetry_snapshot(self.conn, event_type, period_ending_at, replica_id, snapshot, self.now())
+    }
+
+    run_query! {
+        fn delete_boundary_usage_stats_by_replica_id(&self, replica_id: &str) -> Result<()> => delete_boundary_usage_stats_by_replica_id;
+        fn insert_telemetry_lock(&self, event_type: &str, period_ending_at: Timestamp) -> Result<()> => insert_telemetry_lock;
+        fn list_telemetry_snapshots(&self, limit: u32) -> Result<Vec<TelemetrySnapshot>> => list_telemetry_snapshots;
+    }
 }

@@ -11,6 +11,7 @@ use rusqlite::params;
 use crate::clock::Timestamp;
 use crate::clock::to_micros;
 use crate::database::Error;
+use crate::database::IdentityStore;
 use crate::database::Result;
 use crate::database::models::GetUsersParams;
 use crate::database::models::Group;
@@ -26,6 +27,7 @@ use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::json_at;
 use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
+use crate::database::sqlite::tx::SqliteTx;
 
 const ORGANIZATION_COLUMNS: &str = "id, name, display_name, description, is_default, created_at, updated_at";
 
@@ -456,4 +458,34 @@ pub(crate) fn get_group_members_by_group_id_paginated(
         total = get_group_members_count_by_group_id(conn, group_id, include_system)?;
     }
     Ok((rows, total))
+}
+
+impl IdentityStore for SqliteTx<'_> {
+    run_query! {
+        fn insert_organization(&self, params: &InsertOrganization<'_>) -> Result<Organization> => insert_organization;
+        fn get_organization_by_id(&self, id: &str) -> Result<Organization> => get_organization_by_id;
+        fn get_organization_by_name(&self, name: &str) -> Result<Organization> => get_organization_by_name;
+        fn get_default_organization(&self) -> Result<Organization> => get_default_organization;
+        fn list_organizations(&self) -> Result<Vec<Organization>> => list_organizations;
+        fn insert_user(&self, params: &InsertUser<'_>) -> Result<User> => insert_user;
+        fn get_user_by_id(&self, id: &str) -> Result<User> => get_user_by_id;
+        fn get_user_by_username(&self, username: &str) -> Result<User> => get_user_by_username;
+        fn get_users(&self, params: &GetUsersParams<'_>) -> Result<Vec<User>> => get_users;
+        fn get_user_count(&self, include_system: bool) -> Result<i64> => get_user_count;
+        fn get_active_user_count(&self, include_system: bool) -> Result<i64> => get_active_user_count;
+        fn update_user_status(&self, id: &str, status: UserStatus, updated_at: Timestamp) -> Result<User> => update_user_status;
+        fn update_user_profile(&self, id: &str, username: &str, name: &str, updated_at: Timestamp) -> Result<User> => update_user_profile;
+        fn delete_user(&self, id: &str, updated_at: Timestamp) -> Result<()> => delete_user;
+        fn update_inactive_users_to_dormant(&self, last_seen_before: Timestamp, updated_at: Timestamp) -> Result<Vec<String>> => update_inactive_users_to_dormant;
+        fn insert_organization_member(&self, organization_id: &str, user_id: &str, roles: &[&str], created_at: Timestamp) -> Result<()> => insert_organization_member;
+        fn get_organization_members(&self, organization_id: Option<&str>, include_system: bool) -> Result<Vec<OrganizationMember>> => get_organization_members;
+        fn insert_group(&self, params: &InsertGroup<'_>) -> Result<Group> => insert_group;
+        fn get_group_by_org_and_name(&self, organization_id: &str, name: &str) -> Result<Group> => get_group_by_org_and_name;
+        fn get_group_by_id(&self, id: &str) -> Result<Option<Group>> => get_group_by_id;
+        fn insert_group_member(&self, group_id: &str, user_id: &str) -> Result<()> => insert_group_member;
+        fn delete_group_member(&self, group_id: &str, user_id: &str) -> Result<()> => delete_group_member;
+        fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>> => get_group_members_by_group_id;
+        fn get_group_members_count_by_group_id(&self, group_id: &str, include_system: bool) -> Result<i64> => get_group_members_count_by_group_id;
+        fn get_group_members_by_group_id_paginated(&self, group_id: &str, include_system: bool, offset: u32, limit: u32) -> Result<(Vec<GroupMember>, i64)> => get_group_members_by_group_id_paginated;
+    }
 }

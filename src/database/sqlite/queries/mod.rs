@@ -1,14 +1,26 @@
 //! SQL, grouped by domain. Each function takes the connection it runs on and binds every
 //! timestamp it needs (from the `Clock`, as INTEGER microseconds); none reads SQLite's clock.
 
+/// Implements domain-trait methods of the transaction handle by calling the query function of
+/// the same module with the handle's connection.
+macro_rules! run_query {
+    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $path:path; )*) => {
+        $(
+            fn $name(&self $(, $arg: $ty)*) -> $ret {
+                $path(self.conn $(, $arg)*)
+            }
+        )*
+    };
+}
+
 pub(crate) mod ai_providers;
 pub(crate) mod boundary_usage;
-pub(crate) mod health;
 pub(crate) mod identity;
 pub(crate) mod locks;
 pub(crate) mod prebuilds;
+pub(crate) mod provisioner;
 pub(crate) mod rollup;
-pub(crate) mod site_configs;
+pub(crate) mod system;
 pub(crate) mod templates;
 pub(crate) mod workspaces;
 

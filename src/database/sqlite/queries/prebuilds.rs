@@ -7,11 +7,14 @@ use rusqlite::params;
 
 use crate::clock::Timestamp;
 use crate::clock::to_micros;
+use crate::database::PrebuildsStore;
 use crate::database::Result;
+use crate::database::models::ClaimPrebuild;
 use crate::database::models::InProgress;
 use crate::database::models::OrganizationPrebuildStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
 use crate::database::models::PrebuildMetricsRow;
+use crate::database::models::PrebuildStatus;
 use crate::database::models::PresetBackoff;
 use crate::database::models::PresetInfo;
 use crate::database::models::RunningPrebuild;
@@ -19,6 +22,7 @@ use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::opt_timestamp_at;
 use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
+use crate::database::sqlite::tx::SqliteTx;
 
 /// Q1: every preset with prebuilds configured (`desired_instances IS NOT NULL`), deleted
 /// templates included (their prebuilds must be cleaned up).
@@ -471,87 +475,24 @@ pub(crate) fn list_notification_messages(conn: &Connection) -> Result<Vec<(Strin
     .op(op)
 }
 
-/// Takes the oldest pending job for `worker_id` (started_at = now). Writers are serialized,
-/// so two workers, in any processes, can never take the same job.
-pub(crate) fn acquire_provisioner_job(
-    conn: &Connection,
-    worker_id: &str,
-    now: Timestamp,
-) -> Result<Option<crate::database::models::ProvisionerJob>> {
-    let op = "acquire provisioner job";
-    conn.prepare_cached(
-        "UPDATE provisioner_jobs SET started_at = ?2, updated_at = ?2, worker_id = ?1
-         WHERE id = (SELECT id FROM provisioner_jobs
-                     WHERE started_at IS NULL AND canceled_at IS NULL AND completed_at IS NULL
-                     ORDER BY created_at, id LIMIT 1)
-         RETURNING id, created_at, started_at, completed_at, canceled_at, error, worker_id, initiator_id,
-                   organization_id, type, input, job_status",
-    )
-    .op(op)?
-    .query_row(params![worker_id, to_micros(now)], crate::database::sqlite::queries::templates::job_from_row)
-    .optional()
-    .op(op)
-}
-
-/// Completes a job: succeeded, or failed with `error`.
-pub(crate) fn complete_provisioner_job(
-    conn: &Connection,
-    job_id: &str,
-    now: Timestamp,
-    error: Option<&str>,
-) -> Result<()> {
-    let op = "complete provisioner job";
-    conn.prepare_cached("UPDATE provisioner_jobs SET completed_at = ?2, updated_at = ?2, error = ?3 WHERE id = ?1 AND completed_at IS NULL")
-        .op(op)?
-        .execute(params![job_id, to_micros(now), error])
-        .op(op)?;
-    Ok(())
-}
-
-/// The provisioner's heartbeat: touches `updated_at` of the unfinished jobs `worker_id` holds.
-pub(crate) fn heartbeat_provisioner_jobs(conn: &Connection, worker_id: &str, now: Timestamp) -> Result<usize> {
-    let op = "heartbeat provisioner jobs";
-    conn.prepare_cached(
-        "UPDATE provisioner_jobs SET updated_at = ?2
-         WHERE completed_at IS NULL AND canceled_at IS NULL AND worker_id = ?1",
-    )
-    .op(op)?
-    .execute(params![worker_id, to_micros(now)])
-    .op(op)
-}
-
-/// Puts started, unfinished jobs not updated since `updated_before` (of `worker_id` only,
-/// when given) back to pending.
-pub(crate) fn requeue_provisioner_jobs(
-    conn: &Connection,
-    worker_id: Option<&str>,
-    updated_before: Timestamp,
-    now: Timestamp,
-) -> Result<usize> {
-    let op = "requeue provisioner jobs";
-    conn.prepare_cached(
-        "UPDATE provisioner_jobs SET started_at = NULL, worker_id = NULL, updated_at = ?3
-         WHERE completed_at IS NULL AND canceled_at IS NULL AND started_at IS NOT NULL
-           AND updated_at < ?2 AND (?1 IS NULL OR worker_id = ?1)",
-    )
-    .op(op)?
-    .execute(params![worker_id, to_micros(updated_before), to_micros(now)])
-    .op(op)
-}
-
-/// The build a job belongs to, with its version's fail flag: (build id, workspace id,
-/// transition, fail_builds).
-pub(crate) fn get_workspace_build_by_job_id(
-    conn: &Connection,
-    job_id: &str,
-) -> Result<Option<(String, String, crate::database::models::WorkspaceTransition, bool)>> {
-    let op = "get workspace build by job id";
-    conn.prepare_cached(
-        "SELECT wb.id, wb.workspace_id, wb.transition, tv.fail_builds FROM workspace_builds wb
-         JOIN template_versions tv ON tv.id = wb.template_version_id WHERE wb.job_id = ?1",
-    )
-    .op(op)?
-    .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?, text_enum_at(r, 2)?, r.get(3)?)))
-    .optional()
-    .op(op)
+impl PrebuildsStore for SqliteTx<'_> {
+    run_query! {
+        fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>> => get_template_presets_with_prebuilds;
+        fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>> => get_active_preset_prebuild_schedules;
+        fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>> => get_running_prebuilt_workspaces;
+        fn get_prebuilds_data_generation(&self) -> Result<i64> => get_prebuilds_data_generation;
+        fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>> => count_in_progress_prebuilds;
+        fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>> => count_pending_non_active_prebuilds;
+        fn get_presets_backoff(&self, lookback: Timestamp) -> Result<Vec<PresetBackoff>> => get_presets_backoff;
+        fn get_presets_at_failure_limit(&self, hard_limit: i64) -> Result<Vec<String>> => get_presets_at_failure_limit;
+        fn get_organizations_with_prebuild_status(&self, user_id: &str, group_name: &str) -> Result<Vec<OrganizationPrebuildStatus>> => get_organizations_with_prebuild_status;
+        fn get_prebuild_metrics(&self) -> Result<Vec<PrebuildMetricsRow>> => get_prebuild_metrics;
+        fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<(String, String)>> => update_prebuild_provisioner_job_with_cancel;
+        fn update_preset_prebuild_status(&self, preset_id: &str, status: PrebuildStatus) -> Result<()> => update_preset_prebuild_status;
+        fn update_presets_last_invalidated_at(&self, template_id: &str, at: Timestamp) -> Result<Vec<String>> => update_presets_last_invalidated_at;
+        fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<(String, String)>> => claim_prebuilt_workspace;
+        fn get_template_admins(&self, organization_id: &str) -> Result<Vec<String>> => get_template_admins;
+        fn insert_notification_message(&self, id: &str, template: &str, user_id: &str, payload: &serde_json::Value, now: Timestamp) -> Result<()> => insert_notification_message;
+        fn list_notification_messages(&self) -> Result<Vec<(String, String)>> => list_notification_messages;
+    }
 }

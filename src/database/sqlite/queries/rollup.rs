@@ -8,11 +8,13 @@ use crate::clock::Timestamp;
 use crate::clock::from_micros;
 use crate::clock::to_micros;
 use crate::database::Result;
+use crate::database::RollupStore;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
 use crate::database::models::TemplateUsageStat;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::timestamp_at;
+use crate::database::sqlite::tx::SqliteTx;
 
 /// (newest bucket start, earliest agent stat): the inputs of the window start.
 pub(crate) fn get_rollup_window_inputs(conn: &Connection) -> Result<(Option<Timestamp>, Option<Timestamp>)> {
@@ -181,4 +183,14 @@ pub(crate) fn get_template_usage_stats(
     .op(op)?
     .collect::<rusqlite::Result<_>>()
     .op(op)
+}
+
+impl RollupStore for SqliteTx<'_> {
+    run_query! {
+        fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)> => get_rollup_window_inputs;
+        fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>> => get_agent_stats_for_rollup;
+        fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>> => get_app_stats_for_rollup;
+        fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize> => upsert_template_usage_stats;
+        fn get_template_usage_stats(&self, start: Timestamp, end: Timestamp, template_ids: &[String]) -> Result<Vec<TemplateUsageStat>> => get_template_usage_stats;
+    }
 }

@@ -8,6 +8,7 @@ use rusqlite::params;
 use crate::clock::Timestamp;
 use crate::clock::to_micros;
 use crate::database::Result;
+use crate::database::TemplateStore;
 use crate::database::models::InsertPreset;
 use crate::database::models::InsertProvisionerJob;
 use crate::database::models::InsertTemplate;
@@ -25,6 +26,7 @@ use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::queries::opt_timestamp_at;
 use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
+use crate::database::sqlite::tx::SqliteTx;
 
 const JOB_COLUMNS: &str = "id, created_at, started_at, completed_at, canceled_at, error, worker_id, initiator_id, \
                            organization_id, type, input, job_status";
@@ -428,4 +430,29 @@ pub(crate) fn get_preset_prebuild_schedules(conn: &Connection, preset_id: &str) 
     .op(op)?
     .collect::<rusqlite::Result<_>>()
     .op(op)
+}
+
+impl TemplateStore for SqliteTx<'_> {
+    run_query! {
+        fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> => insert_provisioner_job;
+        fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob> => get_provisioner_job_by_id;
+        fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template> => insert_template;
+        fn get_template_by_id(&self, id: &str) -> Result<Template> => get_template_by_id;
+        fn count_templates(&self) -> Result<i64> => count_templates;
+        fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template> => get_template_by_organization_and_name;
+        fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()> => update_template_active_version;
+        fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()> => update_template_deleted_and_deprecated;
+        fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> => insert_template_version;
+        fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion> => get_template_version_by_id;
+        fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>> => get_template_versions_by_template_id;
+        fn insert_template_version_parameter(&self, template_version_id: &str, name: &str, required: bool, default_value: &str) -> Result<()> => insert_template_version_parameter;
+        fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>> => get_template_version_parameters;
+        fn insert_preset(&self, params: &InsertPreset<'_>) -> Result<Preset> => insert_preset;
+        fn get_preset_by_id(&self, id: &str) -> Result<Preset> => get_preset_by_id;
+        fn get_presets_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<Preset>> => get_presets_by_template_version_id;
+        fn insert_preset_parameter(&self, id: &str, preset_id: &str, name: &str, value: &str) -> Result<()> => insert_preset_parameter;
+        fn get_preset_parameters_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<PresetParameter>> => get_preset_parameters_by_template_version_id;
+        fn insert_preset_prebuild_schedule(&self, id: &str, preset_id: &str, cron_expression: &str, desired_instances: i64) -> Result<()> => insert_preset_prebuild_schedule;
+        fn get_preset_prebuild_schedules(&self, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>> => get_preset_prebuild_schedules;
+    }
 }

@@ -8,6 +8,7 @@ use rusqlite::params;
 use crate::clock::Timestamp;
 use crate::clock::to_micros;
 use crate::database::Result;
+use crate::database::WorkspaceStore;
 use crate::database::models::InsertWorkspace;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::InsertWorkspaceBuild;
@@ -23,6 +24,7 @@ use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::queries::opt_timestamp_at;
 use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
+use crate::database::sqlite::tx::SqliteTx;
 
 const WORKSPACE_COLUMNS: &str = "id, created_at, updated_at, owner_id, organization_id, template_id, name, deleted, \
                                  last_used_at, autostart_schedule, ttl_ms, next_start_at, dormant_at, deleting_at";
@@ -336,4 +338,23 @@ pub(crate) fn get_running_workspace_agents(conn: &Connection) -> Result<Vec<Runn
     .op(op)?
     .collect::<rusqlite::Result<_>>()
     .op(op)
+}
+
+impl WorkspaceStore for SqliteTx<'_> {
+    run_query! {
+        fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
+        fn get_workspace_by_id(&self, id: &str) -> Result<Workspace> => get_workspace_by_id;
+        fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;
+        fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> => update_workspace_deleted;
+        fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
+        fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
+        fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;
+        fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>> => get_workspace_build_parameters;
+        fn insert_workspace_resource(&self, id: &str, job_id: &str, transition: WorkspaceTransition, created_at: Timestamp) -> Result<()> => insert_workspace_resource;
+        fn insert_workspace_agent(&self, params: &InsertWorkspaceAgent<'_>) -> Result<()> => insert_workspace_agent;
+        fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()> => insert_workspace_agent_stats;
+        fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()> => insert_workspace_app_stats;
+        fn count_usage_stats(&self) -> Result<(i64, i64)> => count_usage_stats;
+        fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> => get_running_workspace_agents;
+    }
 }
