@@ -20,10 +20,10 @@ use coderlite::database::sqlite::SqliteStore;
 use coderlite::database::sqlite::StoreConfig;
 use coderlite::database::sqlite::Synchronous;
 use coderlite::database::sqlite::statements_executed;
+use coderlite::prebuilds::reconciler::CycleMemory;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;
 use coderlite::prebuilds::reconciler::reconcile_once;
 use coderlite::prebuilds::reconciler::reconcile_once_cached;
-use coderlite::prebuilds::snapshot::SnapshotCache;
 use coderlite::rollup;
 use coderlite::testing::TestDb;
 use coderlite::testing::fixtures;
@@ -266,7 +266,7 @@ fn reconcile_noop() {
     }
     // The run loop's way (its snapshot cache warm from the previous cycle), then a cycle
     // that reads the whole snapshot (cold: what any cycle after a change costs).
-    let cache = SnapshotCache::new();
+    let cache = CycleMemory::new();
     reconcile_once_cached(&store, "bench/reconcile", &rc, Some(&cache)).unwrap();
     for (figure, cached) in [("reconcile_noop_cycle", true), ("reconcile_noop_cycle_uncached", false)] {
         let mut samples = Vec::new();

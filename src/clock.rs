@@ -125,6 +125,12 @@ pub fn check_interval(d: Duration) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Milliseconds rounded to a tenth, for log fields and outputs (`took_ms=9.1`, not
+/// `9.101339999999999`).
+pub fn rounded_millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
 /// `t + d`, saturating at the latest representable instant instead of panicking.
 pub fn add_duration(t: Timestamp, d: Duration) -> Timestamp {
     chrono::Duration::from_std(d).ok().and_then(|d| t.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
@@ -133,6 +139,27 @@ pub fn add_duration(t: Timestamp, d: Duration) -> Timestamp {
 /// `t - d`, saturating at the earliest representable instant instead of panicking.
 pub fn sub_duration(t: Timestamp, d: Duration) -> Timestamp {
     chrono::Duration::from_std(d).ok().and_then(|d| t.checked_sub_signed(d)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Parses a timestamp as fixtures and the CLI write them: RFC 3339, `now`, or `now` plus or
+/// minus a duration (`now-2h30m`, `now+1d`).
+pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("now") {
+        if rest.is_empty() {
+            return Ok(now);
+        }
+        let (sign, amount) = match rest.split_at(1) {
+            ("-", amount) => (-1, amount),
+            ("+", amount) => (1, amount),
+            _ => return Err(format!("invalid time {text:?}: expected now, now-<duration> or now+<duration>")),
+        };
+        let d = parse_duration(amount).map_err(|e| format!("invalid time {text:?}: {e}"))?;
+        return Ok(if sign < 0 { sub_duration(now, d) } else { add_duration(now, d) });
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| truncate_to_micros(t.with_timezone(&chrono::Utc)))
+        .map_err(|e| format!("invalid time {text:?}: expected RFC 3339 or now[+-]<duration>: {e}"))
 }
 
 /// The source of time. Implementations are cheap to share behind an `Arc`.

@@ -34,6 +34,7 @@ fn preset(id: &str, desired: i64) -> PresetInfo {
         organization_id: "org".to_owned(),
         organization_name: "org".to_owned(),
         template_version_id: "v-active".to_owned(),
+        template_version_name: "v1".to_owned(),
         using_active_version: true,
         desired_instances: desired,
         scheduling_timezone: String::new(),

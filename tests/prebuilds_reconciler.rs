@@ -15,12 +15,12 @@ use coderlite::database::models::Workspace;
 use coderlite::database::models::WorkspaceTransition;
 use coderlite::database::prelude::*;
 use coderlite::prebuilds::provision;
+use coderlite::prebuilds::reconciler::CycleMemory;
 use coderlite::prebuilds::reconciler::CycleReport;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;
 use coderlite::prebuilds::reconciler::reconcile_once;
 use coderlite::prebuilds::reconciler::reconcile_once_cached;
 use coderlite::prebuilds::reconciler::set_paused;
-use coderlite::prebuilds::snapshot::SnapshotCache;
 use coderlite::provisioner;
 use coderlite::testing::TestDb;
 use coderlite::testing::fixtures;
@@ -31,7 +31,7 @@ struct Env {
     config: ReconcilerConfig,
     /// Every scenario runs through the snapshot cache, as the run loop does: a change the
     /// data generation missed would show as a stale decision.
-    cache: SnapshotCache,
+    memory: CycleMemory,
 }
 
 fn env() -> Env {
@@ -39,12 +39,13 @@ fn env() -> Env {
     let db = TestDb::with_clock(Arc::new(clock.clone())).unwrap();
     let mut config = ReconcilerConfig::new(Duration::from_secs(60));
     config.backoff_interval = Duration::ZERO;
-    Env { db, clock, config, cache: SnapshotCache::new() }
+    Env { db, clock, config, memory: CycleMemory::new() }
 }
 
 impl Env {
     fn reconcile(&self) -> CycleReport {
-        let report = reconcile_once_cached(&self.db.store, "test/reconciler", &self.config, Some(&self.cache)).unwrap();
+        let report =
+            reconcile_once_cached(&self.db.store, "test/reconciler", &self.config, Some(&self.memory)).unwrap();
         assert!(report.acquired);
         report
     }

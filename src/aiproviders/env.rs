@@ -153,7 +153,10 @@ fn parse_indexed(vars: &BTreeMap<String, String>) -> Result<(Vec<IndexedProvider
     let mut warnings = Vec::new();
     for (expected, (index, fields)) in by_index.into_iter().enumerate() {
         if index != expected {
-            return Err(EnvError(format!("provider num {expected} skipped")));
+            return Err(EnvError(format!(
+                "provider num {expected} skipped (found CODER_AIBRIDGE_PROVIDER_{index}_* instead): the indices \
+                 of CODER_AIBRIDGE_PROVIDER_<N>_* must start at 0 and have no gaps"
+            )));
         }
         providers.push(parse_one(index, &fields, &mut warnings)?);
     }

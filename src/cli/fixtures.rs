@@ -17,7 +17,8 @@ pub enum FixturesCommand {
     /// Load fixture files (format: fixtures/README.md) in one transaction; a bad file writes
     /// nothing and names the file and the JSON location of the problem.
     Load {
-        #[arg(required = true)]
+        /// Fixture files to load together (JSON; see fixtures/README.md).
+        #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
 }

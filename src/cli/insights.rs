@@ -1,8 +1,12 @@
 //! `insights templates|apps|interval --start --end [--template ID]...`: reads over the rollup.
 
+use chrono::Timelike;
 use clap::Args;
 use clap::Subcommand;
+use clap::ValueEnum;
+use coderlite::clock::Timestamp;
 use coderlite::clock::format_rfc3339;
+use coderlite::clock::parse_time;
 use coderlite::database::prelude::*;
 use coderlite::rollup::insights;
 use serde::Serialize;
@@ -13,6 +17,7 @@ use crate::cli::GlobalArgs;
 use crate::cli::OutputFormat;
 use crate::cli::output::print_json;
 use crate::cli::output::print_table;
+use crate::cli::resolve;
 
 #[derive(Debug, Subcommand)]
 pub enum InsightsCommand {
@@ -24,23 +29,52 @@ pub enum InsightsCommand {
     Interval {
         #[command(flatten)]
         range: RangeArgs,
-        /// day or week.
-        #[arg(long, default_value = "day")]
-        interval: String,
+        /// The report interval.
+        #[arg(long, value_enum, default_value_t = Interval::Day)]
+        interval: Interval,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Interval {
+    Day,
+    Week,
 }
 
 #[derive(Debug, Args)]
 pub struct RangeArgs {
-    /// RFC 3339, at midnight in its offset (e.g. 2024-06-01T00:00:00Z).
-    #[arg(long)]
+    /// The start: a date (2026-11-25, midnight UTC), a relative time (now-7d, truncated to
+    /// midnight UTC), or RFC 3339 at midnight in its offset (2026-11-25T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
     start: String,
-    /// RFC 3339, at midnight, or a full hour when it is today.
-    #[arg(long)]
+    /// The end: as --start; a relative time on today ends at the next full hour, and RFC 3339
+    /// on today may be any full hour.
+    #[arg(long, value_name = "TIME")]
     end: String,
-    /// Restrict to these template IDs (repeatable; default all).
-    #[arg(long = "template")]
+    /// Restrict to these templates, by ID or [ORG/]NAME (repeatable; default all).
+    #[arg(long = "template", value_name = "TEMPLATE")]
     templates: Vec<String>,
+}
+
+/// The RFC 3339 text of a convenient form: a plain date is midnight UTC; a relative time
+/// (`now`, `now-7d`) is truncated to midnight UTC, or for an end on today to the next full
+/// hour, so these forms always pass upstream's rules. Anything else is passed on as typed.
+fn resolve_time(text: &str, now: Timestamp, is_end: bool) -> String {
+    let text = text.trim();
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return format_rfc3339(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    if text.starts_with("now")
+        && let Ok(t) = parse_time(text, now)
+    {
+        let midnight = t.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+        if is_end && t.date_naive() == now.date_naive() {
+            let hour = midnight + chrono::Duration::hours(i64::from(t.hour()));
+            return format_rfc3339(if hour == t { hour } else { hour + chrono::Duration::hours(1) });
+        }
+        return format_rfc3339(midnight);
+    }
+    text.to_owned()
 }
 
 #[derive(Serialize)]
@@ -77,12 +111,19 @@ pub fn run(ctx: &GlobalArgs, command: InsightsCommand) -> Result<(), CliError> {
     let now = store.clock().now();
     let (range, interval) = match &command {
         InsightsCommand::Templates(r) | InsightsCommand::Apps(r) => (r, None),
-        InsightsCommand::Interval { range, interval } => (range, Some(interval.as_str())),
+        InsightsCommand::Interval { range, interval } => (range, Some(*interval)),
     };
-    let (start, end) =
-        insights::parse_insights_time_range(now, &range.start, &range.end).map_err(|e| CliError::new("insights", e))?;
+    let (start, end) = insights::parse_insights_time_range_named(
+        now,
+        &resolve_time(&range.start, now, false),
+        &resolve_time(&range.end, now, true),
+        ("--start", "--end"),
+    )
+    .map_err(|e| CliError::new("insights", e))?;
+    let template_ids =
+        range.templates.iter().map(|t| resolve::template(&store, t).map(|t| t.id)).collect::<Result<Vec<_>, _>>()?;
     let rows =
-        store.get_template_usage_stats(start, end, &range.templates).context(|| "read template usage".to_owned())?;
+        store.get_template_usage_stats(start, end, &template_ids).context(|| "read template usage".to_owned())?;
     match command {
         InsightsCommand::Templates(_) => {
             let i = insights::template_insights(&rows);
@@ -136,8 +177,12 @@ pub fn run(ctx: &GlobalArgs, command: InsightsCommand) -> Result<(), CliError> {
             }
         }
         InsightsCommand::Interval { .. } => {
-            let interval = insights::parse_report_interval(start, end, interval.unwrap_or(""))
-                .map_err(|e| CliError::new("insights", e))?;
+            let name = match interval {
+                Some(Interval::Week) => "week",
+                Some(Interval::Day) | None => "day",
+            };
+            let interval =
+                insights::parse_report_interval(start, end, name).map_err(|e| CliError::new("insights", e))?;
             let out: Vec<IntervalOutput> = insights::insights_by_interval(&rows, start, end, interval.days())
                 .into_iter()
                 .map(|i| IntervalOutput {

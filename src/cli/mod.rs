@@ -10,10 +10,12 @@ mod insights;
 mod output;
 mod prebuilds;
 mod providers;
+mod resolve;
 mod rollup;
 mod server;
 mod setup;
 mod telemetry;
+mod templates;
 mod users;
 
 use std::fmt;
@@ -34,20 +36,20 @@ pub struct Cli {
     /// The database file. Default: $XDG_DATA_HOME/coderlite/coderlite.db, else
     /// ~/.local/share/coderlite/coderlite.db. Only server, setup, migrate, providers seed and
     /// fixtures load create it (and its directories); other commands need it to exist.
-    #[arg(long, global = true, env = "CODERLITE_DB", value_name = "PATH")]
+    #[arg(long, global = true, env = "CODERLITE_DB", value_name = "PATH", help_heading = "Global options")]
     pub db: Option<PathBuf>,
 
     /// Log format on stderr.
-    #[arg(long, global = true, env = "CODERLITE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    #[arg(long, global = true, env = "CODERLITE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, help_heading = "Global options")]
     pub log_format: LogFormat,
 
     /// More log output (-v debug, -vv trace). CODERLITE_LOG (a tracing filter such as
     /// `info,coderlite::prebuilds=debug`) replaces the level.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
 
     /// Output format of commands that print data.
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table, help_heading = "Global options")]
     pub output: OutputFormat,
 
     #[command(subcommand)]
@@ -56,7 +58,9 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// One line per event, for people.
     Human,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
@@ -65,6 +69,7 @@ pub enum OutputFormat {
     /// Aligned plain-text tables (upstream's CLI calls this `table`).
     #[value(alias = "human")]
     Table,
+    /// One line of JSON (the shapes are stable; see README).
     Json,
 }
 
@@ -104,6 +109,11 @@ pub enum Command {
     Providers {
         #[command(subcommand)]
         command: providers::ProvidersCommand,
+    },
+    /// Templates.
+    Templates {
+        #[command(subcommand)]
+        command: templates::TemplatesCommand,
     },
     /// Users and license seats.
     Users {
@@ -241,6 +251,7 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
             telemetry::run(&ctx, command, &args::Sources::of(matches, &["telemetry", "collect"]))
         }
         Command::Users { command } => users::run(&ctx, command),
+        Command::Templates { command } => templates::run(&ctx, command),
         Command::Providers { command } => providers::run(&ctx, command),
         Command::Prebuilds { command } => prebuilds::run(&ctx, command),
         Command::Debug { command } => debug::run(&ctx, command),
@@ -320,5 +331,36 @@ fn open_error(path: &std::path::Path, e: coderlite::database::Error) -> CliError
         Error::ReadOnlyDatabase { .. } => CliError::new("open database", e),
         Error::Open { message, .. } => CliError::new(what, message),
         other => CliError::new(what, other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every flag and positional argument of every command says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if !sub.is_hide_set() {
+                    walk(sub, &format!("{path} {}", sub.get_name()), missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "coderlite", &mut missing);
+        assert_eq!(missing, Vec::<String>::new(), "arguments without help text");
     }
 }

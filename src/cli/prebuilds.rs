@@ -20,6 +20,7 @@ use crate::cli::GlobalArgs;
 use crate::cli::OutputFormat;
 use crate::cli::output::print_json;
 use crate::cli::output::print_table;
+use crate::cli::resolve;
 
 #[derive(Debug, Subcommand)]
 pub enum PrebuildsCommand {
@@ -37,20 +38,21 @@ pub enum PrebuildsCommand {
     },
     /// Claim a ready prebuilt workspace of a preset for a user.
     Claim {
-        /// Preset ID.
-        #[arg(long)]
+        /// The preset: its ID, or TEMPLATE/PRESET (ORG/TEMPLATE/PRESET when the template name
+        /// is used in several organizations).
+        #[arg(long, value_name = "PRESET")]
         preset: String,
-        /// User ID or username.
-        #[arg(long)]
+        /// The claiming user: ID or username (not a system user).
+        #[arg(long, value_name = "USER")]
         user: String,
-        /// The new workspace name.
-        #[arg(long)]
+        /// The workspace's new name: letters, digits and single hyphens, up to 32 characters.
+        #[arg(long, value_name = "NAME")]
         name: String,
     },
     /// Invalidate a template's prebuilds: they are replaced from the next cycle on.
     Invalidate {
-        /// Template ID.
-        #[arg(long)]
+        /// The template: its ID, or [ORG/]NAME.
+        #[arg(long, value_name = "TEMPLATE")]
         template: String,
     },
 }
@@ -66,6 +68,8 @@ struct PresetStatus {
     preset_id: String,
     preset_name: String,
     template_name: String,
+    template_version_id: String,
+    template_version_name: String,
     organization_name: String,
     active: bool,
     desired: i64,
@@ -146,12 +150,10 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand) -> Result<(), CliError> 
             }
         }
         PrebuildsCommand::Claim { preset, user, name } => {
-            let user_id = match store.get_user_by_id(&user) {
-                Ok(u) => u.id,
-                Err(_) => store.get_user_by_username(&user).context(|| format!("find user {user:?}"))?.id,
-            };
-            let claimed = provision::claim_prebuilt_workspace(&store, &preset, &user_id, &name)
-                .context(|| "claim prebuilt workspace".to_owned())?;
+            let preset = resolve::preset(&store, &preset)?;
+            let user = resolve::user(&store, &user)?;
+            let claimed = provision::claim_prebuilt_workspace(&store, &preset.id, &user.id, &name)
+                .map_err(|e| CliError::new("claim prebuilt workspace", e))?;
             let out = ClaimOutput {
                 claimed: claimed.is_some(),
                 workspace_id: claimed.as_ref().map(|c| c.workspace_id.clone()),
@@ -171,8 +173,9 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand) -> Result<(), CliError> 
             }
         }
         PrebuildsCommand::Invalidate { template } => {
-            let presets = provision::invalidate_prebuilds(&store, &template)
-                .context(|| format!("invalidate template {template}"))?;
+            let template = resolve::template(&store, &template)?;
+            let presets = provision::invalidate_prebuilds(&store, &template.id)
+                .context(|| format!("invalidate template {}", template.name))?;
             match ctx.output {
                 OutputFormat::Json => print_json(&serde_json::json!({ "invalidated_presets": presets })),
                 OutputFormat::Table => {
@@ -209,6 +212,8 @@ fn status(ctx: &GlobalArgs, store: &dyn Store, config: &ReconcilerConfig) -> Res
                 preset_id: p.preset_id.clone(),
                 preset_name: p.preset_name.clone(),
                 template_name: p.template_name.clone(),
+                template_version_id: p.template_version_id.clone(),
+                template_version_name: p.template_version_name.clone(),
                 organization_name: p.organization_name.clone(),
                 active: ps.is_active(),
                 desired: s.desired,
@@ -236,8 +241,10 @@ fn status(ctx: &GlobalArgs, store: &dyn Store, config: &ReconcilerConfig) -> Res
                 .iter()
                 .map(|p| {
                     vec![
+                        p.preset_id.chars().take(8).collect(),
                         p.organization_name.clone(),
                         p.template_name.clone(),
+                        p.template_version_name.clone(),
                         p.preset_name.clone(),
                         if p.active { "yes" } else { "no" }.to_owned(),
                         p.desired.to_string(),
@@ -251,8 +258,10 @@ fn status(ctx: &GlobalArgs, store: &dyn Store, config: &ReconcilerConfig) -> Res
                 .collect();
             print_table(
                 &[
+                    "PRESET ID",
                     "ORG",
                     "TEMPLATE",
+                    "VERSION",
                     "PRESET",
                     "ACTIVE",
                     "DESIRED",

@@ -18,7 +18,10 @@ pub enum ProvidersCommand {
     /// List AI providers, soft-deleted ones included (secrets masked).
     List,
     /// Soft-delete a provider: it stays deleted, and the env seed never recreates it.
-    Delete { name: String },
+    Delete {
+        /// The provider's name (coderlite providers list).
+        name: String,
+    },
     /// Seed providers from the CODER_AIBRIDGE_* environment now.
     Seed,
 }

@@ -24,7 +24,7 @@ pub fn run(ctx: &GlobalArgs) -> Result<(), CliError> {
     let out = RollupOutput {
         acquired: outcome.acquired,
         rows_written: outcome.rows_written,
-        took_ms: outcome.took.as_secs_f64() * 1000.0,
+        took_ms: coderlite::clock::rounded_millis(outcome.took),
     };
     match ctx.output {
         OutputFormat::Json => print_json(&out),

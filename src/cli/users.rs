@@ -16,6 +16,7 @@ use crate::cli::output::print_table;
 pub enum UsersCommand {
     /// List users (system users only with --include-system).
     List {
+        /// Include system users (the prebuilds user).
         #[arg(long)]
         include_system: bool,
     },

@@ -209,6 +209,10 @@ store_domain! {
         /// How many templates exist, deleted ones included.
         read fn count_templates(&self) -> Result<i64>;
 
+        /// Every template with its organization's and active version's names, by organization
+        /// and template name; deleted ones only with `include_deleted`.
+        read fn get_templates(&self, include_deleted: bool) -> Result<Vec<TemplateWithNames>>;
+
         /// The non-deleted template of an organization named `name`; `NotFound` when absent.
         read fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template>;
 
@@ -264,6 +268,13 @@ store_domain! {
 
         /// The workspace with `id`, deleted or not; `NotFound` when absent.
         read fn get_workspace_by_id(&self, id: &str) -> Result<Workspace>;
+
+        /// The non-deleted workspace of `owner_id` named `name` (case-insensitive, as the unique
+        /// index); `NotFound` when absent.
+        read fn get_workspace_by_owner_and_name(&self, owner_id: &str, name: &str) -> Result<Workspace>;
+
+        /// The agents of a workspace's latest build, oldest first.
+        read fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>>;
 
         /// Non-deleted workspaces of a template, oldest first.
         read fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>>;

@@ -362,6 +362,17 @@ pub struct Template {
     pub active_version_id: String,
 }
 
+/// A template with the names a listing shows beside it (upstream's `template_with_names`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateWithNames {
+    pub template: Template,
+    pub organization_name: String,
+    pub organization_display_name: String,
+    pub active_version_name: String,
+    /// The creator's username; `None` when unknown.
+    pub created_by_username: Option<String>,
+}
+
 /// Parameters of `insert_template_version`.
 #[derive(Debug, Clone)]
 pub struct InsertTemplateVersion<'a> {
@@ -516,6 +527,19 @@ pub struct InsertWorkspaceAgent<'a> {
     pub lifecycle_state: AgentLifecycle,
     pub ready_at: Option<Timestamp>,
     pub parent_id: Option<&'a str>,
+}
+
+/// A row of `workspace_agents`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceAgent {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub resource_id: String,
+    pub name: String,
+    pub lifecycle_state: AgentLifecycle,
+    pub ready_at: Option<Timestamp>,
+    pub parent_id: Option<String>,
 }
 
 /// A row of `workspace_agent_stats`.
@@ -700,6 +724,7 @@ pub struct PresetInfo {
     pub organization_id: String,
     pub organization_name: String,
     pub template_version_id: String,
+    pub template_version_name: String,
     pub using_active_version: bool,
     pub desired_instances: i64,
     pub scheduling_timezone: String,

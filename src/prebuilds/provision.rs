@@ -15,6 +15,7 @@ use crate::database::models::PrebuildStatus;
 use crate::database::models::ProvisionerJobType;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceTransition;
+use crate::names;
 
 /// Why a prebuild write failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,12 @@ pub enum ProvisionError {
     MissingParameter { name: String, version: String, preset: String },
     #[error("delete prebuilt workspace {id}: owner is no longer the prebuilds user (probably it was claimed)")]
     Claimed { id: String },
+    #[error("invalid workspace name {name:?}: {why}")]
+    InvalidWorkspaceName { name: String, why: String },
+    #[error("user {username:?} is a system user; system users cannot claim or own workspaces")]
+    SystemUser { username: String },
+    #[error("user {username:?} already has a workspace named {name:?}")]
+    WorkspaceNameTaken { username: String, name: String },
     #[error(transparent)]
     Database(#[from] database::Error),
 }
@@ -174,12 +181,19 @@ pub struct Claimed {
 
 /// Claims the oldest ready prebuild of `preset_id` for `user_id` under `name`; `None` when
 /// none is claimable (the caller creates an ordinary workspace instead).
+/// The name is checked with upstream's rules, a system user is refused, and a name the user
+/// already uses is `WorkspaceNameTaken`; nothing is written then.
 pub fn claim_prebuilt_workspace(
     store: &dyn Store,
     preset_id: &str,
     user_id: &str,
     name: &str,
 ) -> Result<Option<Claimed>, ProvisionError> {
+    names::name_valid(name).map_err(|why| ProvisionError::InvalidWorkspaceName { name: name.to_owned(), why })?;
+    let user = store.get_user_by_id(user_id)?;
+    if user.is_system {
+        return Err(ProvisionError::SystemUser { username: user.username });
+    }
     let now = store.clock().now();
     let claim = ClaimPrebuild {
         preset_id,
@@ -190,7 +204,13 @@ pub fn claim_prebuilt_workspace(
         next_start_at: None,
         ttl_ms: None,
     };
-    Ok(store.claim_prebuilt_workspace(&claim)?.map(|(workspace_id, name)| Claimed { workspace_id, name }))
+    match store.claim_prebuilt_workspace(&claim) {
+        Ok(claimed) => Ok(claimed.map(|(workspace_id, name)| Claimed { workspace_id, name })),
+        Err(e) if e.is_unique_violation_of("workspaces_owner_id_lower_idx") => {
+            Err(ProvisionError::WorkspaceNameTaken { username: user.username, name: name.to_owned() })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Invalidates a template's prebuilds: every running prebuild of its active version's

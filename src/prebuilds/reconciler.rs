@@ -5,7 +5,10 @@
 //! the whole snapshot in one read transaction, reconciles membership, then executes each
 //! preset's actions, every write in its own short write transaction, and releases the lease.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::clock::Cancel;
 use crate::clock::SharedClock;
@@ -44,6 +47,38 @@ impl ReconcilerConfig {
             failure_hard_limit: 3,
         }
     }
+}
+
+/// What the run loop carries from one cycle to the next: the snapshot cache, and what it last
+/// logged per preset, so a state that persists across cycles (a backoff) is logged when it
+/// changes rather than every cycle.
+#[derive(Debug, Default)]
+pub struct CycleMemory {
+    pub cache: SnapshotCache,
+    logged: Mutex<HashMap<(&'static str, String), String>>,
+}
+
+impl CycleMemory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when `value` differs from what was last noted under (`what`, `key`); notes it.
+    pub fn changed(&self, what: &'static str, key: &str, value: &str) -> bool {
+        let mut logged = self.logged.lock();
+        let slot = logged.entry((what, key.to_owned())).or_default();
+        if slot == value {
+            return false;
+        }
+        value.clone_into(slot);
+        true
+    }
+}
+
+/// Whether to log `value` for (`what`, `key`) this cycle: always without memory (one cycle
+/// from the CLI), else only when it changed.
+fn should_log(memory: Option<&CycleMemory>, what: &'static str, key: &str, value: &str) -> bool {
+    memory.is_none_or(|m| m.changed(what, key, value))
 }
 
 /// How long the reconcile lease lives without a heartbeat (renewed every third of it). It
@@ -96,27 +131,27 @@ pub fn reconcile_once(store: &dyn Store, holder: &str, config: &ReconcilerConfig
     reconcile_once_cached(store, holder, config, None)
 }
 
-/// One reconcile cycle; with `cache`, the rows of Q1 and Q3 from an earlier cycle are reused
-/// when nothing behind them changed since.
+/// One reconcile cycle; with `memory`, the rows of Q1 and Q3 from an earlier cycle are reused
+/// when nothing behind them changed since, and persisting states are logged once.
 pub fn reconcile_once_cached(
     store: &dyn Store,
     holder: &str,
     config: &ReconcilerConfig,
-    cache: Option<&SnapshotCache>,
+    memory: Option<&CycleMemory>,
 ) -> database::Result<CycleReport> {
     let Some(lease) = store.try_acquire_lease(LockId::ReconcilePrebuilds, holder, RECONCILE_LEASE_TTL)? else {
         return Ok(CycleReport::default());
     };
-    let res = cycle(store, config, cache);
+    let res = cycle(store, config, memory);
     let released = lease.release();
     let report = res?;
     released?;
     Ok(report)
 }
 
-fn cycle(store: &dyn Store, config: &ReconcilerConfig, cache: Option<&SnapshotCache>) -> database::Result<CycleReport> {
+fn cycle(store: &dyn Store, config: &ReconcilerConfig, memory: Option<&CycleMemory>) -> database::Result<CycleReport> {
     let mut report = CycleReport { acquired: true, ..CycleReport::default() };
-    let (paused, snapshot) = read_state(store, config, cache)?;
+    let (paused, snapshot) = read_state(store, config, memory.map(|m| &m.cache))?;
     if paused {
         report.paused = true;
         return Ok(report);
@@ -148,7 +183,10 @@ fn cycle(store: &dyn Store, config: &ReconcilerConfig, cache: Option<&SnapshotCa
         for action in ps.calculate_actions(config.backoff_interval) {
             match action {
                 Action::Backoff { until } => {
-                    tracing::warn!(preset_id = %preset.preset_id, backoff_until = %crate::clock::format_rfc3339(until), "prebuilds backing off");
+                    let until = crate::clock::format_rfc3339(until);
+                    if should_log(memory, "backoff", &preset.preset_id, &until) {
+                        tracing::warn!(preset_id = %preset.preset_id, backoff_until = %until, "prebuilds backing off");
+                    }
                 }
                 Action::CancelPending => match provision::cancel_pending_prebuilds(store, &preset.preset_id) {
                     Ok(n) => report.canceled += n,
@@ -192,17 +230,17 @@ pub fn run_reconciler_loop(
     cancel: &Cancel,
 ) -> crate::database::Result<()> {
     let mut ticker = Ticker::new(clock.clone(), config.interval);
-    let cache = SnapshotCache::new();
+    let memory = CycleMemory::new();
     loop {
         let started = std::time::Instant::now();
-        match reconcile_once_cached(store, holder, config, Some(&cache)) {
+        match reconcile_once_cached(store, holder, config, Some(&memory)) {
             Ok(r) if r.acquired => tracing::info!(
                 created = r.created,
                 deleted = r.deleted,
                 canceled = r.canceled,
                 paused = r.paused,
                 errors = r.errors.len(),
-                took_ms = started.elapsed().as_secs_f64() * 1000.0,
+                took_ms = crate::clock::rounded_millis(started.elapsed()),
                 "reconcile cycle done"
             ),
             Ok(_) => tracing::debug!("reconcile cycle skipped: another replica holds the lease"),

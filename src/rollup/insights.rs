@@ -251,33 +251,50 @@ pub fn parse_insights_time_range(
     start: &str,
     end: &str,
 ) -> Result<(Timestamp, Timestamp), InsightsRangeError> {
-    let start_t = parse_one(now, "start_time", start)?;
-    let end_t = parse_one(now, "end_time", end)?;
+    parse_insights_time_range_named(now, start, end, (r#"query param "start_time""#, r#"query param "end_time""#))
+}
+
+/// [`parse_insights_time_range`] with the names errors give the two inputs (the API's query
+/// parameters, or the CLI's flags).
+pub fn parse_insights_time_range_named(
+    now: Timestamp,
+    start: &str,
+    end: &str,
+    (start_name, end_name): (&str, &str),
+) -> Result<(Timestamp, Timestamp), InsightsRangeError> {
+    let start_t = parse_one(now, start_name, false, start)?;
+    let end_t = parse_one(now, end_name, true, end)?;
     if end_t < start_t {
-        return Err(InsightsRangeError(r#"query param "end_time" must be after "start_time""#.to_owned()));
+        return Err(InsightsRangeError(format!(
+            "{end_name} must be after {}",
+            start_name.trim_start_matches("query param ")
+        )));
     }
     Ok((start_t.with_timezone(&chrono::Utc), end_t.with_timezone(&chrono::Utc)))
 }
 
-fn parse_one(now: Timestamp, name: &str, text: &str) -> Result<DateTime<FixedOffset>, InsightsRangeError> {
+fn parse_one(
+    now: Timestamp,
+    name: &str,
+    is_end: bool,
+    text: &str,
+) -> Result<DateTime<FixedOffset>, InsightsRangeError> {
     let t = DateTime::parse_from_rfc3339(text)
-        .map_err(|e| InsightsRangeError(format!("query param {name:?} must be a valid RFC 3339 date: {e}")))?;
+        .map_err(|e| InsightsRangeError(format!("{name} must be a valid RFC 3339 date: {e}")))?;
     if t.timestamp() == DateTime::<chrono::Utc>::MIN_UTC.timestamp() || t.year() <= 1 {
-        return Err(InsightsRangeError(format!("query param {name:?} must not be zero")));
+        return Err(InsightsRangeError(format!("{name} must not be zero")));
     }
     let now_local = now.with_timezone(t.offset());
     let next_hour =
         now_local.with_minute(0).and_then(|n| n.with_second(0)).and_then(|n| n.with_nanosecond(0)).expect("valid time")
             + chrono::Duration::hours(1);
     if t > next_hour {
-        return Err(InsightsRangeError(format!("query param {name:?} must not be in the future")));
+        return Err(InsightsRangeError(format!("{name} must not be in the future")));
     }
     let today = t.date_naive() == now_local.date_naive();
-    let wanted_hour = if name == "end_time" && today { t.hour() } else { 0 };
+    let wanted_hour = if is_end && today { t.hour() } else { 0 };
     if t.hour() != wanted_hour || t.minute() != 0 || t.second() != 0 || t.nanosecond() != 0 {
-        return Err(InsightsRangeError(format!(
-            "query param {name:?} must have the clock set to {wanted_hour:02}:00:00"
-        )));
+        return Err(InsightsRangeError(format!("{name} must have the clock set to {wanted_hour:02}:00:00")));
     }
     Ok(t)
 }

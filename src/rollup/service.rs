@@ -103,7 +103,7 @@ pub fn run_rollup_loop(
                 if outcome.acquired {
                     tracing::info!(
                         rows_written = outcome.rows_written,
-                        took_ms = outcome.took.as_secs_f64() * 1000.0,
+                        took_ms = crate::clock::rounded_millis(outcome.took),
                         "rollup done"
                     );
                 } else {

@@ -13,7 +13,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::clock::Timestamp;
-use crate::clock::parse_duration;
+use crate::clock::parse_interval;
+pub use crate::clock::parse_time;
 use crate::database;
 use crate::database::Store;
 use crate::database::TxOptions;
@@ -21,11 +22,13 @@ use crate::database::in_tx;
 use crate::database::models::AgentLifecycle;
 use crate::database::models::JobStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::Template;
 use crate::database::models::UserStatus;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
 use crate::database::models::WorkspaceTransition;
+use crate::names;
 use crate::testing::fixtures;
 
 /// The demo fixture set, embedded in the binary.
@@ -132,8 +135,18 @@ fn load_checked(
     })
 }
 
-/// Parses one file's text; structural errors carry their JSON path.
+/// Parses one file's text; structural errors carry their JSON path. The top level must be an
+/// object (an array would otherwise load as nothing).
 pub fn parse(name: &str, text: &str) -> Result<FixtureFile, FixtureError> {
+    if !text.trim_start().starts_with('{') {
+        return Err(FixtureError {
+            file: name.to_owned(),
+            location: String::new(),
+            message: "the top level must be a JSON object of sections (organizations, users, groups, templates, \
+                      workspaces, agent_stats, ...)"
+                .to_owned(),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let location = match e.path().to_string() {
@@ -142,28 +155,6 @@ pub fn parse(name: &str, text: &str) -> Result<FixtureFile, FixtureError> {
         };
         FixtureError { file: name.to_owned(), location, message: e.into_inner().to_string() }
     })
-}
-
-/// Parses a fixture timestamp: RFC 3339, `now`, or `now` plus or minus a duration
-/// (`now-2h30m`, `now+1d`).
-pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
-    let text = text.trim();
-    if let Some(rest) = text.strip_prefix("now") {
-        if rest.is_empty() {
-            return Ok(now);
-        }
-        let (sign, amount) = match rest.split_at(1) {
-            ("-", amount) => (-1, amount),
-            ("+", amount) => (1, amount),
-            _ => return Err(format!("invalid time {text:?}: expected now, now-<duration> or now+<duration>")),
-        };
-        let d = parse_duration(amount).map_err(|e| format!("invalid time {text:?}: {e}"))?;
-        let d = chrono::Duration::from_std(d).map_err(|_| format!("invalid time {text:?}: duration too large"))?;
-        return Ok(if sign < 0 { now - d } else { now + d });
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| crate::clock::truncate_to_micros(t.with_timezone(&chrono::Utc)))
-        .map_err(|e| format!("invalid time {text:?}: expected RFC 3339 or now[+-]<duration>: {e}"))
 }
 
 // --- the format -------------------------------------------------------------------------
@@ -415,6 +406,21 @@ struct Loader<'a> {
     workspaces: HashMap<String, (Workspace, String)>,
 }
 
+/// A name checked with upstream's rules, located at `location`.
+fn valid_name(location: impl FnOnce() -> String, name: &str) -> Result<(), Located> {
+    names::name_valid(name).map_err(|why| (location(), format!("invalid name {name:?}: {why}")))
+}
+
+/// A count that must not be negative.
+fn non_negative(location: impl FnOnce() -> String, value: i64) -> Result<i64, Located> {
+    if value < 0 { Err((location(), format!("must not be negative, got {value}"))) } else { Ok(value) }
+}
+
+/// A duration between 0 (exclusive) and a year, as every interval is (SPEC §13).
+fn interval(location: impl Fn() -> String, text: &str) -> Result<std::time::Duration, Located> {
+    parse_interval(text).map_err(|m| (location(), m))
+}
+
 /// Adds a location to a database error.
 fn at<T>(location: impl FnOnce() -> String, res: database::Result<T>) -> Result<T, Located> {
     res.map_err(|e| (location(), e.to_string()))
@@ -446,6 +452,7 @@ impl Loader<'_> {
     fn load_file(&mut self, file: &FixtureFile) -> Result<(), Located> {
         for (i, o) in file.organizations.iter().enumerate() {
             let loc = || format!("organizations[{i}]");
+            valid_name(|| format!("organizations[{i}].name"), &o.name)?;
             at(loc, fixtures::organization(self.tx).name(&o.name).display_name(&o.display_name).build())?;
             self.summary.organizations += 1;
         }
@@ -454,6 +461,9 @@ impl Loader<'_> {
         }
         for (i, g) in file.groups.iter().enumerate() {
             let loc = || format!("groups[{i}]");
+            names::group_name_valid(&g.name)
+                .map_err(|why| (format!("groups[{i}].name"), format!("invalid name {:?}: {why}", g.name)))?;
+            non_negative(|| format!("groups[{i}].quota_allowance"), g.quota_allowance)?;
             let org = self.org_id(|| format!("groups[{i}].organization"), g.organization.as_deref())?;
             let mut builder = fixtures::group(self.tx)
                 .org(&at(loc, self.tx.get_organization_by_id(&org))?)
@@ -477,6 +487,7 @@ impl Loader<'_> {
 
     fn load_user(&mut self, i: usize, u: &UserJson) -> Result<(), Located> {
         let loc = || format!("users[{i}]");
+        valid_name(|| format!("users[{i}].username"), &u.username)?;
         let mut builder = fixtures::user(self.tx).username(&u.username).name(&u.name);
         if let Some(email) = &u.email {
             builder = builder.email(email);
@@ -499,6 +510,7 @@ impl Loader<'_> {
 
     fn load_template(&mut self, i: usize, t: &TemplateJson) -> Result<(), Located> {
         let loc = || format!("templates[{i}]");
+        valid_name(|| format!("templates[{i}].name"), &t.name)?;
         if t.versions.is_empty() {
             return Err((format!("templates[{i}].versions"), "a template needs at least one version".to_owned()));
         }
@@ -540,6 +552,7 @@ impl Loader<'_> {
         for (j, (v, version)) in t.versions.iter().zip(&versions).enumerate() {
             for (k, p) in v.presets.iter().enumerate() {
                 let ploc = || format!("templates[{i}].versions[{j}].presets[{k}]");
+                self.check_preset(&ploc(), p)?;
                 let mut pb = fixtures::preset(self.tx, version)
                     .name(&p.name)
                     .scheduling_timezone(&p.scheduling_timezone)
@@ -573,11 +586,9 @@ impl Loader<'_> {
 
     fn load_workspace(&mut self, i: usize, w: &WorkspaceJson) -> Result<(), Located> {
         let loc = || format!("workspaces[{i}]");
+        valid_name(|| format!("workspaces[{i}].name"), &w.name)?;
         let org = self.org_id(|| format!("workspaces[{i}].organization"), w.organization.as_deref())?;
-        let template = self.tx.get_template_by_organization_and_name(&org, &w.template).map_err(|e| {
-            let message = if e.is_not_found() { format!("unknown template {:?}", w.template) } else { e.to_string() };
-            (format!("workspaces[{i}].template"), message)
-        })?;
+        let template = self.template(|| format!("workspaces[{i}].template"), &org, &w.template)?;
         let owner = self.user_id(|| format!("workspaces[{i}].owner"), &w.owner)?;
         let versions = at(loc, self.tx.get_template_versions_by_template_id(&template.id))?;
         let version = match &w.version {
@@ -623,10 +634,58 @@ impl Loader<'_> {
         Ok(())
     }
 
-    fn workspace(&self, location: impl FnOnce() -> String, key: &str) -> Result<&(Workspace, String), Located> {
-        self.workspaces.get(key).ok_or_else(|| {
-            (location(), format!("unknown workspace {key:?} (expected owner/name of a fixture workspace)"))
-        })
+    /// The template of `organization_id` named `name`: the live one, else the newest deleted one
+    /// (fixtures may set up workspaces of deleted templates, as prebuild tests need).
+    fn template(&self, location: impl Fn() -> String, organization_id: &str, name: &str) -> Result<Template, Located> {
+        match self.tx.get_template_by_organization_and_name(organization_id, name) {
+            Ok(t) => return Ok(t),
+            Err(e) if !e.is_not_found() => return Err((location(), e.to_string())),
+            Err(_) => {}
+        }
+        let all = at(&location, self.tx.get_templates(true))?;
+        all.into_iter()
+            .filter(|t| t.template.organization_id == organization_id && t.template.name == name)
+            .max_by_key(|t| t.template.updated_at)
+            .map(|t| t.template)
+            .ok_or_else(|| (location(), format!("unknown template {name:?}")))
+    }
+
+    /// The checks of one preset that the builders cannot make: counts, time zone.
+    fn check_preset(&self, location: &str, p: &PresetJson) -> Result<(), Located> {
+        if let Some(n) = p.desired_instances {
+            non_negative(|| format!("{location}.desired_instances"), n)?;
+        }
+        if let Some(secs) = p.invalidate_after_secs {
+            non_negative(|| format!("{location}.invalidate_after_secs"), secs)?;
+        }
+        if !p.scheduling_timezone.is_empty() && p.scheduling_timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err((
+                format!("{location}.scheduling_timezone"),
+                format!("unknown time zone {:?} (use an IANA name such as Europe/Berlin)", p.scheduling_timezone),
+            ));
+        }
+        for (l, s) in p.schedules.iter().enumerate() {
+            non_negative(|| format!("{location}.schedules[{l}].desired_instances"), s.desired_instances)?;
+        }
+        Ok(())
+    }
+
+    /// A workspace named `owner/name`: one of this load, or one already in the database.
+    fn workspace(&mut self, location: impl Fn() -> String, key: &str) -> Result<(Workspace, String), Located> {
+        if !self.workspaces.contains_key(key) {
+            let unknown = || (location(), format!("unknown workspace {key:?} (expected owner/name of a workspace)"));
+            let (owner, name) = key.split_once('/').ok_or_else(unknown)?;
+            let owner_id = self.user_id(&location, owner)?;
+            let workspace = match self.tx.get_workspace_by_owner_and_name(&owner_id, name) {
+                Ok(w) => w,
+                Err(e) if e.is_not_found() => return Err(unknown()),
+                Err(e) => return Err((location(), e.to_string())),
+            };
+            let agents = at(&location, self.tx.get_workspace_agents_by_workspace_id(&workspace.id))?;
+            let agent = agents.first().map_or_else(|| uuid::Uuid::new_v4().to_string(), |a| a.id.clone());
+            self.workspaces.insert(key.to_owned(), (workspace, agent));
+        }
+        Ok(self.workspaces[key].clone())
     }
 
     fn agent_row(&self, ws: &(Workspace, String), created_at: Timestamp, counts: AgentCounts) -> WorkspaceAgentStat {
@@ -671,17 +730,12 @@ impl Loader<'_> {
     fn series(&self, section: &str, i: usize, from: &str, to: &str, every: &str) -> Result<Vec<Timestamp>, Located> {
         let from = self.time(|| format!("{section}[{i}].from"), from)?;
         let to = self.time(|| format!("{section}[{i}].to"), to)?;
-        let every = parse_duration(every).map_err(|m| (format!("{section}[{i}].every"), m))?;
-        if every.is_zero() {
-            return Err((format!("{section}[{i}].every"), "must be positive".to_owned()));
-        }
-        let step =
-            chrono::Duration::from_std(every).map_err(|_| (format!("{section}[{i}].every"), "too large".to_owned()))?;
+        let every = interval(|| format!("{section}[{i}].every"), every)?;
         let mut times = Vec::new();
         let mut t = from;
         while t <= to {
             times.push(t);
-            t += step;
+            t = crate::clock::add_duration(t, every);
         }
         Ok(times)
     }
@@ -693,7 +747,7 @@ impl Loader<'_> {
             let ws = self.workspace(|| format!("agent_stats[{i}].workspace"), &s.workspace)?;
             let created_at = self.time(|| format!("agent_stats[{i}].created_at"), &s.created_at)?;
             agent_rows.push(self.agent_row(
-                ws,
+                &ws,
                 created_at,
                 AgentCounts {
                     connection_count: s.connection_count,
@@ -716,7 +770,7 @@ impl Loader<'_> {
                 reconnecting_pty: s.session_count_reconnecting_pty,
             };
             for t in self.series("agent_stats_series", i, &s.from, &s.to, &s.every)? {
-                agent_rows.push(self.agent_row(ws, t, counts));
+                agent_rows.push(self.agent_row(&ws, t, counts));
             }
         }
         for (i, s) in file.app_stats.iter().enumerate() {
@@ -726,17 +780,16 @@ impl Loader<'_> {
             if end < start {
                 return Err((format!("app_stats[{i}].session_ended_at"), "ends before it starts".to_owned()));
             }
-            let mut row = Self::app_row(ws, &s.access_method, &s.slug_or_port, start, end);
+            let mut row = Self::app_row(&ws, &s.access_method, &s.slug_or_port, start, end);
             row.requests = s.requests;
             app_rows.push(row);
         }
         for (i, s) in file.app_stats_series.iter().enumerate() {
             let ws = self.workspace(|| format!("app_stats_series[{i}].workspace"), &s.workspace)?;
-            let duration = parse_duration(&s.duration).map_err(|m| (format!("app_stats_series[{i}].duration"), m))?;
-            let duration = chrono::Duration::from_std(duration)
-                .map_err(|_| (format!("app_stats_series[{i}].duration"), "too large".to_owned()))?;
+            let duration = interval(|| format!("app_stats_series[{i}].duration"), &s.duration)?;
             for t in self.series("app_stats_series", i, &s.from, &s.to, &s.every)? {
-                app_rows.push(Self::app_row(ws, &s.access_method, &s.slug_or_port, t, t + duration));
+                let end = crate::clock::add_duration(t, duration);
+                app_rows.push(Self::app_row(&ws, &s.access_method, &s.slug_or_port, t, end));
             }
         }
         at(|| "agent_stats".to_owned(), self.tx.insert_workspace_agent_stats(&agent_rows))?;

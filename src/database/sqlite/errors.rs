@@ -19,6 +19,7 @@ const CONSTRAINT_NAMES: &[(&str, &[&str], &str)] = &[
     ("users", &["username"], "idx_users_username"),
     ("ai_providers", &["name"], "ai_providers_name_key"),
     ("workspaces", &["owner_id", "name"], "workspaces_owner_id_lower_idx"),
+    ("templates", &["organization_id", "name"], "templates_organization_id_name_idx"),
 ];
 
 /// Converts a rusqlite error into a typed error for operation `op`.

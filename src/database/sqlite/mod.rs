@@ -318,8 +318,16 @@ impl Drop for Txn<'_> {
 }
 
 /// Opens the writer connection: checks the path, sets WAL, migrates. The connection stays on
-/// as the writer, its statement cache warm.
+/// as the writer, its statement cache warm. A file SQLite can only read (its mode, or a
+/// directory where the `-wal` and `-shm` cannot be created) is `ReadOnlyDatabase`.
 fn bootstrap(config: &StoreConfig, target: Option<i64>) -> Result<Connection> {
+    bootstrap_inner(config, target).map_err(|e| match e {
+        Error::ReadOnlyTransaction { .. } => Error::ReadOnlyDatabase { path: config.path.clone() },
+        other => other,
+    })
+}
+
+fn bootstrap_inner(config: &StoreConfig, target: Option<i64>) -> Result<Connection> {
     let path = &config.path;
     let open_err = |message: String| Error::Open { path: path.clone(), message };
     if path.is_dir() {
@@ -363,6 +371,7 @@ fn bootstrap_error(path: &Path, e: rusqlite::Error) -> Error {
     let message = e.to_string();
     match errors::interpret("open database", e) {
         busy @ Error::Busy { .. } => busy,
+        Error::ReadOnlyTransaction { .. } => Error::ReadOnlyDatabase { path: path.to_owned() },
         _ => Error::Open { path: path.to_owned(), message },
     }
 }

@@ -31,7 +31,7 @@ pub(crate) fn get_template_presets_with_prebuilds(conn: &Connection) -> Result<V
     conn.prepare_cached(
         "SELECT p.id, p.name, t.id, t.name, o.id, o.name, tv.id, tv.id = t.active_version_id, p.desired_instances,
                 p.scheduling_timezone, p.invalidate_after_secs, p.prebuild_status, t.deleted, t.deprecated <> '',
-                p.last_invalidated_at
+                p.last_invalidated_at, tv.name
          FROM template_version_presets p
          JOIN template_versions tv ON tv.id = p.template_version_id
          JOIN templates t ON t.id = tv.template_id
@@ -57,6 +57,7 @@ pub(crate) fn get_template_presets_with_prebuilds(conn: &Connection) -> Result<V
             deleted: r.get(12)?,
             deprecated: r.get(13)?,
             last_invalidated_at: opt_timestamp_at(r, 14)?,
+            template_version_name: r.get(15)?,
         })
     })
     .op(op)?

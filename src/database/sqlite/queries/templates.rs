@@ -20,6 +20,7 @@ use crate::database::models::ProvisionerJob;
 use crate::database::models::Template;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
+use crate::database::models::TemplateWithNames;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::json_at;
 use crate::database::sqlite::queries::opt_micros;
@@ -136,6 +137,35 @@ pub(crate) fn get_template_by_id(conn: &Connection, id: &str) -> Result<Template
 pub(crate) fn count_templates(conn: &Connection) -> Result<i64> {
     let op = "count templates";
     conn.prepare_cached("SELECT COUNT(*) FROM templates").op(op)?.query_row([], |r| r.get(0)).op(op)
+}
+
+/// Every template, live ones or all, with the names a listing shows, by organization name
+/// and template name.
+pub(crate) fn get_templates(conn: &Connection, include_deleted: bool) -> Result<Vec<TemplateWithNames>> {
+    let op = "get templates";
+    let columns = TEMPLATE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+    conn.prepare_cached(&format!(
+        "SELECT {columns}, o.name, o.display_name, tv.name, u.username
+         FROM templates t
+         JOIN organizations o ON o.id = t.organization_id
+         JOIN template_versions tv ON tv.id = t.active_version_id
+         LEFT JOIN users u ON u.id = t.created_by
+         WHERE ?1 OR t.deleted = 0
+         ORDER BY o.name, t.name, t.created_at"
+    ))
+    .op(op)?
+    .query_map([include_deleted], |r| {
+        Ok(TemplateWithNames {
+            template: template_from_row(r)?,
+            organization_name: r.get(10)?,
+            organization_display_name: r.get(11)?,
+            active_version_name: r.get(12)?,
+            created_by_username: r.get(13)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
 }
 
 /// The non-deleted template of `organization_id` named `name`.
@@ -439,6 +469,7 @@ impl TemplateStore for SqliteTx<'_> {
         fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template> => insert_template;
         fn get_template_by_id(&self, id: &str) -> Result<Template> => get_template_by_id;
         fn count_templates(&self) -> Result<i64> => count_templates;
+        fn get_templates(&self, include_deleted: bool) -> Result<Vec<TemplateWithNames>> => get_templates;
         fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template> => get_template_by_organization_and_name;
         fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()> => update_template_active_version;
         fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()> => update_template_deleted_and_deprecated;

@@ -15,6 +15,7 @@ use crate::database::models::InsertWorkspaceBuild;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
 use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::Workspace;
+use crate::database::models::WorkspaceAgent;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
 use crate::database::models::WorkspaceBuild;
@@ -79,6 +80,50 @@ pub(crate) fn get_workspace_by_id(conn: &Connection, id: &str) -> Result<Workspa
         .op(op)?
         .query_row([id], workspace_from_row)
         .op(op)
+}
+
+/// The non-deleted workspace of `owner_id` named `name`, compared as the unique index does.
+pub(crate) fn get_workspace_by_owner_and_name(conn: &Connection, owner_id: &str, name: &str) -> Result<Workspace> {
+    let op = "get workspace by owner and name";
+    conn.prepare_cached(&format!(
+        "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE owner_id = ?1 AND lower(name) = lower(?2) AND deleted = 0"
+    ))
+    .op(op)?
+    .query_row([owner_id, name], workspace_from_row)
+    .op(op)
+}
+
+/// The agents of the resources of a workspace's latest build.
+pub(crate) fn get_workspace_agents_by_workspace_id(
+    conn: &Connection,
+    workspace_id: &str,
+) -> Result<Vec<WorkspaceAgent>> {
+    let op = "get workspace agents by workspace id";
+    conn.prepare_cached(
+        "SELECT a.id, a.created_at, a.updated_at, a.resource_id, a.name, a.lifecycle_state, a.ready_at, a.parent_id
+         FROM workspace_builds b
+         JOIN workspace_resources r ON r.job_id = b.job_id
+         JOIN workspace_agents a ON a.resource_id = r.id AND a.deleted = 0
+         WHERE b.workspace_id = ?1
+           AND b.build_number = (SELECT MAX(build_number) FROM workspace_builds WHERE workspace_id = ?1)
+         ORDER BY a.created_at, a.id",
+    )
+    .op(op)?
+    .query_map([workspace_id], |r| {
+        Ok(WorkspaceAgent {
+            id: r.get(0)?,
+            created_at: timestamp_at(r, 1)?,
+            updated_at: timestamp_at(r, 2)?,
+            resource_id: r.get(3)?,
+            name: r.get(4)?,
+            lifecycle_state: text_enum_at(r, 5)?,
+            ready_at: opt_timestamp_at(r, 6)?,
+            parent_id: r.get(7)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
 }
 
 /// Non-deleted workspaces of a template, oldest first.
@@ -344,6 +389,8 @@ impl WorkspaceStore for SqliteTx<'_> {
     run_query! {
         fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
         fn get_workspace_by_id(&self, id: &str) -> Result<Workspace> => get_workspace_by_id;
+        fn get_workspace_by_owner_and_name(&self, owner_id: &str, name: &str) -> Result<Workspace> => get_workspace_by_owner_and_name;
+        fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_workspace_id;
         fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;
         fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> => update_workspace_deleted;
         fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
