@@ -5,6 +5,7 @@
 pub mod aiproviders;
 pub mod boundaryusage;
 pub mod clock;
+pub mod cron;
 pub mod database;
 pub mod deployment;
 pub mod names;
@@ -13,3 +14,4 @@ pub mod provisioner;
 pub mod rollup;
 pub mod server;
 pub mod testing;
+pub mod workspaces;

@@ -275,6 +275,13 @@ fn fixtures_refuse_bad_values_with_their_json_path() {
         (template(r#"{"name": "p", "scheduling_timezone": "Mars/Olympus"}"#), "templates[0].versions[0].presets[0].scheduling_timezone", "unknown time zone \"Mars/Olympus\""),
         (template(r#"{"name": "p", "desired_instances": -1}"#), "templates[0].versions[0].presets[0].desired_instances", "must not be negative"),
         ("[]".to_owned(), "", "the top level must be a JSON object"),
+        (r#"{"templates": [{"name": "t2", "autostart_allowed_days": ["monday", "funday"], "versions": [{"name": "v1"}]}]}"#.to_owned(), "templates[0].autostart_allowed_days[1]", "unknown day \"funday\""),
+        (r#"{"templates": [{"name": "t2", "default_ttl": "31d", "versions": [{"name": "v1"}]}]}"#.to_owned(), "templates[0].default_ttl", "at most 30 days"),
+        (template(r#"{"name": "p", "scheduling_timezone": "UTC", "schedules": [{"cron": "* 8 * * 7", "desired_instances": 1}]}"#), "templates[0].versions[0].presets[0].schedules[0].cron", "above maximum (6)"),
+        (template(r#"{"name": "p", "scheduling_timezone": "UTC", "schedules": [{"cron": "0 8 * * *", "desired_instances": 1}]}"#), "templates[0].versions[0].presets[0].schedules[0].cron", "minute field should be *"),
+        (template(r#"{"name": "p", "scheduling_timezone": "UTC", "schedules": [{"cron": "* 8-12 * * *", "desired_instances": 1}, {"cron": "* 12 * * *", "desired_instances": 2}]}"#), "templates[0].versions[0].presets[0].schedules", "schedules overlap"),
+        (template(r#"{"name": "p", "scheduling_timezone": "UTC", "schedules": [{"cron": "* 8 * * mon", "desired_instances": 1}, {"cron": "* 9 * * mon", "desired_instances": 2}]}"#), "templates[0].versions[0].presets[0].schedules", "only numbers, ranges, lists"),
+        (template(r#"{"name": "p", "schedules": [{"cron": "* 8 * * *", "desired_instances": 1}]}"#), "templates[0].versions[0].presets[0].scheduling_timezone", "needs a scheduling_timezone"),
         (r#"{"users": [{"username": "bad name"}]}"#.to_owned(), "users[0].username", "alphanumeric"),
         (r#"{"workspaces": [{"template": "docker", "owner": "alice", "name": "under_score"}]}"#.to_owned(), "workspaces[0].name", "alphanumeric"),
         (r#"{"agent_stats_series": [{"workspace": "alice/dev", "from": "now-1h", "to": "now", "every": "0s"}]}"#.to_owned(), "agent_stats_series[0].every", "greater than zero"),
@@ -521,4 +528,40 @@ fn output_and_help_read_as_documented() {
     let (server_part, global_part) = help.split_once("Global options:").unwrap_or_else(|| panic!("{help}"));
     assert!(server_part.contains("--reconcile-interval") && !server_part.contains("--log-format"), "{help}");
     assert!(global_part.contains("--db") && global_part.contains("--log-format"), "{help}");
+}
+
+#[test]
+fn claim_takes_an_autostart_schedule_and_a_ttl() {
+    let demo = Demo::new();
+    let (preset_id, _, _) = demo.ready_preset();
+    demo.refused(
+        &["prebuilds", "claim", "--preset", &preset_id, "--user", "bob", "--name", "x", "--ttl", "10s"],
+        1,
+        &["invalid workspace time to shutdown", "at least one minute"],
+    );
+    demo.refused(
+        &["prebuilds", "claim", "--preset", &preset_id, "--user", "bob", "--name", "x", "--autostart", "30 9 1 * *"],
+        1,
+        &["invalid autostart schedule", "day-of-month and month to be *"],
+    );
+    let claimed = demo.json(&[
+        "prebuilds",
+        "claim",
+        "--preset",
+        &preset_id,
+        "--user",
+        "bob",
+        "--name",
+        "scheduled",
+        "--ttl",
+        "2h",
+        "--autostart",
+        "CRON_TZ=Europe/Berlin 30 9 * * 1-5",
+    ]);
+    assert_eq!(claimed["claimed"], true, "{claimed}");
+    let ttl = count(&demo.db(), "SELECT ttl_ms FROM workspaces WHERE name = 'scheduled'");
+    assert_eq!(ttl, 2 * 3_600_000);
+    let with_next =
+        count(&demo.db(), "SELECT COUNT(*) FROM workspaces WHERE name = 'scheduled' AND next_start_at IS NOT NULL");
+    assert_eq!(with_next, 1);
 }

@@ -68,6 +68,9 @@ fn a_template_whose_active_version_never_appears_fails_at_commit() {
             created_by: None,
             active_version_id: "no-such-version",
             deprecated: "",
+            description: "",
+            icon: "",
+            scheduling: coderlite::database::models::TemplateScheduling::DEFAULT,
         })
         .map(|_| ())
     });

@@ -11,6 +11,7 @@ use coderlite::clock::MockClock;
 use coderlite::database::models::JobStatus;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
 use coderlite::database::models::PrebuildStatus;
+use coderlite::database::models::TemplateScheduling;
 use coderlite::database::models::Workspace;
 use coderlite::database::models::WorkspaceTransition;
 use coderlite::database::prelude::*;
@@ -82,6 +83,19 @@ impl Env {
     fn drain(&self) -> usize {
         provisioner::drain(&self.db.store, "test-provisioner").unwrap()
     }
+}
+
+/// A claim with no schedule of its own.
+fn claim(
+    e: &Env,
+    preset_id: &str,
+    user_id: &str,
+    name: &str,
+) -> Result<Option<provision::Claimed>, provision::ProvisionError> {
+    provision::claim_prebuilt_workspace(
+        &e.db.store,
+        &provision::ClaimRequest { preset_id, user_id, name, autostart_schedule: None, ttl_ms: None },
+    )
 }
 
 /// Scenarios 1 and 2: no presets, or presets without prebuilds → no jobs.
@@ -382,7 +396,7 @@ fn claim_takes_the_oldest_ready_prebuild_and_a_claim_beats_a_later_delete() {
     pool.sort_by_key(|w| (w.created_at, w.id.clone()));
     let alice = fixtures::user(&e.db.store).username("alice").build().unwrap();
     e.clock.advance(Duration::from_secs(5));
-    let claimed = provision::claim_prebuilt_workspace(&e.db.store, &p.id, &alice.id, "my-ws").unwrap().unwrap();
+    let claimed = claim(&e, &p.id, &alice.id, "my-ws").unwrap().unwrap();
     assert_eq!(claimed.workspace_id, pool[0].id, "the oldest ready prebuild");
     let w = e.db.store.get_workspace_by_id(&claimed.workspace_id).unwrap();
     assert_eq!((w.owner_id.as_str(), w.name.as_str(), w.last_used_at), (alice.id.as_str(), "my-ws", e.clock.now()));
@@ -392,7 +406,7 @@ fn claim_takes_the_oldest_ready_prebuild_and_a_claim_beats_a_later_delete() {
     assert_eq!(e.latest_transition(&claimed.workspace_id), WorkspaceTransition::Start);
     // Nothing claimable for another preset.
     let other = fixtures::preset(&e.db.store, &t.version).desired_instances(0).build().unwrap();
-    assert!(provision::claim_prebuilt_workspace(&e.db.store, &other.id, &alice.id, "x").unwrap().is_none());
+    assert!(claim(&e, &other.id, &alice.id, "x").unwrap().is_none());
 }
 
 #[test]
@@ -656,7 +670,143 @@ fn a_cached_cycle_sees_changes_made_between_cycles() {
     assert_eq!(e.reconcile().created, 0, "settled");
     assert_eq!(e.reconcile().created, 0, "settled, from the cache");
     let user = fixtures::user(&e.db.store).build().unwrap();
-    let claimed = provision::claim_prebuilt_workspace(&e.db.store, &p.id, &user.id, "mine").unwrap();
+    let claimed = claim(&e, &p.id, &user.id, "mine").unwrap();
     assert!(claimed.is_some());
     assert_eq!(e.reconcile().created, 1, "the claim was seen");
+}
+
+/// Upstream's schedule grammar and set rules decide the desired count, through the store: a
+/// name works alone, 7 is no weekday, one unreadable or overlapping schedule (or names in a
+/// set of two) voids the whole set, a schedule that is no time range is skipped alone.
+#[test]
+fn schedules_follow_upstreams_grammar_and_set_rules() {
+    // The mock clock stands at Monday 2 June 2025, 12:00 UTC; every preset's default is 1.
+    for (schedules, expected) in [
+        (&[("* 8-18 * * mon-fri", 3)][..], 3),
+        (&[("* 0-23 * * 0-7", 3)], 1),
+        (&[("* 0-23 * * 1", 3), ("nonsense", 9)], 1),
+        (&[("* 10-13 * * *", 3), ("* 12-15 * * *", 4)], 1),
+        (&[("* 8-11 * * mon-fri", 2), ("* 12-18 * * mon-fri", 3)], 1),
+        (&[("* 8-11 * * 1-5", 2), ("* 12-18 * * 1-5", 3)], 3),
+        (&[("0 12 * * *", 5), ("* 6-8 * * *", 2)], 1),
+        (&[("0 6-8 * * *", 5), ("* 12 * * *", 2)], 2),
+    ] {
+        let e = env();
+        let t = fixtures::template(&e.db.store).build().unwrap();
+        let mut preset = fixtures::preset(&e.db.store, &t.version).desired_instances(1).scheduling_timezone("UTC");
+        for (cron, n) in schedules {
+            preset = preset.schedule(cron, *n);
+        }
+        preset.build().unwrap();
+        e.reconcile();
+        assert_eq!(e.prebuilds(&t.template.id).len(), expected, "{schedules:?}");
+    }
+}
+
+/// An invalid schedule set is logged once when it is first seen, not every cycle.
+#[test]
+fn an_invalid_schedule_set_is_logged_once_per_change() {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let e = env();
+    let t = fixtures::template(&e.db.store).build().unwrap();
+    fixtures::preset(&e.db.store, &t.version)
+        .desired_instances(1)
+        .scheduling_timezone("UTC")
+        .schedule("* 10-13 * * *", 3)
+        .schedule("* 12-15 * * *", 4)
+        .build()
+        .unwrap();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    tracing::subscriber::with_default(subscriber, || e.cycles(4));
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.matches("prebuild schedules of a preset are invalid").count(), 1, "{log}");
+    assert!(log.contains("schedules overlap"), "{log}");
+}
+
+/// A claim does what upstream's workspace creation does: the TTL (the template's default
+/// when none is asked), the autostart schedule and its next start on a day the template
+/// allows, and the claimant's own start build, which the provisioner then completes.
+#[test]
+fn a_claim_sets_the_schedule_and_queues_the_claimants_start_build() {
+    let e = env();
+    let mut scheduling = TemplateScheduling::DEFAULT;
+    scheduling.default_ttl_ms = 8 * 3_600_000;
+    // Autostart may not run Tuesday to Friday (bits 1-4, Monday = bit 0).
+    scheduling.autostart_block_days_of_week = 0b0011110;
+    let t = fixtures::template(&e.db.store).parameter("size", false, "m").scheduling(scheduling).build().unwrap();
+    let p = fixtures::preset(&e.db.store, &t.version).desired_instances(2).parameter("size", "xl").build().unwrap();
+    e.reconcile();
+    e.drain();
+    let alice = fixtures::user(&e.db.store).username("alice").build().unwrap();
+    let prebuild_build = |id: &str| e.db.store.get_workspace_builds_by_workspace_id(id).unwrap();
+    let before = e.prebuilds(&t.template.id);
+
+    // Bad schedule or TTL: refused, nothing claimed.
+    for (autostart, ttl_ms, why) in [
+        (Some("30 9 1 * *"), None, "day-of-month and month to be *"),
+        (None, Some(30_000), "at least one minute"),
+        (None, Some(31 * 24 * 3_600_000), "less than 30 days"),
+    ] {
+        let req = provision::ClaimRequest {
+            preset_id: &p.id,
+            user_id: &alice.id,
+            name: "refused",
+            autostart_schedule: autostart,
+            ttl_ms,
+        };
+        let err = provision::claim_prebuilt_workspace(&e.db.store, &req).unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+    }
+    assert_eq!(e.prebuilds(&t.template.id), before, "a refused claim changes nothing");
+
+    // Monday 2 June 2025 12:00 UTC: the next 09:30 on an allowed day is Saturday.
+    let req = provision::ClaimRequest {
+        preset_id: &p.id,
+        user_id: &alice.id,
+        name: "mine",
+        autostart_schedule: Some("30 9 * * *"),
+        ttl_ms: None,
+    };
+    let claimed = provision::claim_prebuilt_workspace(&e.db.store, &req).unwrap().unwrap();
+    let w = e.db.store.get_workspace_by_id(&claimed.workspace_id).unwrap();
+    assert_eq!(w.owner_id, alice.id);
+    assert_eq!(w.autostart_schedule.as_deref(), Some("30 9 * * *"));
+    assert_eq!(w.ttl_ms, Some(8 * 3_600_000), "the template's default TTL");
+    assert_eq!(w.next_start_at, Some(Utc.with_ymd_and_hms(2025, 6, 7, 9, 30, 0).unwrap()));
+    assert_eq!((w.dormant_at, w.deleting_at), (None, None));
+
+    let builds = prebuild_build(&w.id);
+    assert_eq!(builds.len(), 2);
+    let b = &builds[0];
+    assert_eq!(b.id, claimed.build_id);
+    assert_eq!((b.build_number, b.transition), (2, WorkspaceTransition::Start));
+    assert_eq!((b.initiator_id.as_str(), b.reason.as_str()), (alice.id.as_str(), "initiator"));
+    assert_eq!(b.template_version_preset_id.as_deref(), Some(p.id.as_str()));
+    assert_eq!(b.template_version_id, t.version.id);
+    assert_eq!(e.db.store.get_provisioner_job_by_id(&b.job_id).unwrap().job_status, JobStatus::Pending);
+    assert_eq!(e.db.store.get_workspace_build_parameters(&b.id).unwrap(), [("size".to_owned(), "xl".to_owned())]);
+    assert_eq!(builds[1].initiator_id, PREBUILDS_SYSTEM_USER_ID, "the prebuild's own build is kept");
+
+    // The provisioner completes the claimant's build; the reconciler replaces the prebuild.
+    e.drain();
+    assert_eq!(e.db.store.get_provisioner_job_by_id(&b.job_id).unwrap().job_status, JobStatus::Succeeded);
+    assert_eq!(e.db.store.get_workspace_agents_by_workspace_id(&w.id).unwrap().len(), 1);
+    assert_eq!(e.reconcile().created, 1);
+
+    // An explicit TTL is truncated to the minute.
+    let req = provision::ClaimRequest { ttl_ms: Some(90_500), name: "second", ..req };
+    let second = provision::claim_prebuilt_workspace(&e.db.store, &req).unwrap().unwrap();
+    assert_eq!(e.db.store.get_workspace_by_id(&second.workspace_id).unwrap().ttl_ms, Some(60_000));
 }

@@ -633,3 +633,23 @@ fn insights_cli_prints_the_json_shapes() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("must have the clock set to 00:00:00"));
 }
+
+/// Step B keeps every minute in [window start, now): an app session reported as starting
+/// later in the current minute than the rollup's `now` (M+58s against a rollup at M+10s)
+/// still covers minute M.
+#[test]
+fn a_session_starting_after_now_in_the_current_minute_counts() {
+    let now = Utc.with_ymd_and_hms(2024, 6, 1, 12, 34, 10).unwrap();
+    let e = setup(now);
+    let minute = Utc.with_ymd_and_hms(2024, 6, 1, 12, 34, 0).unwrap();
+    // A connection earlier in the bucket opens the window.
+    e.agent_stat(minute - MIN * 2, 1, 10.0, (1, 0, 0, 0));
+    e.app_stat("path", "code-server", minute + chrono::Duration::seconds(58), minute + MIN * 5);
+    // A session entirely in the next minute is in the future: not counted.
+    e.app_stat("path", "jupyter", minute + MIN + chrono::Duration::seconds(5), minute + MIN * 3);
+    e.rollup();
+    let rows = e.rows();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let apps = rows[0].app_usage_mins.clone().unwrap();
+    assert_eq!(apps, BTreeMap::from([("code-server".to_owned(), 1)]), "minute 12:34 only, clamped to now");
+}

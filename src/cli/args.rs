@@ -3,6 +3,7 @@
 use clap::ArgMatches;
 use clap::CommandFactory;
 use clap::parser::ValueSource;
+pub use coderlite::clock::parse_duration;
 pub use coderlite::clock::parse_interval;
 
 use crate::cli::Cli;

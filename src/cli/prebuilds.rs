@@ -48,6 +48,14 @@ pub enum PrebuildsCommand {
         /// The workspace's new name: letters, digits and single hyphens, up to 32 characters.
         #[arg(long, value_name = "NAME")]
         name: String,
+        /// The workspace's autostart schedule: a weekly cron ("30 9 * * 1-5", optionally
+        /// prefixed "CRON_TZ=Europe/Berlin "); the next start falls on a day the template allows.
+        #[arg(long, value_name = "CRON")]
+        autostart: Option<String>,
+        /// The workspace's time to shutdown after a start (1m to 30d, truncated to the minute)
+        /// [default: the template's default TTL]
+        #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::parse_duration)]
+        ttl: Option<std::time::Duration>,
     },
     /// Invalidate a template's prebuilds: they are replaced from the next cycle on.
     Invalidate {
@@ -149,10 +157,17 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand) -> Result<(), CliError> 
                 }
             }
         }
-        PrebuildsCommand::Claim { preset, user, name } => {
+        PrebuildsCommand::Claim { preset, user, name, autostart, ttl } => {
             let preset = resolve::preset(&store, &preset)?;
             let user = resolve::user(&store, &user)?;
-            let claimed = provision::claim_prebuilt_workspace(&store, &preset.id, &user.id, &name)
+            let request = provision::ClaimRequest {
+                preset_id: &preset.id,
+                user_id: &user.id,
+                name: &name,
+                autostart_schedule: autostart.as_deref(),
+                ttl_ms: ttl.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            };
+            let claimed = provision::claim_prebuilt_workspace(&store, &request)
                 .map_err(|e| CliError::new("claim prebuilt workspace", e))?;
             let out = ClaimOutput {
                 claimed: claimed.is_some(),

@@ -345,6 +345,48 @@ pub struct InsertTemplate<'a> {
     pub active_version_id: &'a str,
     /// '' means not deprecated.
     pub deprecated: &'a str,
+    pub description: &'a str,
+    pub icon: &'a str,
+    pub scheduling: TemplateScheduling,
+}
+
+/// A template's scheduling settings (upstream's template schedule); durations in
+/// milliseconds, day bitmaps with Monday as bit 0 and Sunday as bit 6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateScheduling {
+    /// The TTL a workspace gets when its creator gives none; 0 = none.
+    pub default_ttl_ms: i64,
+    pub activity_bump_ms: i64,
+    /// Days autostart may not run; 0 = every day allowed.
+    pub autostart_block_days_of_week: u8,
+    pub autostop_requirement_days_of_week: u8,
+    pub autostop_requirement_weeks: i64,
+    pub allow_user_autostart: bool,
+    pub allow_user_autostop: bool,
+    pub failure_ttl_ms: i64,
+    pub time_til_dormant_ms: i64,
+    pub time_til_dormant_autodelete_ms: i64,
+}
+
+impl TemplateScheduling {
+    /// What a template created through upstream's API starts with.
+    pub const DEFAULT: TemplateScheduling = TemplateScheduling {
+        default_ttl_ms: 0,
+        activity_bump_ms: 3_600_000,
+        autostart_block_days_of_week: 0,
+        autostop_requirement_days_of_week: 0,
+        autostop_requirement_weeks: 0,
+        allow_user_autostart: true,
+        allow_user_autostop: true,
+        failure_ttl_ms: 0,
+        time_til_dormant_ms: 0,
+        time_til_dormant_autodelete_ms: 0,
+    };
+
+    /// Whether autostart may run on `day`.
+    pub fn autostart_allowed(&self, day: chrono::Weekday) -> bool {
+        self.autostart_block_days_of_week & (1 << day.num_days_from_monday()) == 0
+    }
 }
 
 /// A row of `templates`.
@@ -360,6 +402,11 @@ pub struct Template {
     pub deleted: bool,
     pub deprecated: String,
     pub active_version_id: String,
+    pub description: String,
+    pub icon: String,
+    pub scheduling: TemplateScheduling,
+    pub allow_user_cancel_workspace_jobs: bool,
+    pub require_active_version: bool,
 }
 
 /// A template with the names a listing shows beside it (upstream's `template_with_names`).

@@ -2,20 +2,24 @@
 //! pending, the hard-limit status, claim and invalidate. Each runs in its own short write
 //! transaction; timestamps come from the store's clock.
 
+use crate::cron::WeeklySchedule;
 use crate::database;
 use crate::database::Store;
 use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::ClaimPrebuild;
-use crate::database::models::InsertProvisionerJob;
 use crate::database::models::InsertWorkspace;
-use crate::database::models::InsertWorkspaceBuild;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
 use crate::database::models::PrebuildStatus;
-use crate::database::models::ProvisionerJobType;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceTransition;
 use crate::names;
+use crate::workspaces::builds::BuildJob;
+use crate::workspaces::builds::NewBuild;
+use crate::workspaces::builds::insert_build;
+use crate::workspaces::builds::next_build_of;
+use crate::workspaces::schedule::next_allowed_autostart;
+use crate::workspaces::schedule::valid_ttl_ms;
 
 /// Why a prebuild write failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +34,10 @@ pub enum ProvisionError {
     SystemUser { username: String },
     #[error("user {username:?} already has a workspace named {name:?}")]
     WorkspaceNameTaken { username: String, name: String },
+    #[error("invalid autostart schedule: {why}")]
+    InvalidAutostart { why: String },
+    #[error("invalid workspace time to shutdown: {why}")]
+    InvalidTtl { why: String },
     #[error(transparent)]
     Database(#[from] database::Error),
 }
@@ -99,10 +107,12 @@ pub fn create_prebuilt_workspace(
                 });
             }
         }
-        let build_id =
-            insert_build(tx, &workspace, version, 1, WorkspaceTransition::Start, Some(preset_id), BuildJob::Pending)?;
+        let build = insert_build(
+            tx,
+            &reconciler_build(&workspace, version, 1, WorkspaceTransition::Start, Some(preset_id), BuildJob::Pending),
+        )?;
         for (name, value) in &preset_params {
-            tx.insert_workspace_build_parameter(&build_id, name, value)?;
+            tx.insert_workspace_build_parameter(&build.id, name, value)?;
         }
         Ok(workspace)
     })
@@ -117,7 +127,10 @@ pub fn delete_prebuilt_workspace(store: &dyn Store, workspace_id: &str) -> Resul
             return Err(ProvisionError::Claimed { id: workspace.id });
         }
         let (version, number) = next_build_of(tx, &workspace)?;
-        insert_build(tx, &workspace, &version, number, WorkspaceTransition::Delete, None, BuildJob::Pending)?;
+        insert_build(
+            tx,
+            &reconciler_build(&workspace, &version, number, WorkspaceTransition::Delete, None, BuildJob::Pending),
+        )?;
         Ok(())
     })
 }
@@ -133,7 +146,10 @@ pub fn cancel_pending_prebuilds(store: &dyn Store, preset_id: &str) -> Result<us
             let workspace = tx.get_workspace_by_id(workspace_id)?;
             let (version, number) = next_build_of(tx, &workspace)?;
             // An orphan delete: nothing was provisioned, so its job is done at once.
-            insert_build(tx, &workspace, &version, number, WorkspaceTransition::Delete, None, BuildJob::Completed)?;
+            insert_build(
+                tx,
+                &reconciler_build(&workspace, &version, number, WorkspaceTransition::Delete, None, BuildJob::Completed),
+            )?;
             tx.update_workspace_deleted(workspace_id, true, now)?;
         }
         Ok(canceled.len())
@@ -177,40 +193,95 @@ pub fn mark_hard_limited(
 pub struct Claimed {
     pub workspace_id: String,
     pub name: String,
+    /// The claimant's start build.
+    pub build_id: String,
 }
 
-/// Claims the oldest ready prebuild of `preset_id` for `user_id` under `name`; `None` when
-/// none is claimable (the caller creates an ordinary workspace instead).
-/// The name is checked with upstream's rules, a system user is refused, and a name the user
-/// already uses is `WorkspaceNameTaken`; nothing is written then.
-pub fn claim_prebuilt_workspace(
-    store: &dyn Store,
-    preset_id: &str,
-    user_id: &str,
-    name: &str,
-) -> Result<Option<Claimed>, ProvisionError> {
-    names::name_valid(name).map_err(|why| ProvisionError::InvalidWorkspaceName { name: name.to_owned(), why })?;
-    let user = store.get_user_by_id(user_id)?;
+/// What a claim asks for, as upstream's create-workspace request: the preset, the claiming
+/// user, the workspace's new name, and its schedule (autostart cron, TTL; none → the
+/// template's default TTL).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    pub preset_id: &'a str,
+    pub user_id: &'a str,
+    pub name: &'a str,
+    pub autostart_schedule: Option<&'a str>,
+    pub ttl_ms: Option<i64>,
+}
+
+/// Claims the oldest ready prebuild of the preset for the user, in one write transaction, as
+/// upstream's workspace creation does: the workspace changes owner and name, gets the
+/// autostart schedule (the next start on a day the template allows), the TTL (or the
+/// template's default) and loses any dormancy, and the claimant's start build is queued
+/// (initiated by the user, the prebuild's parameters kept). `None` when none is claimable
+/// (the caller creates an ordinary workspace instead). Bad input (name, schedule, TTL, a
+/// system user, a name the user already has) is an error and nothing is written.
+pub fn claim_prebuilt_workspace(store: &dyn Store, req: &ClaimRequest<'_>) -> Result<Option<Claimed>, ProvisionError> {
+    names::name_valid(req.name)
+        .map_err(|why| ProvisionError::InvalidWorkspaceName { name: req.name.to_owned(), why })?;
+    let schedule = match req.autostart_schedule.filter(|s| !s.trim().is_empty()) {
+        Some(raw) => Some(WeeklySchedule::parse(raw).map_err(|why| ProvisionError::InvalidAutostart { why })?),
+        None => None,
+    };
+    let user = store.get_user_by_id(req.user_id)?;
     if user.is_system {
         return Err(ProvisionError::SystemUser { username: user.username });
     }
-    let now = store.clock().now();
-    let claim = ClaimPrebuild {
-        preset_id,
-        new_owner_id: user_id,
-        new_name: name,
-        now,
-        autostart_schedule: None,
-        next_start_at: None,
-        ttl_ms: None,
-    };
-    match store.claim_prebuilt_workspace(&claim) {
-        Ok(claimed) => Ok(claimed.map(|(workspace_id, name)| Claimed { workspace_id, name })),
-        Err(e) if e.is_unique_violation_of("workspaces_owner_id_lower_idx") => {
-            Err(ProvisionError::WorkspaceNameTaken { username: user.username, name: name.to_owned() })
+    in_tx(store, TxOptions::write("claim prebuilt workspace"), |tx| {
+        let now = tx.clock().now();
+        let preset = tx.get_preset_by_id(req.preset_id)?;
+        let version = tx.get_template_version_by_id(&preset.template_version_id)?;
+        let Some(template_id) = version.template_id.as_deref() else { return Ok(None) };
+        let template = tx.get_template_by_id(template_id)?;
+        let ttl_ms =
+            valid_ttl_ms(req.ttl_ms, &template.scheduling).map_err(|why| ProvisionError::InvalidTtl { why })?;
+        let next_start_at = schedule.as_ref().and_then(|s| next_allowed_autostart(now, s, &template.scheduling));
+        let claim = ClaimPrebuild {
+            preset_id: req.preset_id,
+            new_owner_id: req.user_id,
+            new_name: req.name,
+            now,
+            autostart_schedule: schedule.as_ref().and(req.autostart_schedule),
+            next_start_at,
+            ttl_ms,
+        };
+        let (workspace_id, name) = match tx.claim_prebuilt_workspace(&claim) {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => return Ok(None),
+            Err(e) if e.is_unique_violation_of("workspaces_owner_id_lower_idx") => {
+                return Err(ProvisionError::WorkspaceNameTaken {
+                    username: user.username.clone(),
+                    name: req.name.to_owned(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let workspace = tx.get_workspace_by_id(&workspace_id)?;
+        let previous = tx.get_workspace_builds_by_workspace_id(&workspace_id)?.into_iter().next();
+        let (version_id, number) = next_build_of(tx, &workspace)?;
+        let mut input = serde_json::Map::new();
+        input.insert("prebuilt_workspace_build_stage".to_owned(), serde_json::Value::String("claim".to_owned()));
+        let build = insert_build(
+            tx,
+            &NewBuild {
+                workspace: &workspace,
+                template_version_id: &version_id,
+                build_number: number,
+                transition: WorkspaceTransition::Start,
+                template_version_preset_id: Some(req.preset_id),
+                initiator_id: req.user_id,
+                reason: "initiator",
+                job_input: input,
+                job: BuildJob::Pending,
+            },
+        )?;
+        if let Some(previous) = previous {
+            for (name, value) in tx.get_workspace_build_parameters(&previous.id)? {
+                tx.insert_workspace_build_parameter(&build.id, &name, &value)?;
+            }
         }
-        Err(e) => Err(e.into()),
-    }
+        Ok(Some(Claimed { workspace_id, name, build_id: build.id }))
+    })
 }
 
 /// Invalidates a template's prebuilds: every running prebuild of its active version's
@@ -220,67 +291,34 @@ pub fn invalidate_prebuilds(store: &dyn Store, template_id: &str) -> Result<Vec<
     Ok(store.update_presets_last_invalidated_at(template_id, now)?)
 }
 
-/// (version, build number) of a workspace's next build: its latest build's version, else the
-/// template's active version.
-fn next_build_of(tx: &dyn Store, workspace: &Workspace) -> Result<(String, i64), ProvisionError> {
-    match tx.get_workspace_builds_by_workspace_id(&workspace.id)?.into_iter().next() {
-        Some(b) => Ok((b.template_version_id, b.build_number + 1)),
-        None => Ok((tx.get_template_by_id(&workspace.template_id)?.active_version_id, 1)),
-    }
+/// The job input that marks a build as the reconciler's (upstream's prebuild markers).
+fn prebuild_input(orphan: bool) -> serde_json::Map<String, serde_json::Value> {
+    let mut input = serde_json::Map::new();
+    input.insert("is_prebuild".to_owned(), serde_json::Value::Bool(true));
+    input.insert("orphan".to_owned(), serde_json::Value::Bool(orphan));
+    input
 }
 
-/// The state a build's new job starts in.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum BuildJob {
-    /// For the provisioner to take.
-    Pending,
-    /// Started and completed now (an orphan delete: nothing to tear down).
-    Completed,
-}
-
-/// A build with its job, in the caller's transaction. Returns the build id.
-fn insert_build(
-    tx: &dyn Store,
-    workspace: &Workspace,
-    version: &str,
+/// A build the reconciler starts, as the prebuilds system user.
+fn reconciler_build<'a>(
+    workspace: &'a Workspace,
+    version: &'a str,
     number: i64,
     transition: WorkspaceTransition,
-    preset_id: Option<&str>,
-    job_state: BuildJob,
-) -> Result<String, ProvisionError> {
-    let now = tx.clock().now();
-    let build_id = uuid::Uuid::new_v4().to_string();
-    let done = (job_state == BuildJob::Completed).then_some(now);
-    let job = tx.insert_provisioner_job(&InsertProvisionerJob {
-        id: &uuid::Uuid::new_v4().to_string(),
-        created_at: now,
-        initiator_id: PREBUILDS_SYSTEM_USER_ID,
-        organization_id: &workspace.organization_id,
-        job_type: ProvisionerJobType::WorkspaceBuild,
-        input: &serde_json::json!({
-            "workspace_build_id": build_id,
-            "is_prebuild": true,
-            "orphan": job_state == BuildJob::Completed,
-        }),
-        started_at: done,
-        completed_at: done,
-        canceled_at: None,
-        error: None,
-        worker_id: None,
-    })?;
-    tx.insert_workspace_build(&InsertWorkspaceBuild {
-        id: &build_id,
-        created_at: now,
-        workspace_id: &workspace.id,
+    preset_id: Option<&'a str>,
+    job: BuildJob,
+) -> NewBuild<'a> {
+    NewBuild {
+        workspace,
         template_version_id: version,
         build_number: number,
         transition,
-        initiator_id: PREBUILDS_SYSTEM_USER_ID,
-        job_id: &job.id,
-        reason: "initiator",
         template_version_preset_id: preset_id,
-    })?;
-    Ok(build_id)
+        initiator_id: PREBUILDS_SYSTEM_USER_ID,
+        reason: "initiator",
+        job_input: prebuild_input(job == BuildJob::Completed),
+        job,
+    }
 }
 
 #[cfg(test)]

@@ -173,6 +173,12 @@ fn cycle(store: &dyn Store, config: &ReconcilerConfig, memory: Option<&CycleMemo
         let span =
             tracing::debug_span!("reconcile_preset", preset_id = %preset.preset_id, template = %preset.template_name);
         let _entered = span.enter();
+        let problem = ps.schedule_problem(now).map(|p| p.to_string());
+        if should_log(memory, "schedules", &preset.preset_id, problem.as_deref().unwrap_or_default())
+            && let Some(problem) = problem
+        {
+            tracing::error!(preset_id = %preset.preset_id, problem = %problem, "prebuild schedules of a preset are invalid");
+        }
         if ps.is_hard_limited && preset.prebuild_status != PrebuildStatus::HardLimited {
             if let Err(e) = provision::mark_hard_limited(store, preset) {
                 report.errors.push(format!("preset {}: {e}", preset.preset_id));

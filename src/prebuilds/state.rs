@@ -13,6 +13,7 @@ pub use crate::database::models::PresetBackoff;
 pub use crate::database::models::PresetInfo;
 pub use crate::database::models::RunningPrebuild;
 use crate::database::models::WorkspaceTransition;
+use crate::prebuilds::schedule::ScheduleProblem;
 use crate::prebuilds::schedule::ScheduleRow;
 use crate::prebuilds::schedule::desired_at;
 
@@ -175,12 +176,16 @@ impl PresetSnapshot<'_> {
         if !self.is_active() {
             return 0;
         }
-        let (desired, note) =
-            desired_at(self.preset.desired_instances, &self.preset.scheduling_timezone, &self.schedules, at);
-        if let Some(note) = note {
-            tracing::warn!(preset_id = %self.preset.preset_id, note = %note, "prebuild schedules ignored");
+        desired_at(self.preset.desired_instances, &self.preset.scheduling_timezone, &self.schedules, at).0
+    }
+
+    /// Why the preset's schedules do not all apply at `at`, if they do not (the reconciler
+    /// logs it when it changes). `None` for inactive presets, whose target is 0 anyway.
+    pub fn schedule_problem(&self, at: Timestamp) -> Option<ScheduleProblem> {
+        if !self.is_active() {
+            return None;
         }
-        desired
+        desired_at(self.preset.desired_instances, &self.preset.scheduling_timezone, &self.schedules, at).1
     }
 
     fn in_progress(&self, transition: WorkspaceTransition) -> i64 {

@@ -27,6 +27,11 @@ fn trunc(t: i64, unit: i64) -> i64 {
     t - t.rem_euclid(unit)
 }
 
+/// The end of the minute holding `t` (the start of the next minute).
+pub fn end_of_minute(t: Timestamp) -> Timestamp {
+    from_micros(trunc(to_micros(t), MINUTE) + MINUTE)
+}
+
 /// The start of the 30-minute bucket holding `t` (:00 or :30).
 pub fn bucket_start(t: Timestamp) -> Timestamp {
     from_micros(trunc(to_micros(t), BUCKET))

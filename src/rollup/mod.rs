@@ -42,7 +42,10 @@ pub fn upsert_template_usage_stats(tx: &dyn Store) -> Result<usize> {
         return Ok(0);
     }
     let agents = tx.get_agent_stats_for_rollup(start, now)?;
-    let apps = tx.get_app_stats_for_rollup(start, now)?;
+    // Step B keeps every minute in [start, now): a session starting later in the current
+    // minute than `now` (clock skew, or reported at M+58s for a rollup at M+10s) still covers
+    // minute M, so the fetch reaches to the end of the current minute; the expansion clamps.
+    let apps = tx.get_app_stats_for_rollup(start, compute::end_of_minute(now))?;
     let rows = compute::compute(start, now, &agents, &apps);
     tx.upsert_template_usage_stats(&rows)
 }

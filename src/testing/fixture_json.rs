@@ -13,6 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::clock::Timestamp;
+use crate::clock::parse_duration;
 use crate::clock::parse_interval;
 pub use crate::clock::parse_time;
 use crate::database;
@@ -23,12 +24,15 @@ use crate::database::models::AgentLifecycle;
 use crate::database::models::JobStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
 use crate::database::models::Template;
+use crate::database::models::TemplateScheduling;
 use crate::database::models::UserStatus;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
 use crate::database::models::WorkspaceTransition;
 use crate::names;
+use crate::prebuilds::schedule;
+use crate::prebuilds::schedule::ScheduleRow;
 use crate::testing::fixtures;
 
 /// The demo fixture set, embedded in the binary.
@@ -233,6 +237,18 @@ pub struct TemplateJson {
     pub deprecated: String,
     #[serde(default)]
     pub deleted: bool,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub icon: String,
+    /// The TTL workspaces get when none is asked (`8h`; default `0`, none).
+    pub default_ttl: Option<String>,
+    /// How long activity extends a running workspace (default `1h`).
+    pub activity_bump: Option<String>,
+    /// The days autostart may run (`["monday", ...]`; default every day).
+    pub autostart_allowed_days: Option<Vec<String>>,
+    pub allow_user_autostart: Option<bool>,
+    pub allow_user_autostop: Option<bool>,
     /// At least one; the one marked `active` (default: the last) is the active version.
     pub versions: Vec<VersionJson>,
 }
@@ -421,6 +437,42 @@ fn interval(location: impl Fn() -> String, text: &str) -> Result<std::time::Dura
     parse_interval(text).map_err(|m| (location(), m))
 }
 
+/// A template's scheduling fields, checked as upstream's template update checks them.
+fn template_scheduling(i: usize, t: &TemplateJson) -> Result<TemplateScheduling, Located> {
+    let mut s = TemplateScheduling::DEFAULT;
+    let millis = |field: &str, text: &str| -> Result<i64, Located> {
+        let d = parse_duration(text).map_err(|m| (format!("templates[{i}].{field}"), m))?;
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        if ms > crate::workspaces::schedule::TTL_MAX_MS {
+            return Err((format!("templates[{i}].{field}"), "must be at most 30 days".to_owned()));
+        }
+        Ok(ms)
+    };
+    if let Some(ttl) = &t.default_ttl {
+        s.default_ttl_ms = millis("default_ttl", ttl)?;
+    }
+    if let Some(bump) = &t.activity_bump {
+        s.activity_bump_ms = millis("activity_bump", bump)?;
+    }
+    if let Some(days) = &t.autostart_allowed_days {
+        let mut allowed = 0u8;
+        for (j, day) in days.iter().enumerate() {
+            let weekday: chrono::Weekday = day.parse().ok().filter(|_| day.len() > 3).ok_or_else(|| {
+                (format!("templates[{i}].autostart_allowed_days[{j}]"), format!("unknown day {day:?} (monday..sunday)"))
+            })?;
+            allowed |= 1 << weekday.num_days_from_monday();
+        }
+        s.autostart_block_days_of_week = !allowed & 0b111_1111;
+    }
+    if let Some(allow) = t.allow_user_autostart {
+        s.allow_user_autostart = allow;
+    }
+    if let Some(allow) = t.allow_user_autostop {
+        s.allow_user_autostop = allow;
+    }
+    Ok(s)
+}
+
 /// Adds a location to a database error.
 fn at<T>(location: impl FnOnce() -> String, res: database::Result<T>) -> Result<T, Located> {
     res.map_err(|e| (location(), e.to_string()))
@@ -521,6 +573,7 @@ impl Loader<'_> {
         };
         let org_id = self.org_id(|| format!("templates[{i}].organization"), t.organization.as_deref())?;
         let org = at(loc, self.tx.get_organization_by_id(&org_id))?;
+        let scheduling = template_scheduling(i, t)?;
         // The first version is created with the template; the others follow, and the active
         // one is promoted last.
         let first = &t.versions[0];
@@ -529,6 +582,9 @@ impl Loader<'_> {
             .name(&t.name)
             .display_name(&t.display_name)
             .deprecated(&t.deprecated)
+            .description(&t.description)
+            .icon(&t.icon)
+            .scheduling(scheduling)
             .version_name(&first.name)
             .fail_builds(first.fail_builds);
         if let Some(creator) = &t.created_by {
@@ -658,7 +714,10 @@ impl Loader<'_> {
         if let Some(secs) = p.invalidate_after_secs {
             non_negative(|| format!("{location}.invalidate_after_secs"), secs)?;
         }
-        if !p.scheduling_timezone.is_empty() && p.scheduling_timezone.parse::<chrono_tz::Tz>().is_err() {
+        if p.schedules.is_empty()
+            && !p.scheduling_timezone.is_empty()
+            && p.scheduling_timezone.parse::<chrono_tz::Tz>().is_err()
+        {
             return Err((
                 format!("{location}.scheduling_timezone"),
                 format!("unknown time zone {:?} (use an IANA name such as Europe/Berlin)", p.scheduling_timezone),
@@ -667,7 +726,17 @@ impl Loader<'_> {
         for (l, s) in p.schedules.iter().enumerate() {
             non_negative(|| format!("{location}.schedules[{l}].desired_instances"), s.desired_instances)?;
         }
-        Ok(())
+        let rows: Vec<ScheduleRow> = p.schedules.iter().map(|s| (s.cron.clone(), s.desired_instances)).collect();
+        schedule::validate_scheduling(&p.scheduling_timezone, &rows).map_err(|e| {
+            let where_ = match e.schedule {
+                Some(l) => format!("{location}.schedules[{l}].cron"),
+                None if e.message.contains("time zone") || e.message.contains("timezone") => {
+                    format!("{location}.scheduling_timezone")
+                }
+                None => format!("{location}.schedules"),
+            };
+            (where_, e.message)
+        })
     }
 
     /// A workspace named `owner/name`: one of this load, or one already in the database.

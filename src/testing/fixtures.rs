@@ -31,6 +31,7 @@ use crate::database::models::Preset;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::ProvisionerJobType;
 use crate::database::models::Template;
+use crate::database::models::TemplateScheduling;
 use crate::database::models::TemplateVersion;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
@@ -252,6 +253,9 @@ pub fn template(store: &dyn Store) -> TemplateBuilder<'_> {
         parameters: Vec::new(),
         fail_builds: false,
         deprecated: String::new(),
+        description: String::new(),
+        icon: String::new(),
+        scheduling: TemplateScheduling::DEFAULT,
     }
 }
 
@@ -265,6 +269,9 @@ pub struct TemplateBuilder<'a> {
     parameters: Vec<ParameterSpec>,
     fail_builds: bool,
     deprecated: String,
+    description: String,
+    icon: String,
+    scheduling: TemplateScheduling,
 }
 
 /// What `template(..).build()` returns.
@@ -322,6 +329,22 @@ impl TemplateBuilder<'_> {
         self
     }
 
+    pub fn description(mut self, description: &str) -> Self {
+        self.description = description.to_owned();
+        self
+    }
+
+    pub fn icon(mut self, icon: &str) -> Self {
+        self.icon = icon.to_owned();
+        self
+    }
+
+    /// The template's scheduling settings (default: upstream's defaults for a new template).
+    pub fn scheduling(mut self, scheduling: TemplateScheduling) -> Self {
+        self.scheduling = scheduling;
+        self
+    }
+
     pub fn build(self) -> Result<TemplateWithVersion> {
         let name = self.name.clone().unwrap_or_else(|| format!("template-{}", suffix()));
         let version_name = self.version_name.clone().unwrap_or_else(|| format!("v-{}", suffix()));
@@ -353,6 +376,9 @@ impl TemplateBuilder<'_> {
                 created_by: self.created_by.as_deref(),
                 active_version_id: &version.id,
                 deprecated: &self.deprecated,
+                description: &self.description,
+                icon: &self.icon,
+                scheduling: self.scheduling,
             })?;
             Ok(TemplateWithVersion { template, version })
         })

@@ -18,6 +18,7 @@ use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::Template;
+use crate::database::models::TemplateScheduling;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
 use crate::database::models::TemplateWithNames;
@@ -84,7 +85,14 @@ pub(crate) fn get_provisioner_job_by_id(conn: &Connection, id: &str) -> Result<P
         .op(op)
 }
 
-const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, deprecated, active_version_id";
+const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, \
+     deprecated, active_version_id, description, icon, default_ttl_ms, activity_bump_ms, autostart_block_days_of_week, \
+     autostop_requirement_days_of_week, autostop_requirement_weeks, allow_user_autostart, allow_user_autostop, \
+     failure_ttl_ms, time_til_dormant_ms, time_til_dormant_autodelete_ms, allow_user_cancel_workspace_jobs, \
+     require_active_version";
+
+/// How many columns `TEMPLATE_COLUMNS` names: where a join's extra columns start.
+const TEMPLATE_COLUMN_COUNT: usize = 24;
 
 fn template_from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
     Ok(Template {
@@ -98,15 +106,36 @@ fn template_from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
         deleted: r.get(7)?,
         deprecated: r.get(8)?,
         active_version_id: r.get(9)?,
+        description: r.get(10)?,
+        icon: r.get(11)?,
+        scheduling: TemplateScheduling {
+            default_ttl_ms: r.get(12)?,
+            activity_bump_ms: r.get(13)?,
+            autostart_block_days_of_week: r.get(14)?,
+            autostop_requirement_days_of_week: r.get(15)?,
+            autostop_requirement_weeks: r.get(16)?,
+            allow_user_autostart: r.get(17)?,
+            allow_user_autostop: r.get(18)?,
+            failure_ttl_ms: r.get(19)?,
+            time_til_dormant_ms: r.get(20)?,
+            time_til_dormant_autodelete_ms: r.get(21)?,
+        },
+        allow_user_cancel_workspace_jobs: r.get(22)?,
+        require_active_version: r.get(23)?,
     })
 }
 
 pub(crate) fn insert_template(conn: &Connection, p: &InsertTemplate<'_>) -> Result<Template> {
     let op = "insert template";
+    let s = &p.scheduling;
     conn.prepare_cached(&format!(
         "INSERT INTO templates (id, organization_id, name, display_name, created_at, updated_at, created_by,
-                                deprecated, active_version_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8) RETURNING {TEMPLATE_COLUMNS}"
+                                deprecated, active_version_id, description, icon, default_ttl_ms, activity_bump_ms,
+                                autostart_block_days_of_week, autostop_requirement_days_of_week,
+                                autostop_requirement_weeks, allow_user_autostart, allow_user_autostop, failure_ttl_ms,
+                                time_til_dormant_ms, time_til_dormant_autodelete_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+         RETURNING {TEMPLATE_COLUMNS}"
     ))
     .op(op)?
     .query_row(
@@ -119,6 +148,18 @@ pub(crate) fn insert_template(conn: &Connection, p: &InsertTemplate<'_>) -> Resu
             p.created_by,
             p.deprecated,
             p.active_version_id,
+            p.description,
+            p.icon,
+            s.default_ttl_ms,
+            s.activity_bump_ms,
+            s.autostart_block_days_of_week,
+            s.autostop_requirement_days_of_week,
+            s.autostop_requirement_weeks,
+            s.allow_user_autostart,
+            s.allow_user_autostop,
+            s.failure_ttl_ms,
+            s.time_til_dormant_ms,
+            s.time_til_dormant_autodelete_ms,
         ],
         template_from_row,
     )
@@ -157,10 +198,10 @@ pub(crate) fn get_templates(conn: &Connection, include_deleted: bool) -> Result<
     .query_map([include_deleted], |r| {
         Ok(TemplateWithNames {
             template: template_from_row(r)?,
-            organization_name: r.get(10)?,
-            organization_display_name: r.get(11)?,
-            active_version_name: r.get(12)?,
-            created_by_username: r.get(13)?,
+            organization_name: r.get(TEMPLATE_COLUMN_COUNT)?,
+            organization_display_name: r.get(TEMPLATE_COLUMN_COUNT + 1)?,
+            active_version_name: r.get(TEMPLATE_COLUMN_COUNT + 2)?,
+            created_by_username: r.get(TEMPLATE_COLUMN_COUNT + 3)?,
         })
     })
     .op(op)?
