@@ -113,7 +113,7 @@ fn lock_protected_upsert(synchronous: Synchronous, threads: usize) {
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let store: SqliteStore = db.store.clone();
+            let store = db.store.clone();
             thread::spawn(move || {
                 let replica_id = format!("bench-{t}");
                 let tracker = Tracker::new();

@@ -2,6 +2,8 @@
 //! §9.4, seed scenarios 1-12 of §9.1 against the real store, credentials rules, drift
 //! rollback, concurrent setups, and secrets never printed.
 
+mod support;
+
 use std::collections::HashSet;
 use std::process::Command;
 
@@ -224,334 +226,320 @@ fn parser_rejects_the_pr_era_failure_cases() {
 
 // --- §9.1: the seed -----------------------------------------------------------------------
 
-/// Scenario 1.
-#[test]
-fn s01_empty_config_is_a_no_op() {
-    let db = TestDb::new().unwrap();
-    let report = seed(&db, &[]).unwrap();
-    assert!(report.inserted.is_empty());
-    assert_eq!(audit_count(&db), 0);
-    assert!(db.store.list_ai_providers(true).unwrap().is_empty());
-}
-
-/// Scenario 2.
-#[test]
-fn s02_legacy_openai_then_a_rerun_writes_nothing() {
-    let db = TestDb::new().unwrap();
-    let env =
-        [("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://api.openai.com/v1"), ("CODER_AIBRIDGE_OPENAI_KEY", "sk-legacy")];
-    assert_eq!(seed(&db, &env).unwrap().inserted, ["openai"]);
-    let rows = live(&db);
-    assert_eq!(rows.len(), 1);
-    let row = &rows[0];
-    assert_eq!(
-        (row.name.as_str(), row.provider_type, row.base_url.as_str()),
-        ("openai", AiProviderType::Openai, "https://api.openai.com/v1")
-    );
-    assert!(row.enabled && !row.deleted);
-    assert_eq!(row.display_name, "openai");
-    assert_eq!(row.settings, None);
-    assert_eq!(keys_of(&db, row), ["sk-legacy"]);
-    let audits = audit_count(&db);
-    assert_eq!(audits, 2, "one for the provider, one for its key");
-    let again = seed(&db, &env).unwrap();
-    assert!(again.inserted.is_empty());
-    assert_eq!(again.unchanged, ["openai"]);
-    assert_eq!(audit_count(&db), audits);
-    assert_eq!(live(&db).len(), 1);
-    assert_eq!(keys_of(&db, row).len(), 1);
-}
-
-/// Scenario 3.
-#[test]
-fn s03_key_rotation_is_not_drift_but_a_base_url_change_is() {
-    let db = TestDb::new().unwrap();
-    let base = ("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://api.openai.com/v1");
-    seed(&db, &[base, ("CODER_AIBRIDGE_OPENAI_KEY", "sk-original")]).unwrap();
-    seed(&db, &[base, ("CODER_AIBRIDGE_OPENAI_KEY", "sk-rotated")]).unwrap();
-    let err = seed(
-        &db,
-        &[("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://api.openai.com/v2"), ("CODER_AIBRIDGE_OPENAI_KEY", "sk-rotated")],
-    )
-    .unwrap_err();
-    assert!(matches!(err, SeedError::Drift { .. }));
-    let text = err.to_string();
-    assert!(text.contains("different fields"), "{text}");
-    assert!(text.contains("\"openai\""), "{text}");
-    assert!(text.contains("providers delete openai"), "the error says how to resolve it: {text}");
-}
-
-/// Scenario 4.
-#[test]
-fn s04_legacy_anthropic_with_bedrock_keeps_its_key_and_settings() {
-    let db = TestDb::new().unwrap();
-    seed(
-        &db,
-        &[
-            ("CODER_AIBRIDGE_ANTHROPIC_BASE_URL", "https://api.anthropic.com/"),
-            ("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant"),
-            ("CODER_AIBRIDGE_BEDROCK_REGION", "us-west-2"),
-            ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "AKIA"),
-            ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "secret"),
-            ("CODER_AIBRIDGE_BEDROCK_MODEL", "anthropic.claude-3-5-sonnet"),
-            ("CODER_AIBRIDGE_BEDROCK_SMALL_FAST_MODEL", "anthropic.claude-3-5-haiku"),
-        ],
-    )
-    .unwrap();
-    let row = &live(&db)[0];
-    assert_eq!((row.name.as_str(), row.provider_type), ("anthropic", AiProviderType::Anthropic));
-    let settings = row.settings.clone().unwrap();
-    for part in [
-        "us-west-2",
-        "anthropic.claude-3-5-sonnet",
-        "anthropic.claude-3-5-haiku",
-        "AKIA",
-        "secret",
-        "\"_type\":\"bedrock\"",
-        "\"_version\":1",
-    ] {
-        assert!(settings.contains(part), "{part} missing from settings");
+contract_tests! {
+    /// Scenario 1.
+    fn s01_empty_config_is_a_no_op(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let report = seed(&db, &[]).unwrap();
+        assert!(report.inserted.is_empty());
+        assert_eq!(audit_count(&db), 0);
+        assert!(db.store.list_ai_providers(true).unwrap().is_empty());
     }
-    assert_eq!(keys_of(&db, row), ["sk-ant"]);
-}
 
-/// Scenario 5.
-#[test]
-fn s05_bedrock_only_anthropic_has_no_keys() {
-    let db = TestDb::new().unwrap();
-    seed(
-        &db,
-        &[
-            ("CODER_AIBRIDGE_BEDROCK_REGION", "us-east-1"),
-            ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "AKIAONLY"),
-            ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "secretonly"),
-            ("CODER_AIBRIDGE_BEDROCK_MODEL", "anthropic.claude-3-5-sonnet"),
-        ],
-    )
-    .unwrap();
-    let row = &live(&db)[0];
-    assert_eq!(row.name, "anthropic");
-    let settings = row.settings.clone().unwrap();
-    assert!(settings.contains("us-east-1") && settings.contains("AKIAONLY") && settings.contains("secretonly"));
-    assert!(keys_of(&db, row).is_empty());
-}
-
-/// Scenario 6.
-#[test]
-fn s06_indexed_providers() {
-    let db = TestDb::new().unwrap();
-    seed(
-        &db,
-        &[
-            ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"),
-            ("CODER_AIBRIDGE_PROVIDER_0_NAME", "primary-openai"),
-            ("CODER_AIBRIDGE_PROVIDER_0_KEYS", "sk-1,sk-2"),
-            ("CODER_AIBRIDGE_PROVIDER_1_TYPE", "anthropic"),
-            ("CODER_AIBRIDGE_PROVIDER_1_NAME", "primary-anthropic"),
-            ("CODER_AIBRIDGE_PROVIDER_1_KEY", "sk-ant-1"),
-            ("CODER_AIBRIDGE_PROVIDER_1_BEDROCK_REGION", "us-west-2"),
-            ("CODER_AIBRIDGE_PROVIDER_1_BEDROCK_MODEL", "m"),
-            ("CODER_AIBRIDGE_PROVIDER_1_BEDROCK_SMALL_FAST_MODEL", "f"),
-        ],
-    )
-    .unwrap();
-    let rows = live(&db);
-    let openai = rows.iter().find(|p| p.name == "primary-openai").unwrap();
-    assert_eq!(keys_of(&db, openai), ["sk-1", "sk-2"], "oldest first is env order");
-    let anthropic = rows.iter().find(|p| p.name == "primary-anthropic").unwrap();
-    assert_eq!(anthropic.provider_type, AiProviderType::Anthropic);
-    assert_eq!(anthropic.settings, None, "region and models without credentials are not Bedrock");
-    assert_eq!(keys_of(&db, anthropic), ["sk-ant-1"]);
-}
-
-/// Scenario 7.
-#[test]
-fn s07_bedrock_indexed_provider_has_no_keys() {
-    let db = TestDb::new().unwrap();
-    seed(
-        &db,
-        &[
-            ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "anthropic"),
-            ("CODER_AIBRIDGE_PROVIDER_0_NAME", "bedrock-anthropic"),
-            ("CODER_AIBRIDGE_PROVIDER_0_BASE_URL", "https://bedrock.example"),
-            ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_REGION", "us-west-2"),
-            ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_MODEL", "m"),
-            ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY", "AKIA-indexed"),
-            ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET", "indexed-secret"),
-            ("CODER_AIBRIDGE_PROVIDER_0_KEYS", "sk-should-not-be-seeded"),
-        ],
-    )
-    .unwrap();
-    let row = &live(&db)[0];
-    let settings = row.settings.clone().unwrap();
-    assert!(settings.contains("AKIA-indexed") && settings.contains("indexed-secret"));
-    assert!(!settings.contains("sk-should-not-be-seeded"));
-    assert!(keys_of(&db, row).is_empty());
-}
-
-/// Scenario 8.
-#[test]
-fn s08_legacy_and_indexed_with_the_same_name_conflict() {
-    let db = TestDb::new().unwrap();
-    let err = seed(
-        &db,
-        &[
-            ("CODER_AIBRIDGE_OPENAI_KEY", "sk-legacy"),
-            ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"),
-            ("CODER_AIBRIDGE_PROVIDER_0_KEY", "sk-indexed"),
-        ],
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("conflicts with the legacy env var"), "{err}");
-    assert!(db.store.list_ai_providers(true).unwrap().is_empty());
-}
-
-/// Scenario 9.
-#[test]
-fn s09_invalid_provider_name() {
-    let db = TestDb::new().unwrap();
-    let err =
-        seed(&db, &[("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"), ("CODER_AIBRIDGE_PROVIDER_0_NAME", "Bad_Name")])
-            .unwrap_err();
-    assert!(err.to_string().contains("invalid AI provider name \"Bad_Name\""), "{err}");
-    for bad in ["-x", "x-", "a--b", "", "a_b", "UPPER"] {
-        assert!(!aiproviders::desired::is_valid_provider_name(bad), "{bad:?}");
+    /// Scenario 2.
+    fn s02_legacy_openai_then_a_rerun_writes_nothing(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let env =
+            [("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://api.openai.com/v1"), ("CODER_AIBRIDGE_OPENAI_KEY", "sk-legacy")];
+        assert_eq!(seed(&db, &env).unwrap().inserted, ["openai"]);
+        let rows = live(&db);
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(
+            (row.name.as_str(), row.provider_type, row.base_url.as_str()),
+            ("openai", AiProviderType::Openai, "https://api.openai.com/v1")
+        );
+        assert!(row.enabled && !row.deleted);
+        assert_eq!(row.display_name, "openai");
+        assert_eq!(row.settings, None);
+        assert_eq!(keys_of(&db, row), ["sk-legacy"]);
+        let audits = audit_count(&db);
+        assert_eq!(audits, 2, "one for the provider, one for its key");
+        let again = seed(&db, &env).unwrap();
+        assert!(again.inserted.is_empty());
+        assert_eq!(again.unchanged, ["openai"]);
+        assert_eq!(audit_count(&db), audits);
+        assert_eq!(live(&db).len(), 1);
+        assert_eq!(keys_of(&db, row).len(), 1);
     }
-    for good in ["a", "a-b", "gpt4-mini-2", "0"] {
-        assert!(aiproviders::desired::is_valid_provider_name(good), "{good:?}");
+
+    /// Scenario 3.
+    fn s03_key_rotation_is_not_drift_but_a_base_url_change_is(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let base = ("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://api.openai.com/v1");
+        seed(&db, &[base, ("CODER_AIBRIDGE_OPENAI_KEY", "sk-original")]).unwrap();
+        seed(&db, &[base, ("CODER_AIBRIDGE_OPENAI_KEY", "sk-rotated")]).unwrap();
+        let err = seed(
+            &db,
+            &[("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://api.openai.com/v2"), ("CODER_AIBRIDGE_OPENAI_KEY", "sk-rotated")],
+        )
+        .unwrap_err();
+        assert!(matches!(err, SeedError::Drift { .. }));
+        let text = err.to_string();
+        assert!(text.contains("different fields"), "{text}");
+        assert!(text.contains("\"openai\""), "{text}");
+        assert!(text.contains("providers delete openai"), "the error says how to resolve it: {text}");
     }
-}
 
-/// Scenario 10.
-#[test]
-fn s10_unknown_provider_type_is_skipped() {
-    let db = TestDb::new().unwrap();
-    seed(
-        &db,
-        &[
-            ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "copilot"),
-            ("CODER_AIBRIDGE_PROVIDER_0_NAME", "gh-copilot"),
-            ("CODER_AIBRIDGE_PROVIDER_1_TYPE", "openai"),
-            ("CODER_AIBRIDGE_PROVIDER_1_NAME", "real-openai"),
-            ("CODER_AIBRIDGE_PROVIDER_1_KEY", "sk-real"),
-        ],
-    )
-    .unwrap();
-    assert_eq!(live(&db).iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["real-openai"]);
-}
-
-/// Scenario 11.
-#[test]
-fn s11_soft_deleted_row_is_not_resurrected() {
-    let db = TestDb::new().unwrap();
-    let env = [("CODER_AIBRIDGE_OPENAI_KEY", "sk-legacy")];
-    seed(&db, &env).unwrap();
-    assert!(aiproviders::delete_provider(&db.store, "openai").unwrap().is_some());
-    let report = seed(&db, &env).unwrap();
-    assert_eq!(report.skipped_deleted, ["openai"]);
-    assert!(live(&db).is_empty());
-    let all = db.store.list_ai_providers(true).unwrap();
-    assert_eq!((all.len(), all[0].deleted, all[0].enabled), (1, true, false));
-    let deletes: Vec<_> =
-        db.store.list_audit_logs("ai_provider").unwrap().into_iter().filter(|a| a.action == "delete").collect();
-    assert_eq!(deletes.len(), 1);
-}
-
-/// Scenario 12.
-#[test]
-fn s12_existing_keys_are_preserved() {
-    let db = TestDb::new().unwrap();
-    seed(&db, &[("CODER_AIBRIDGE_OPENAI_KEY", "sk-original")]).unwrap();
-    seed(&db, &[("CODER_AIBRIDGE_OPENAI_KEY", "sk-rotated")]).unwrap();
-    assert_eq!(keys_of(&db, &live(&db)[0]), ["sk-original"]);
-}
-
-#[test]
-fn access_key_without_secret_and_the_reverse_name_both_variables_and_write_nothing() {
-    let db = TestDb::new().unwrap();
-    let cases: [(Env, [&str; 2]); 4] = [
-        (
-            vec![("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant"), ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "AKIA")],
-            ["CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET"],
-        ),
-        (
-            vec![("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "shh")],
-            ["CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "CODER_AIBRIDGE_BEDROCK_ACCESS_KEY"],
-        ),
-        (
-            vec![
-                ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "anthropic"),
-                ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY", "AKIA"),
+    /// Scenario 4.
+    fn s04_legacy_anthropic_with_bedrock_keeps_its_key_and_settings(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(
+            &db,
+            &[
+                ("CODER_AIBRIDGE_ANTHROPIC_BASE_URL", "https://api.anthropic.com/"),
+                ("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant"),
+                ("CODER_AIBRIDGE_BEDROCK_REGION", "us-west-2"),
+                ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "AKIA"),
+                ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "secret"),
+                ("CODER_AIBRIDGE_BEDROCK_MODEL", "anthropic.claude-3-5-sonnet"),
+                ("CODER_AIBRIDGE_BEDROCK_SMALL_FAST_MODEL", "anthropic.claude-3-5-haiku"),
             ],
-            ["CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY", "CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET"],
-        ),
-        (
-            vec![
-                ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "anthropic"),
-                ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET", "shh"),
-            ],
-            ["CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET", "CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY"],
-        ),
-    ];
-    for (env, [set, unset]) in cases {
-        let err = seed(&db, &env).unwrap_err().to_string();
-        assert!(err.contains(&format!("{set} is set but {unset} is not")), "{err}");
-        assert!(!err.contains("AKIA") && !err.contains("shh"), "{err}");
-    }
-    assert!(db.store.list_ai_providers(true).unwrap().is_empty());
-    assert_eq!(audit_count(&db), 0);
-}
-
-#[test]
-fn legacy_bedrock_region_alone_creates_no_row() {
-    let db = TestDb::new().unwrap();
-    seed(&db, &[("CODER_AIBRIDGE_BEDROCK_REGION", "us-east-1")]).unwrap();
-    assert!(db.store.list_ai_providers(true).unwrap().is_empty());
-    // With the model defaults and an Anthropic key: a plain bearer provider.
-    seed(&db, &[("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant-only"), ("CODER_AIBRIDGE_BEDROCK_REGION", "us-east-1")])
+        )
         .unwrap();
-    let row = &live(&db)[0];
-    assert_eq!(row.settings, None);
-}
+        let row = &live(&db)[0];
+        assert_eq!((row.name.as_str(), row.provider_type), ("anthropic", AiProviderType::Anthropic));
+        let settings = row.settings.clone().unwrap();
+        for part in [
+            "us-west-2",
+            "anthropic.claude-3-5-sonnet",
+            "anthropic.claude-3-5-haiku",
+            "AKIA",
+            "secret",
+            "\"_type\":\"bedrock\"",
+            "\"_version\":1",
+        ] {
+            assert!(settings.contains(part), "{part} missing from settings");
+        }
+        assert_eq!(keys_of(&db, row), ["sk-ant"]);
+    }
 
-#[test]
-fn identical_indexed_duplicates_dedupe_and_differing_ones_conflict() {
-    let db = TestDb::new().unwrap();
-    let twice = [
-        ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"),
-        ("CODER_AIBRIDGE_PROVIDER_0_NAME", "shared"),
-        ("CODER_AIBRIDGE_PROVIDER_0_KEY", "sk-same"),
-        ("CODER_AIBRIDGE_PROVIDER_1_TYPE", "openai"),
-        ("CODER_AIBRIDGE_PROVIDER_1_NAME", "shared"),
-        ("CODER_AIBRIDGE_PROVIDER_1_KEY", "sk-same"),
-    ];
-    seed(&db, &twice).unwrap();
-    assert_eq!(keys_of(&db, &live(&db)[0]).len(), 1);
-    let mut differing = twice.to_vec();
-    differing[5] = ("CODER_AIBRIDGE_PROVIDER_1_BASE_URL", "https://elsewhere");
-    let err = seed(&db, &differing).unwrap_err().to_string();
-    assert!(err.contains("conflicting fields") && err.contains("duplicate NAME"), "{err}");
-}
+    /// Scenario 5.
+    fn s05_bedrock_only_anthropic_has_no_keys(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(
+            &db,
+            &[
+                ("CODER_AIBRIDGE_BEDROCK_REGION", "us-east-1"),
+                ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "AKIAONLY"),
+                ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "secretonly"),
+                ("CODER_AIBRIDGE_BEDROCK_MODEL", "anthropic.claude-3-5-sonnet"),
+            ],
+        )
+        .unwrap();
+        let row = &live(&db)[0];
+        assert_eq!(row.name, "anthropic");
+        let settings = row.settings.clone().unwrap();
+        assert!(settings.contains("us-east-1") && settings.contains("AKIAONLY") && settings.contains("secretonly"));
+        assert!(keys_of(&db, row).is_empty());
+    }
 
-/// Drift after a successful seed rolls the whole run back: a provider inserted earlier in the
-/// same run (it sorts first) is gone too.
-#[test]
-fn drift_leaves_the_database_exactly_as_it_was() {
-    let db = TestDb::new().unwrap();
-    seed(&db, &[("CODER_AIBRIDGE_OPENAI_KEY", "sk-1")]).unwrap();
-    let before = snapshot(&db);
-    let err = seed(
-        &db,
-        &[
-            ("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant"),
-            ("CODER_AIBRIDGE_OPENAI_KEY", "sk-1"),
-            ("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://drifted.example/v1"),
-        ],
-    )
-    .unwrap_err();
-    assert!(matches!(err, SeedError::Drift { ref name } if name == "openai"), "{err}");
-    assert_eq!(snapshot(&db), before);
-    assert!(db.store.list_locks().unwrap().is_empty());
+    /// Scenario 6.
+    fn s06_indexed_providers(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(
+            &db,
+            &[
+                ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"),
+                ("CODER_AIBRIDGE_PROVIDER_0_NAME", "primary-openai"),
+                ("CODER_AIBRIDGE_PROVIDER_0_KEYS", "sk-1,sk-2"),
+                ("CODER_AIBRIDGE_PROVIDER_1_TYPE", "anthropic"),
+                ("CODER_AIBRIDGE_PROVIDER_1_NAME", "primary-anthropic"),
+                ("CODER_AIBRIDGE_PROVIDER_1_KEY", "sk-ant-1"),
+                ("CODER_AIBRIDGE_PROVIDER_1_BEDROCK_REGION", "us-west-2"),
+                ("CODER_AIBRIDGE_PROVIDER_1_BEDROCK_MODEL", "m"),
+                ("CODER_AIBRIDGE_PROVIDER_1_BEDROCK_SMALL_FAST_MODEL", "f"),
+            ],
+        )
+        .unwrap();
+        let rows = live(&db);
+        let openai = rows.iter().find(|p| p.name == "primary-openai").unwrap();
+        assert_eq!(keys_of(&db, openai), ["sk-1", "sk-2"], "oldest first is env order");
+        let anthropic = rows.iter().find(|p| p.name == "primary-anthropic").unwrap();
+        assert_eq!(anthropic.provider_type, AiProviderType::Anthropic);
+        assert_eq!(anthropic.settings, None, "region and models without credentials are not Bedrock");
+        assert_eq!(keys_of(&db, anthropic), ["sk-ant-1"]);
+    }
+
+    /// Scenario 7.
+    fn s07_bedrock_indexed_provider_has_no_keys(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(
+            &db,
+            &[
+                ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "anthropic"),
+                ("CODER_AIBRIDGE_PROVIDER_0_NAME", "bedrock-anthropic"),
+                ("CODER_AIBRIDGE_PROVIDER_0_BASE_URL", "https://bedrock.example"),
+                ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_REGION", "us-west-2"),
+                ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_MODEL", "m"),
+                ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY", "AKIA-indexed"),
+                ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET", "indexed-secret"),
+                ("CODER_AIBRIDGE_PROVIDER_0_KEYS", "sk-should-not-be-seeded"),
+            ],
+        )
+        .unwrap();
+        let row = &live(&db)[0];
+        let settings = row.settings.clone().unwrap();
+        assert!(settings.contains("AKIA-indexed") && settings.contains("indexed-secret"));
+        assert!(!settings.contains("sk-should-not-be-seeded"));
+        assert!(keys_of(&db, row).is_empty());
+    }
+
+    /// Scenario 8.
+    fn s08_legacy_and_indexed_with_the_same_name_conflict(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let err = seed(
+            &db,
+            &[
+                ("CODER_AIBRIDGE_OPENAI_KEY", "sk-legacy"),
+                ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"),
+                ("CODER_AIBRIDGE_PROVIDER_0_KEY", "sk-indexed"),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("conflicts with the legacy env var"), "{err}");
+        assert!(db.store.list_ai_providers(true).unwrap().is_empty());
+    }
+
+    /// Scenario 9.
+    fn s09_invalid_provider_name(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let err =
+            seed(&db, &[("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"), ("CODER_AIBRIDGE_PROVIDER_0_NAME", "Bad_Name")])
+                .unwrap_err();
+        assert!(err.to_string().contains("invalid AI provider name \"Bad_Name\""), "{err}");
+        for bad in ["-x", "x-", "a--b", "", "a_b", "UPPER"] {
+            assert!(!aiproviders::desired::is_valid_provider_name(bad), "{bad:?}");
+        }
+        for good in ["a", "a-b", "gpt4-mini-2", "0"] {
+            assert!(aiproviders::desired::is_valid_provider_name(good), "{good:?}");
+        }
+    }
+
+    /// Scenario 10.
+    fn s10_unknown_provider_type_is_skipped(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(
+            &db,
+            &[
+                ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "copilot"),
+                ("CODER_AIBRIDGE_PROVIDER_0_NAME", "gh-copilot"),
+                ("CODER_AIBRIDGE_PROVIDER_1_TYPE", "openai"),
+                ("CODER_AIBRIDGE_PROVIDER_1_NAME", "real-openai"),
+                ("CODER_AIBRIDGE_PROVIDER_1_KEY", "sk-real"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(live(&db).iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["real-openai"]);
+    }
+
+    /// Scenario 11.
+    fn s11_soft_deleted_row_is_not_resurrected(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let env = [("CODER_AIBRIDGE_OPENAI_KEY", "sk-legacy")];
+        seed(&db, &env).unwrap();
+        assert!(aiproviders::delete_provider(&db.store, "openai").unwrap().is_some());
+        let report = seed(&db, &env).unwrap();
+        assert_eq!(report.skipped_deleted, ["openai"]);
+        assert!(live(&db).is_empty());
+        let all = db.store.list_ai_providers(true).unwrap();
+        assert_eq!((all.len(), all[0].deleted, all[0].enabled), (1, true, false));
+        let deletes: Vec<_> =
+            db.store.list_audit_logs("ai_provider").unwrap().into_iter().filter(|a| a.action == "delete").collect();
+        assert_eq!(deletes.len(), 1);
+    }
+
+    /// Scenario 12.
+    fn s12_existing_keys_are_preserved(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(&db, &[("CODER_AIBRIDGE_OPENAI_KEY", "sk-original")]).unwrap();
+        seed(&db, &[("CODER_AIBRIDGE_OPENAI_KEY", "sk-rotated")]).unwrap();
+        assert_eq!(keys_of(&db, &live(&db)[0]), ["sk-original"]);
+    }
+
+    fn access_key_without_secret_and_the_reverse_name_both_variables_and_write_nothing(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let cases: [(Env, [&str; 2]); 4] = [
+            (
+                vec![("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant"), ("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "AKIA")],
+                ["CODER_AIBRIDGE_BEDROCK_ACCESS_KEY", "CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET"],
+            ),
+            (
+                vec![("CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "shh")],
+                ["CODER_AIBRIDGE_BEDROCK_ACCESS_KEY_SECRET", "CODER_AIBRIDGE_BEDROCK_ACCESS_KEY"],
+            ),
+            (
+                vec![
+                    ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "anthropic"),
+                    ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY", "AKIA"),
+                ],
+                ["CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY", "CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET"],
+            ),
+            (
+                vec![
+                    ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "anthropic"),
+                    ("CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET", "shh"),
+                ],
+                ["CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY_SECRET", "CODER_AIBRIDGE_PROVIDER_0_BEDROCK_ACCESS_KEY"],
+            ),
+        ];
+        for (env, [set, unset]) in cases {
+            let err = seed(&db, &env).unwrap_err().to_string();
+            assert!(err.contains(&format!("{set} is set but {unset} is not")), "{err}");
+            assert!(!err.contains("AKIA") && !err.contains("shh"), "{err}");
+        }
+        assert!(db.store.list_ai_providers(true).unwrap().is_empty());
+        assert_eq!(audit_count(&db), 0);
+    }
+
+    fn legacy_bedrock_region_alone_creates_no_row(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(&db, &[("CODER_AIBRIDGE_BEDROCK_REGION", "us-east-1")]).unwrap();
+        assert!(db.store.list_ai_providers(true).unwrap().is_empty());
+        // With the model defaults and an Anthropic key: a plain bearer provider.
+        seed(&db, &[("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant-only"), ("CODER_AIBRIDGE_BEDROCK_REGION", "us-east-1")])
+            .unwrap();
+        let row = &live(&db)[0];
+        assert_eq!(row.settings, None);
+    }
+
+    fn identical_indexed_duplicates_dedupe_and_differing_ones_conflict(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let twice = [
+            ("CODER_AIBRIDGE_PROVIDER_0_TYPE", "openai"),
+            ("CODER_AIBRIDGE_PROVIDER_0_NAME", "shared"),
+            ("CODER_AIBRIDGE_PROVIDER_0_KEY", "sk-same"),
+            ("CODER_AIBRIDGE_PROVIDER_1_TYPE", "openai"),
+            ("CODER_AIBRIDGE_PROVIDER_1_NAME", "shared"),
+            ("CODER_AIBRIDGE_PROVIDER_1_KEY", "sk-same"),
+        ];
+        seed(&db, &twice).unwrap();
+        assert_eq!(keys_of(&db, &live(&db)[0]).len(), 1);
+        let mut differing = twice.to_vec();
+        differing[5] = ("CODER_AIBRIDGE_PROVIDER_1_BASE_URL", "https://elsewhere");
+        let err = seed(&db, &differing).unwrap_err().to_string();
+        assert!(err.contains("conflicting fields") && err.contains("duplicate NAME"), "{err}");
+    }
+
+    /// Drift after a successful seed rolls the whole run back: a provider inserted earlier in the
+    /// same run (it sorts first) is gone too.
+    fn drift_leaves_the_database_exactly_as_it_was(engine) {
+        let db = TestDb::on(engine).unwrap();
+        seed(&db, &[("CODER_AIBRIDGE_OPENAI_KEY", "sk-1")]).unwrap();
+        let before = snapshot(&db);
+        let err = seed(
+            &db,
+            &[
+                ("CODER_AIBRIDGE_ANTHROPIC_KEY", "sk-ant"),
+                ("CODER_AIBRIDGE_OPENAI_KEY", "sk-1"),
+                ("CODER_AIBRIDGE_OPENAI_BASE_URL", "https://drifted.example/v1"),
+            ],
+        )
+        .unwrap_err();
+        assert!(matches!(err, SeedError::Drift { ref name } if name == "openai"), "{err}");
+        assert_eq!(snapshot(&db), before);
+        assert!(db.store.list_locks().unwrap().is_empty());
+    }
 }
 
 // --- processes: concurrency and secrets ---------------------------------------------------

@@ -122,54 +122,61 @@ fn an_outside_client_never_deletes_the_live_wal_after_an_upgrade() {
     assert_eq!(admin(&db, &["db", "check"])["schema_version"], coderlite::database::sqlite::binary_schema_version());
 }
 
-#[test]
-fn concurrent_first_opens_never_report_locked() {
-    let dir = tempfile::tempdir().unwrap();
-    for round in 0..20 {
-        let db = dir.path().join(format!("fresh-{round}.db"));
-        let env = |cmd: &mut Command| {
-            cmd.env("CODER_AIBRIDGE_OPENAI_KEY", "sk-concurrent-0123456789")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-        };
-        let mut plain = Vec::new();
-        let mut servers = Vec::new();
-        for n in 0..8 {
-            match n % 3 {
-                0 => {
-                    let mut cmd = coderlite(&db);
-                    env(cmd.args(["setup", "-o", "json"]));
-                    plain.push(cmd.spawn().unwrap());
-                }
-                1 => {
-                    let mut cmd = coderlite(&db);
-                    env(cmd.args(["providers", "seed", "-o", "json"]));
-                    plain.push(cmd.spawn().unwrap());
-                }
-                _ => servers.push(Server::start(&db, &[])),
+contract_tests! {
+    /// Setup, seed and servers started at once on one database all succeed and agree. On SQLite
+    /// the file is new (first opens race); on PostgreSQL only `migrate`, `setup` and `server`
+    /// create a schema, so the database is migrated first and the rest race on it.
+    fn concurrent_first_opens_never_report_locked(engine) {
+        let rounds = if *engine == coderlite::testing::TestEngine::Sqlite { 20 } else { 5 };
+        for round in 0..rounds {
+            let db = coderlite::testing::EmptyDb::create(engine).unwrap();
+            if db.engine() == coderlite::database::Engine::Postgres {
+                assert!(coderlite(&db).arg("migrate").output().unwrap().status.success());
             }
-        }
-        let mut deployment_ids = Vec::new();
-        for child in plain {
-            let out = child.wait_with_output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "round {round}: {stderr}");
-            assert!(!stderr.contains("locked") && !stderr.contains("busy"), "round {round}: {stderr}");
-            let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if let Some(id) = json["deployment_id"].as_str() {
-                deployment_ids.push(id.to_owned());
+            let env = |cmd: &mut Command| {
+                cmd.env("CODER_AIBRIDGE_OPENAI_KEY", "sk-concurrent-0123456789")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+            };
+            let mut plain = Vec::new();
+            let mut servers = Vec::new();
+            for n in 0..8 {
+                match n % 3 {
+                    0 => {
+                        let mut cmd = coderlite(&db);
+                        env(cmd.args(["setup", "-o", "json"]));
+                        plain.push(cmd.spawn().unwrap());
+                    }
+                    1 => {
+                        let mut cmd = coderlite(&db);
+                        env(cmd.args(["providers", "seed", "-o", "json"]));
+                        plain.push(cmd.spawn().unwrap());
+                    }
+                    _ => servers.push(Server::start(&db, &[])),
+                }
             }
+            let mut deployment_ids = Vec::new();
+            for child in plain {
+                let out = child.wait_with_output().unwrap();
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success(), "round {round}: {stderr}");
+                assert!(!stderr.contains("locked") && !stderr.contains("busy"), "round {round}: {stderr}");
+                let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+                if let Some(id) = json["deployment_id"].as_str() {
+                    deployment_ids.push(id.to_owned());
+                }
+            }
+            for mut server in servers {
+                server.wait_for_message("coderlite server started", Duration::from_secs(30));
+                let (code, _, log) = server.terminate();
+                assert_eq!(code, Some(0), "round {round}: {log:#?}");
+                assert_eq!(contention_or_errors(&log), Vec::<Value>::new(), "round {round}");
+            }
+            deployment_ids.dedup();
+            assert_eq!(deployment_ids.len(), 1, "round {round}: {deployment_ids:?}");
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM site_configs WHERE key = 'deployment_id'"), 1);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM ai_providers"), 1, "round {round}: one provider row");
         }
-        for mut server in servers {
-            server.wait_for_message("coderlite server started", Duration::from_secs(30));
-            let (code, _, log) = server.terminate();
-            assert_eq!(code, Some(0), "round {round}: {log:#?}");
-            assert_eq!(contention_or_errors(&log), Vec::<Value>::new(), "round {round}");
-        }
-        deployment_ids.dedup();
-        assert_eq!(deployment_ids.len(), 1, "round {round}: {deployment_ids:?}");
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM site_configs WHERE key = 'deployment_id'"), 1);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM ai_providers"), 1, "round {round}: one provider row");
     }
 }
 

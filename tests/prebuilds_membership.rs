@@ -1,12 +1,14 @@
 //! Membership reconciliation (reference/prebuilds.md §8.3 scenarios 38-39, platform.md §5.4
 //! scenarios 8-10) against the real store, including concurrent reconcilers.
 
+mod support;
+
 use std::sync::Arc;
 
+use coderlite::database::AnyStore;
 use coderlite::database::models::Organization;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
 use coderlite::database::prelude::*;
-use coderlite::database::sqlite::SqliteStore;
 use coderlite::prebuilds::membership::PREBUILDS_GROUP_NAME;
 use coderlite::prebuilds::membership::reconcile_membership;
 use coderlite::testing::TestDb;
@@ -70,89 +72,80 @@ fn combinations() -> Vec<(bool, bool, bool)> {
     out
 }
 
-/// Scenario 38 (and platform §5.4 scenario 10): presets without prebuilds → nothing changes.
-#[test]
-fn s38_org_without_configured_presets_is_left_alone() {
-    for (member, group, in_group) in combinations() {
-        let db = TestDb::new().unwrap();
-        let unrelated = org_with_preset(&db, "unrelated", Some(1));
-        db.store.insert_organization_member(&unrelated.id, USER, &[], db.store.clock().now()).unwrap();
-        let org = target(&db, None, member, group, in_group);
-        let before = memberships(&db);
-        reconcile_membership(&db.store, USER, PREBUILDS_GROUP_NAME).unwrap();
-        let members: Vec<_> =
-            db.store.get_organization_members(Some(&org.id), true).unwrap().into_iter().map(|m| m.user_id).collect();
-        assert_eq!(members.contains(&USER.to_owned()), member, "{member}/{group}/{in_group}");
-        assert_eq!(db.store.get_group_by_org_and_name(&org.id, PREBUILDS_GROUP_NAME).is_ok(), group);
-        assert_eq!(memberships(&db), before, "no membership added or removed");
-    }
-}
-
-/// Scenario 39 (and platform §5.4 scenario 8): desired 0 still counts; in every starting
-/// state the user ends up a member and in the group, which exists with quota 0; a second run
-/// creates nothing.
-#[test]
-fn s39_configured_org_gets_member_group_and_group_member() {
-    for (member, group, in_group) in combinations() {
-        let db = TestDb::new().unwrap();
-        let org = target(&db, Some(0), member, group, in_group);
-        let report = reconcile_membership(&db.store, USER, PREBUILDS_GROUP_NAME).unwrap();
-        assert_eq!(report.members_inserted, usize::from(!member));
-        assert_eq!(report.groups_inserted, usize::from(!group));
-        let members: Vec<_> =
-            db.store.get_organization_members(Some(&org.id), true).unwrap().into_iter().map(|m| m.user_id).collect();
-        assert!(members.contains(&USER.to_owned()));
-        let g = db.store.get_group_by_org_and_name(&org.id, PREBUILDS_GROUP_NAME).unwrap();
-        assert_eq!((g.display_name.as_str(), g.quota_allowance), ("Prebuilt Workspaces", 0));
-        let group_members: Vec<_> =
-            db.store.get_group_members_by_group_id(&g.id, true).unwrap().into_iter().map(|m| m.user_id).collect();
-        assert_eq!(group_members, [USER]);
-        // The default organization's membership from the migration is untouched.
-        let default = db.store.get_default_organization().unwrap();
-        assert_eq!(db.store.get_organization_members(Some(&default.id), true).unwrap().len(), 1);
-        let again = reconcile_membership(&db.store, USER, PREBUILDS_GROUP_NAME).unwrap();
-        assert_eq!((again.members_inserted, again.groups_inserted, again.group_members_inserted), (0, 0, 0));
-    }
-}
-
-/// Scenario 9 of platform §5.4: two reconcilers at once on one organization → no error,
-/// exactly one group and one membership (repeated to give the race a chance).
-#[test]
-fn concurrent_reconcilers_create_each_row_once() {
-    for round in 0..20 {
-        let db = TestDb::new().unwrap();
-        let org = org_with_preset(&db, &format!("race-{round}"), Some(1));
-        let stores: Vec<SqliteStore> = (0..2)
-            .map(|i| {
-                let mut config = db.config();
-                config.replica_id = format!("r{i}");
-                SqliteStore::open(config).unwrap()
-            })
-            .collect();
-        let barrier = Arc::new(std::sync::Barrier::new(2));
-        let handles: Vec<_> = stores
-            .into_iter()
-            .map(|s| {
-                let barrier = Arc::clone(&barrier);
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    reconcile_membership(&s, USER, PREBUILDS_GROUP_NAME)
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap().unwrap();
+contract_tests! {
+    /// Scenario 38 (and platform §5.4 scenario 10): presets without prebuilds → nothing changes.
+    fn s38_org_without_configured_presets_is_left_alone(engine) {
+        for (member, group, in_group) in combinations() {
+            let db = TestDb::on(engine).unwrap();
+            let unrelated = org_with_preset(&db, "unrelated", Some(1));
+            db.store.insert_organization_member(&unrelated.id, USER, &[], db.store.clock().now()).unwrap();
+            let org = target(&db, None, member, group, in_group);
+            let before = memberships(&db);
+            reconcile_membership(&db.store, USER, PREBUILDS_GROUP_NAME).unwrap();
+            let members: Vec<_> =
+                db.store.get_organization_members(Some(&org.id), true).unwrap().into_iter().map(|m| m.user_id).collect();
+            assert_eq!(members.contains(&USER.to_owned()), member, "{member}/{group}/{in_group}");
+            assert_eq!(db.store.get_group_by_org_and_name(&org.id, PREBUILDS_GROUP_NAME).is_ok(), group);
+            assert_eq!(memberships(&db), before, "no membership added or removed");
         }
-        let g = db.store.get_group_by_org_and_name(&org.id, PREBUILDS_GROUP_NAME).unwrap();
-        assert_eq!(db.store.get_group_members_count_by_group_id(&g.id, true).unwrap(), 1);
-        let raw = rusqlite::Connection::open(db.path()).unwrap();
-        let groups: i64 = raw
-            .query_row(
-                "SELECT COUNT(*) FROM groups WHERE organization_id = ?1 AND name = ?2",
-                [&org.id, PREBUILDS_GROUP_NAME],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(groups, 1);
+    }
+
+    /// Scenario 39 (and platform §5.4 scenario 8): desired 0 still counts; in every starting
+    /// state the user ends up a member and in the group, which exists with quota 0; a second run
+    /// creates nothing.
+    fn s39_configured_org_gets_member_group_and_group_member(engine) {
+        for (member, group, in_group) in combinations() {
+            let db = TestDb::on(engine).unwrap();
+            let org = target(&db, Some(0), member, group, in_group);
+            let report = reconcile_membership(&db.store, USER, PREBUILDS_GROUP_NAME).unwrap();
+            assert_eq!(report.members_inserted, usize::from(!member));
+            assert_eq!(report.groups_inserted, usize::from(!group));
+            let members: Vec<_> =
+                db.store.get_organization_members(Some(&org.id), true).unwrap().into_iter().map(|m| m.user_id).collect();
+            assert!(members.contains(&USER.to_owned()));
+            let g = db.store.get_group_by_org_and_name(&org.id, PREBUILDS_GROUP_NAME).unwrap();
+            assert_eq!((g.display_name.as_str(), g.quota_allowance), ("Prebuilt Workspaces", 0));
+            let group_members: Vec<_> =
+                db.store.get_group_members_by_group_id(&g.id, true).unwrap().into_iter().map(|m| m.user_id).collect();
+            assert_eq!(group_members, [USER]);
+            // The default organization's membership from the migration is untouched.
+            let default = db.store.get_default_organization().unwrap();
+            assert_eq!(db.store.get_organization_members(Some(&default.id), true).unwrap().len(), 1);
+            let again = reconcile_membership(&db.store, USER, PREBUILDS_GROUP_NAME).unwrap();
+            assert_eq!((again.members_inserted, again.groups_inserted, again.group_members_inserted), (0, 0, 0));
+        }
+    }
+
+    /// Scenario 9 of platform §5.4: two reconcilers at once on one organization → no error,
+    /// exactly one group and one membership (repeated to give the race a chance).
+    fn concurrent_reconcilers_create_each_row_once(engine) {
+        for round in 0..20 {
+            let db = TestDb::on(engine).unwrap();
+            let org = org_with_preset(&db, &format!("race-{round}"), Some(1));
+            let stores: Vec<AnyStore> = (0..2).map(|i| db.open_another(&format!("r{i}")).unwrap()).collect();
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let handles: Vec<_> = stores
+                .into_iter()
+                .map(|s| {
+                    let barrier = Arc::clone(&barrier);
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        reconcile_membership(&s, USER, PREBUILDS_GROUP_NAME)
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+            let g = db.store.get_group_by_org_and_name(&org.id, PREBUILDS_GROUP_NAME).unwrap();
+            assert_eq!(db.store.get_group_members_count_by_group_id(&g.id, true).unwrap(), 1);
+            let groups = db
+                .query_i64(&format!(
+                    "SELECT COUNT(*) FROM groups WHERE organization_id = '{}' AND name = '{PREBUILDS_GROUP_NAME}'",
+                    org.id
+                ))
+                .unwrap();
+            assert_eq!(groups, 1);
+        }
     }
 }

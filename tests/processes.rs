@@ -1,6 +1,8 @@
 //! Multi-process behaviour and the CLI contract, with the built binary: leases held by other
 //! processes, SIGKILLed holders, critical sections of two processes, schema refusal, and the
-//! JSON shapes of SPEC §10.
+//! JSON shapes of SPEC §10. On both engines where the behaviour is not about SQLite's file.
+
+mod support;
 
 use std::io::BufRead;
 use std::io::BufReader;
@@ -18,16 +20,18 @@ use coderlite::database::prelude::*;
 use coderlite::database::sqlite::binary_schema_version;
 use coderlite::testing::TestDb;
 
+use crate::support::Target;
+
 const BIN: &str = env!("CARGO_BIN_EXE_coderlite");
 
-fn coderlite(db: &Path) -> Command {
+fn coderlite(db: &(impl Target + ?Sized)) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.arg("--db").arg(db).env_remove("CODERLITE_DB").env_remove("CODERLITE_LOG");
+    cmd.arg("--db").arg(db.db_arg()).env_remove("CODERLITE_DB").env_remove("CODERLITE_LOG");
     cmd
 }
 
 /// Starts `debug hold-lease` and waits until it reports the lease acquired.
-fn spawn_lease_holder(db: &Path, lock: LockId, ttl: &str, hold_for: &str) -> Child {
+fn spawn_lease_holder(db: &(impl Target + ?Sized), lock: LockId, ttl: &str, hold_for: &str) -> Child {
     let mut child = coderlite(db)
         .args(["debug", "hold-lease", "--lock", &lock.as_i64().to_string(), "--holder", "child/work"])
         .args(["--ttl", ttl, "--hold-for", hold_for])
@@ -60,128 +64,148 @@ fn assert_sections_never_overlap(log: &Path) -> usize {
     sections
 }
 
-/// SPEC §3.4 acceptance 1 across processes.
-#[test]
-fn lease_held_by_another_process_is_refused_at_once_then_free() {
-    let db = TestDb::new().unwrap();
-    let mut child = spawn_lease_holder(&db.path(), LockId::DbRollup, "30s", "1500ms");
-    let started = Instant::now();
-    let refused = db.store.try_acquire_lease(LockId::DbRollup, "parent/rollup", Duration::from_secs(30)).unwrap();
-    assert!(refused.is_none());
-    assert!(started.elapsed() < Duration::from_millis(500), "refusal waited {:?}", started.elapsed());
-    assert!(child.wait().unwrap().success());
-    assert!(db.store.list_locks().unwrap().is_empty(), "the child released its lease on exit");
-    let guard = db.store.try_acquire_lease(LockId::DbRollup, "third/rollup", Duration::from_secs(30)).unwrap();
-    assert!(guard.is_some());
-}
+contract_tests! {
+    /// SPEC §3.4 acceptance 1 across processes.
+    fn lease_held_by_another_process_is_refused_at_once_then_free(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let mut child = spawn_lease_holder(&db, LockId::DbRollup, "30s", "1500ms");
+        let started = Instant::now();
+        let refused = db.store.try_acquire_lease(LockId::DbRollup, "parent/rollup", Duration::from_secs(30)).unwrap();
+        assert!(refused.is_none());
+        assert!(started.elapsed() < Duration::from_millis(500), "refusal waited {:?}", started.elapsed());
+        assert!(child.wait().unwrap().success());
+        assert!(db.store.list_locks().unwrap().is_empty(), "the child released its lease on exit");
+        let guard = db.store.try_acquire_lease(LockId::DbRollup, "third/rollup", Duration::from_secs(30)).unwrap();
+        assert!(guard.is_some());
+    }
 
-/// SPEC §3.4 acceptance 3: the holder is SIGKILLed; before the ttl nobody gets the lease,
-/// after it the next process does.
-#[test]
-fn lease_of_a_killed_process_is_taken_over_after_its_ttl() {
-    let db = TestDb::new().unwrap();
-    let mut child = spawn_lease_holder(&db.path(), LockId::ReconcilePrebuilds, "2s", "60s");
-    child.kill().unwrap(); // SIGKILL: no chance to release.
-    child.wait().unwrap();
-    let expires_at = db.store.list_locks().unwrap()[0].expires_at.unwrap();
-    let mut refusals_before_expiry = 0;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let guard = loop {
-        assert!(Instant::now() < deadline, "lease never became free");
-        let attempt_at = RealClock.now();
-        match db.store.try_acquire_lease(LockId::ReconcilePrebuilds, "successor", Duration::from_secs(30)).unwrap() {
-            Some(guard) => {
-                assert!(attempt_at >= expires_at - chrono::Duration::milliseconds(1), "taken before expiry");
-                break guard;
+    /// SPEC §3.4 acceptance 3: the holder is SIGKILLed; before the ttl nobody gets the lease,
+    /// after it the next process does.
+    fn lease_of_a_killed_process_is_taken_over_after_its_ttl(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let mut child = spawn_lease_holder(&db, LockId::ReconcilePrebuilds, "2s", "60s");
+        child.kill().unwrap(); // SIGKILL: no chance to release.
+        child.wait().unwrap();
+        let expires_at = db.store.list_locks().unwrap()[0].expires_at.unwrap();
+        let mut refusals_before_expiry = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let guard = loop {
+            assert!(Instant::now() < deadline, "lease never became free");
+            let attempt_at = RealClock.now();
+            match db.store.try_acquire_lease(LockId::ReconcilePrebuilds, "successor", Duration::from_secs(30)).unwrap() {
+                Some(guard) => {
+                    assert!(attempt_at >= expires_at - chrono::Duration::milliseconds(1), "taken before expiry");
+                    break guard;
+                }
+                None => {
+                    assert!(attempt_at < expires_at + chrono::Duration::seconds(1), "refused long after expiry");
+                    refusals_before_expiry += 1;
+                }
             }
-            None => {
-                assert!(attempt_at < expires_at + chrono::Duration::seconds(1), "refused long after expiry");
-                refusals_before_expiry += 1;
-            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(refusals_before_expiry > 0);
+        assert_eq!(db.store.list_locks().unwrap()[0].holder, "successor");
+        guard.release().unwrap();
+    }
+
+    /// SPEC §3.4 acceptance 4 across processes: two processes loop over lease 7 with ~50 ms of
+    /// work each time; their critical sections never overlap.
+    fn lease_critical_sections_of_two_processes_never_overlap(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("sections.log");
+        let children: Vec<Child> = ["p1", "p2"]
+            .iter()
+            .map(|name| {
+                coderlite(&db)
+                    .args([
+                        "debug",
+                        "lease-loop",
+                        "--lock",
+                        "7",
+                        "--holder",
+                        name,
+                        "--work",
+                        "50ms",
+                        "--duration",
+                        "1500ms",
+                    ])
+                    .arg("--log")
+                    .arg(&log)
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(refusals_before_expiry > 0);
-    assert_eq!(db.store.list_locks().unwrap()[0].holder, "successor");
-    guard.release().unwrap();
-}
-
-/// SPEC §3.4 acceptance 4 across processes: two processes loop over lease 7 with ~50 ms of
-/// work each time; their critical sections never overlap.
-#[test]
-fn lease_critical_sections_of_two_processes_never_overlap() {
-    let db = TestDb::new().unwrap();
-    let log = db.dir().join("sections.log");
-    let children: Vec<Child> = ["p1", "p2"]
-        .iter()
-        .map(|name| {
-            coderlite(&db.path())
-                .args([
-                    "debug",
-                    "lease-loop",
-                    "--lock",
-                    "7",
-                    "--holder",
-                    name,
-                    "--work",
-                    "50ms",
-                    "--duration",
-                    "1500ms",
-                ])
-                .arg("--log")
-                .arg(&log)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+        let sections = assert_sections_never_overlap(&log);
+        assert!(sections >= 10, "only {sections} sections");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("enter p1") && text.contains("enter p2"), "both processes got the lease");
     }
-    let sections = assert_sections_never_overlap(&log);
-    assert!(sections >= 10, "only {sections} sections");
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("enter p1") && text.contains("enter p2"), "both processes got the lease");
-}
 
-/// Two processes hammer transaction lock 9; their critical sections never overlap.
-#[test]
-fn transaction_lock_sections_of_two_processes_never_overlap() {
-    let db = TestDb::new().unwrap();
-    let log = db.dir().join("tx.log");
-    let children: Vec<Child> = ["p1", "p2"]
-        .iter()
-        .map(|name| {
-            coderlite(&db.path())
-                .args(["debug", "tx-lock-loop", "--lock", "9", "--holder", name, "--iterations", "300", "--log"])
-                .arg(&log)
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    /// Two processes hammer transaction lock 9; their critical sections never overlap.
+    fn transaction_lock_sections_of_two_processes_never_overlap(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("tx.log");
+        let children: Vec<Child> = ["p1", "p2"]
+            .iter()
+            .map(|name| {
+                coderlite(&db)
+                    .args(["debug", "tx-lock-loop", "--lock", "9", "--holder", name, "--iterations", "300", "--log"])
+                    .arg(&log)
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        assert_eq!(assert_sections_never_overlap(&log), 600);
+        assert!(db.store.list_locks().unwrap().is_empty());
     }
-    assert_eq!(assert_sections_never_overlap(&log), 600);
-    assert!(db.store.list_locks().unwrap().is_empty());
+
+    fn schema_from_the_future_makes_the_cli_exit_1_naming_both_versions(engine) {
+        let db = TestDb::on(engine).unwrap();
+        db.execute_sql(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES (999, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
+        )
+        .unwrap();
+        let out = coderlite(&db).arg("migrate").output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with("error: open database "), "{stderr}");
+        assert!(stderr.contains("999"), "{stderr}");
+        assert!(stderr.contains(&format!("this binary's schema version {}", binary_schema_version())), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
 }
 
-#[test]
-fn schema_from_the_future_makes_the_cli_exit_1_naming_both_versions() {
-    let db = TestDb::new().unwrap();
-    let raw = rusqlite::Connection::open(db.path()).unwrap();
-    raw.execute(
-        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-         VALUES (999, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
-        [],
-    )
-    .unwrap();
-    let out = coderlite(&db.path()).arg("migrate").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.starts_with("error: open database "), "{stderr}");
-    assert!(stderr.contains("999"), "{stderr}");
-    assert!(stderr.contains(&format!("this binary's schema version {}", binary_schema_version())), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+contract_tests! {
+    /// Read commands refuse a database without coderlite's schema (a mistyped --db), naming
+    /// it; `migrate` creates the schema; `db check` then reports it.
+    fn only_migrate_creates_the_schema_and_db_check_reports_it(engine) {
+        let fresh = coderlite::testing::EmptyDb::create(engine).unwrap();
+        for command in [&["locks"][..], &["db", "check"][..], &["prebuilds", "status"][..]] {
+            let out = coderlite(&fresh).args(command).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{command:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("no coderlite"), "{command:?}: {stderr}");
+        }
+        let out = coderlite(&fresh).args(["-o", "json", "migrate"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = coderlite(&fresh).args(["-o", "json", "db", "check"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"schema_version": binary_schema_version(), "integrity": "ok", "foreign_keys": "ok"})
+        );
+    }
 }
 
 #[test]
@@ -205,20 +229,21 @@ fn migrate_and_db_check_print_the_json_shape() {
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
-#[test]
-fn locks_prints_leases_as_json() {
-    let db = TestDb::new().unwrap();
-    let _guard = db.store.try_acquire_lease(LockId::DbRollup, "r1/rollup", Duration::from_secs(60)).unwrap().unwrap();
-    let out = coderlite(&db.path()).args(["locks", "-o", "json"]).output().unwrap();
-    assert!(out.status.success());
-    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let row = &value[0];
-    assert_eq!(row["lock_id"], 3);
-    assert_eq!(row["name"], "DbRollup");
-    assert_eq!(row["kind"], "lease");
-    assert_eq!(row["holder"], "r1/rollup");
-    assert!(row["acquired_at"].as_str().unwrap().ends_with('Z'));
-    assert!(row["expires_at"].as_str().is_some());
+contract_tests! {
+    fn locks_prints_leases_as_json(engine) {
+        let db = TestDb::on(engine).unwrap();
+        let _guard = db.store.try_acquire_lease(LockId::DbRollup, "r1/rollup", Duration::from_secs(60)).unwrap().unwrap();
+        let out = coderlite(&db).args(["locks", "-o", "json"]).output().unwrap();
+        assert!(out.status.success());
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let row = &value[0];
+        assert_eq!(row["lock_id"], 3);
+        assert_eq!(row["name"], "DbRollup");
+        assert_eq!(row["kind"], "lease");
+        assert_eq!(row["holder"], "r1/rollup");
+        assert!(row["acquired_at"].as_str().unwrap().ends_with('Z'));
+        assert!(row["expires_at"].as_str().is_some());
+    }
 }
 
 #[test]

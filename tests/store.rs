@@ -1,6 +1,9 @@
-//! The `Store` contract against the real SQLite store (temp files): transactions, typed
-//! errors, transaction locks and leases (SPEC §2, §3.4), in one process. Multi-process cases
-//! live in `tests/processes.rs`.
+//! The `Store` contract on both engines (SQLite temp files, PostgreSQL test databases):
+//! transactions, typed errors, transaction locks and leases (SPEC §2, §3.4, §15), in one
+//! process. Multi-process cases live in `tests/processes.rs`; the file-level SQLite cases
+//! (permissions, corrupt files, `synchronous`) are at the end.
+
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use chrono::TimeZone;
 use chrono::Utc;
 use coderlite::clock::Clock;
 use coderlite::clock::MockClock;
+use coderlite::database::AnyStore;
 use coderlite::database::Error;
 use coderlite::database::LockId;
 use coderlite::database::TxOptions;
@@ -27,298 +31,303 @@ use coderlite::database::sqlite::StoreConfig;
 use coderlite::database::sqlite::Synchronous;
 use coderlite::database::sqlite::binary_schema_version;
 use coderlite::testing::TestDb;
+use coderlite::testing::TestEngine;
 
 fn mock_clock() -> MockClock {
     MockClock::new(Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap())
 }
 
-fn mock_db() -> (TestDb, MockClock) {
+fn mock_db(engine: &TestEngine) -> (TestDb, MockClock) {
     let clock = mock_clock();
-    let db = TestDb::with_clock(Arc::new(clock.clone())).unwrap();
+    let db = TestDb::create(engine, Arc::new(clock.clone())).unwrap();
     (db, clock)
 }
 
-/// A second store on the same file, as another replica would open it.
-fn second_store(db: &TestDb, replica_id: &str) -> SqliteStore {
-    let mut config = db.config();
-    config.replica_id = replica_id.to_owned();
-    SqliteStore::open(config).unwrap()
+fn real_db(engine: &TestEngine) -> TestDb {
+    TestDb::create(engine, Arc::new(coderlite::clock::RealClock)).unwrap()
 }
 
-#[test]
-fn unique_violation_names_the_constraint_and_operation() {
-    let db = TestDb::new().unwrap();
-    db.store.insert_site_config("deployment_id", "a").unwrap();
-    let err = db.store.insert_site_config("deployment_id", "b").unwrap_err();
-    assert!(err.is_unique_violation_of("site_configs_key_key"), "{err:?}");
-    assert_eq!(err.to_string(), "insert site config: unique constraint violated: site_configs_key_key");
-    // The failed insert changed nothing.
-    assert_eq!(db.store.get_site_config("deployment_id").unwrap().as_deref(), Some("a"));
+/// A second store on the same database, as another replica would open it.
+fn second_store(db: &TestDb, replica_id: &str) -> AnyStore {
+    db.open_another(replica_id).unwrap()
 }
 
-#[test]
-fn nested_in_tx_runs_inline_and_rolls_back_with_the_outer() {
-    let db = TestDb::new().unwrap();
-    let res: Result<(), Error> = in_tx(&db.store, TxOptions::write("outer"), |tx| {
-        tx.upsert_site_config("outer", "1")?;
-        in_tx(tx, TxOptions::write("inner"), |tx| tx.upsert_site_config("inner", "1"))?;
-        // The nested write is visible inside the outer transaction ...
-        assert_eq!(tx.get_site_config("inner")?.as_deref(), Some("1"));
-        Err(Error::NotFound { op: "force rollback" })
-    });
-    assert!(matches!(res, Err(Error::NotFound { op: "force rollback" })));
-    // ... and was not committed on its own.
-    assert_eq!(db.store.get_site_config("outer").unwrap(), None);
-    assert_eq!(db.store.get_site_config("inner").unwrap(), None);
-}
-
-#[test]
-fn read_only_transactions_refuse_writes_and_locks() {
-    let db = TestDb::new().unwrap();
-    let res = in_tx(&db.store, TxOptions::read("read"), |tx| tx.upsert_site_config("k", "v"));
-    assert!(matches!(res, Err(Error::ReadOnlyTransaction { .. })), "{res:?}");
-    let res = in_tx(&db.store, TxOptions::read("read"), |tx| in_tx(tx, TxOptions::write("nested"), |_| Ok(())));
-    assert!(matches!(res, Err(Error::ReadOnlyTransaction { .. })), "{res:?}");
-    let res = in_tx(&db.store, TxOptions::read("read"), |tx| tx.acquire_lock(LockId::BoundaryUsageStats));
-    assert!(matches!(res, Err(Error::ReadOnlyTransaction { .. })), "{res:?}");
-    assert_eq!(db.store.get_site_config("k").unwrap(), None);
-}
-
-#[test]
-fn locks_outside_a_transaction_are_errors() {
-    let db = TestDb::new().unwrap();
-    assert!(matches!(db.store.acquire_lock(LockId::DeploymentSetup), Err(Error::NotInTransaction { .. })));
-    assert!(matches!(db.store.try_acquire_lock(LockId::DeploymentSetup), Err(Error::NotInTransaction { .. })));
-    let res = in_tx(&db.store, TxOptions::write("lease in tx"), |tx| {
-        tx.try_acquire_lease(LockId::DbRollup, "x", Duration::from_secs(1)).map(|_| ())
-    });
-    assert!(matches!(res, Err(Error::InTransaction { .. })), "{res:?}");
-}
-
-#[test]
-fn a_second_write_transaction_on_the_same_thread_is_an_error_not_a_deadlock() {
-    let db = TestDb::new().unwrap();
-    let res = in_tx(&db.store, TxOptions::write("outer"), |_tx| db.store.upsert_site_config("k", "v"));
-    assert!(matches!(res, Err(Error::NestedWrite { .. })), "{res:?}");
-}
-
-#[test]
-fn read_only_transaction_sees_one_snapshot() {
-    let db = TestDb::new().unwrap();
-    db.store.upsert_site_config("k", "before").unwrap();
-    let writer = db.store.clone();
-    in_tx(&db.store, TxOptions::read("snapshot"), |tx| {
-        assert_eq!(tx.get_site_config("k")?.as_deref(), Some("before"));
-        let w = writer.clone();
-        thread::spawn(move || w.upsert_site_config("k", "after").unwrap()).join().unwrap();
-        assert_eq!(tx.get_site_config("k")?.as_deref(), Some("before"));
-        Ok::<_, Error>(())
-    })
-    .unwrap();
-    assert_eq!(db.store.get_site_config("k").unwrap().as_deref(), Some("after"));
-}
-
-#[test]
-fn transaction_lock_is_reentrant_visible_inside_and_gone_after_commit() {
-    let db = TestDb::new().unwrap();
-    in_tx(&db.store, TxOptions::write("deployment setup"), |tx| {
-        tx.acquire_lock(LockId::DeploymentSetup)?;
-        tx.acquire_lock(LockId::DeploymentSetup)?;
-        assert!(tx.try_acquire_lock(LockId::DeploymentSetup)?);
-        let rows = tx.list_locks()?;
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].lock_id, 1);
-        assert_eq!(rows[0].kind, LockKind::Transaction);
-        assert_eq!(rows[0].holder, "test/tx:deployment setup");
-        Ok::<_, Error>(())
-    })
-    .unwrap();
-    assert!(db.store.list_locks().unwrap().is_empty());
-}
-
-/// SPEC §3.4 acceptance 2.
-#[test]
-fn transaction_lock_in_a_failing_transaction_leaves_no_row() {
-    let db = TestDb::new().unwrap();
-    let res = in_tx(&db.store, TxOptions::write("fails"), |tx| {
-        tx.acquire_lock(LockId::BoundaryUsageStats)?;
-        tx.upsert_site_config("k", "v")?;
-        Err::<(), _>(Error::NotFound { op: "fail on purpose" })
-    });
-    assert!(res.is_err());
-    assert!(db.store.list_locks().unwrap().is_empty());
-    assert_eq!(db.store.get_site_config("k").unwrap(), None);
-    // The lock is free for the next transaction.
-    in_tx(&db.store, TxOptions::write("next"), |tx| tx.acquire_lock(LockId::BoundaryUsageStats)).unwrap();
-}
-
-/// SPEC §3.4 acceptance 1, in process: two stores on one file stand for two replicas.
-#[test]
-fn lease_is_exclusive_until_released() {
-    let (db, _clock) = mock_db();
-    let b = second_store(&db, "b");
-    let started = Instant::now();
-    let a_guard = db.store.try_acquire_lease(LockId::DbRollup, "a/rollup", Duration::from_secs(60)).unwrap().unwrap();
-    assert!(b.try_acquire_lease(LockId::DbRollup, "b/rollup", Duration::from_secs(60)).unwrap().is_none());
-    // "At once": the refusal does not wait for the lease.
-    assert!(started.elapsed() < Duration::from_secs(2));
-    // The same holder cannot take it twice either.
-    assert!(db.store.try_acquire_lease(LockId::DbRollup, "a/rollup", Duration::from_secs(60)).unwrap().is_none());
-    let rows = db.store.list_locks().unwrap();
-    assert_eq!((rows[0].lock_id, rows[0].kind, rows[0].holder.as_str()), (3, LockKind::Lease, "a/rollup"));
-    a_guard.release().unwrap();
-    assert!(db.store.list_locks().unwrap().is_empty());
-    let c_guard = b.try_acquire_lease(LockId::DbRollup, "c/rollup", Duration::from_secs(60)).unwrap();
-    assert!(c_guard.is_some());
-}
-
-#[test]
-fn lease_is_released_on_drop() {
-    let (db, _clock) = mock_db();
-    {
-        let _guard = db.store.try_acquire_lease(LockId::ReconcilePrebuilds, "a", Duration::from_secs(60)).unwrap();
-        assert_eq!(db.store.list_locks().unwrap().len(), 1);
+contract_tests! {
+    fn unique_violation_names_the_constraint_and_operation(engine) {
+        let db = real_db(engine);
+        db.store.insert_site_config("deployment_id", "a").unwrap();
+        let err = db.store.insert_site_config("deployment_id", "b").unwrap_err();
+        assert!(err.is_unique_violation_of("site_configs_key_key"), "{err:?}");
+        assert_eq!(err.to_string(), "insert site config: unique constraint violated: site_configs_key_key");
+        // The failed insert changed nothing.
+        assert_eq!(db.store.get_site_config("deployment_id").unwrap().as_deref(), Some("a"));
     }
-    assert!(db.store.list_locks().unwrap().is_empty());
-}
 
-/// SPEC §3.4 acceptance 3, in process with the mock clock: an abandoned lease (its holder
-/// crashed) blocks others until its ttl passes, then is taken over.
-#[test]
-fn abandoned_lease_is_taken_over_only_after_expiry() {
-    let (db, clock) = mock_db();
-    let b = second_store(&db, "b");
-    let ttl = Duration::from_secs(30);
-    db.store.try_acquire_lease(LockId::ReconcilePrebuilds, "a", ttl).unwrap().unwrap().abandon();
-    clock.advance(Duration::from_secs(29));
-    assert!(b.try_acquire_lease(LockId::ReconcilePrebuilds, "b", ttl).unwrap().is_none());
-    clock.advance(Duration::from_secs(1));
-    let guard = b.try_acquire_lease(LockId::ReconcilePrebuilds, "b", ttl).unwrap().unwrap();
-    assert_eq!(b.list_locks().unwrap()[0].holder, "b");
-    guard.release().unwrap();
-}
-
-#[test]
-fn heartbeat_renews_the_lease_and_detects_loss() {
-    let (db, clock) = mock_db();
-    let ttl = Duration::from_secs(30);
-    let guard = db.store.try_acquire_lease(LockId::DbRollup, "a", ttl).unwrap().unwrap();
-    clock.wait_for_sleepers(1);
-    // Each heartbeat at ttl/3 pushes the expiry out, so the lease outlives its first ttl.
-    for _ in 0..6 {
-        clock.advance(Duration::from_secs(10));
-        clock.wait_for_sleepers(1);
-        let expires_at = db.store.list_locks().unwrap()[0].expires_at.unwrap();
-        assert_eq!(expires_at, clock.now() + ttl);
+    fn nested_in_tx_runs_inline_and_rolls_back_with_the_outer(engine) {
+        let db = real_db(engine);
+        let res: Result<(), Error> = in_tx(&db.store, TxOptions::write("outer"), |tx| {
+            tx.upsert_site_config("outer", "1")?;
+            in_tx(tx, TxOptions::write("inner"), |tx| tx.upsert_site_config("inner", "1"))?;
+            // The nested write is visible inside the outer transaction ...
+            assert_eq!(tx.get_site_config("inner")?.as_deref(), Some("1"));
+            Err(Error::NotFound { op: "force rollback" })
+        });
+        assert!(matches!(res, Err(Error::NotFound { op: "force rollback" })));
+        // ... and was not committed on its own.
+        assert_eq!(db.store.get_site_config("outer").unwrap(), None);
+        assert_eq!(db.store.get_site_config("inner").unwrap(), None);
     }
-    assert!(second_store(&db, "b").try_acquire_lease(LockId::DbRollup, "b", ttl).unwrap().is_none());
-    // Someone deletes the row behind the holder's back (an operator, or an expiry takeover):
-    // the next heartbeat notices and the guard reports the loss.
-    let raw = rusqlite::Connection::open(db.path()).unwrap();
-    raw.execute("UPDATE locks SET holder = 'intruder'", []).unwrap();
-    clock.advance(Duration::from_secs(10));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while guard.is_held() && Instant::now() < deadline {
-        thread::yield_now();
-    }
-    assert!(!guard.is_held());
-    // Releasing a lost lease never deletes the new holder's row.
-    drop(guard);
-    assert_eq!(db.store.list_locks().unwrap()[0].holder, "intruder");
-}
 
-/// SPEC §3.4 acceptance 4 (second half): a transaction lock waits while a lease holds the id.
-#[test]
-fn transaction_lock_waits_for_a_lease() {
-    let db = TestDb::new().unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let guard = db
-        .store
-        .try_acquire_lease(LockId::ReconcilePrebuilds, "lease-holder", Duration::from_secs(30))
-        .unwrap()
+    fn read_only_transactions_refuse_writes_and_locks(engine) {
+        let db = real_db(engine);
+        let res = in_tx(&db.store, TxOptions::read("read"), |tx| tx.upsert_site_config("k", "v"));
+        assert!(matches!(res, Err(Error::ReadOnlyTransaction { .. })), "{res:?}");
+        let res = in_tx(&db.store, TxOptions::read("read"), |tx| in_tx(tx, TxOptions::write("nested"), |_| Ok(())));
+        assert!(matches!(res, Err(Error::ReadOnlyTransaction { .. })), "{res:?}");
+        let res = in_tx(&db.store, TxOptions::read("read"), |tx| tx.acquire_lock(LockId::BoundaryUsageStats));
+        assert!(matches!(res, Err(Error::ReadOnlyTransaction { .. })), "{res:?}");
+        assert_eq!(db.store.get_site_config("k").unwrap(), None);
+    }
+
+    fn locks_outside_a_transaction_are_errors(engine) {
+        let db = real_db(engine);
+        assert!(matches!(db.store.acquire_lock(LockId::DeploymentSetup), Err(Error::NotInTransaction { .. })));
+        assert!(matches!(db.store.try_acquire_lock(LockId::DeploymentSetup), Err(Error::NotInTransaction { .. })));
+        let res = in_tx(&db.store, TxOptions::write("lease in tx"), |tx| {
+            tx.try_acquire_lease(LockId::DbRollup, "x", Duration::from_secs(1)).map(|_| ())
+        });
+        assert!(matches!(res, Err(Error::InTransaction { .. })), "{res:?}");
+    }
+
+    fn a_second_write_transaction_on_the_same_thread_is_an_error_not_a_deadlock(engine) {
+        let db = real_db(engine);
+        let res = in_tx(&db.store, TxOptions::write("outer"), |_tx| db.store.upsert_site_config("k", "v"));
+        assert!(matches!(res, Err(Error::NestedWrite { .. })), "{res:?}");
+    }
+
+    fn read_only_transaction_sees_one_snapshot(engine) {
+        let db = real_db(engine);
+        db.store.upsert_site_config("k", "before").unwrap();
+        let writer = db.store.clone();
+        in_tx(&db.store, TxOptions::read("snapshot"), |tx| {
+            assert_eq!(tx.get_site_config("k")?.as_deref(), Some("before"));
+            let w = writer.clone();
+            thread::spawn(move || w.upsert_site_config("k", "after").unwrap()).join().unwrap();
+            assert_eq!(tx.get_site_config("k")?.as_deref(), Some("before"));
+            Ok::<_, Error>(())
+        })
         .unwrap();
-    let waiter = {
-        let store = second_store(&db, "waiter");
-        let events = Arc::clone(&events);
-        thread::spawn(move || {
-            in_tx(&store, TxOptions::write("wait for lease"), |tx| {
-                tx.acquire_lock(LockId::ReconcilePrebuilds)?;
-                events.lock().unwrap().push("transaction lock acquired");
-                Ok::<_, Error>(())
-            })
-        })
-    };
-    thread::sleep(Duration::from_millis(200));
-    events.lock().unwrap().push("releasing lease");
-    guard.release().unwrap();
-    waiter.join().unwrap().unwrap();
-    assert_eq!(*events.lock().unwrap(), vec!["releasing lease", "transaction lock acquired"]);
-    assert!(db.store.list_locks().unwrap().is_empty());
-}
+        assert_eq!(db.store.get_site_config("k").unwrap().as_deref(), Some("after"));
+    }
 
-#[test]
-fn transaction_lock_times_out_with_lock_not_available() {
-    let db = TestDb::new().unwrap();
-    let _guard =
-        db.store.try_acquire_lease(LockId::BoundaryUsageStats, "sticky", Duration::from_secs(60)).unwrap().unwrap();
-    let mut config = db.config();
-    config.lock_timeout = Duration::from_millis(150);
-    let impatient = SqliteStore::open(config).unwrap();
-    let res = in_tx(&impatient, TxOptions::write("impatient"), |tx| {
-        tx.acquire_lock(LockId::BoundaryUsageStats)?;
-        tx.upsert_site_config("written", "yes")
-    });
-    match res {
-        Err(Error::LockNotAvailable { lock_id, holder, .. }) => {
-            assert_eq!(lock_id, LockId::BoundaryUsageStats);
-            assert_eq!(holder, "sticky");
+    fn transaction_lock_is_reentrant_visible_inside_and_gone_after_commit(engine) {
+        let db = real_db(engine);
+        in_tx(&db.store, TxOptions::write("deployment setup"), |tx| {
+            tx.acquire_lock(LockId::DeploymentSetup)?;
+            tx.acquire_lock(LockId::DeploymentSetup)?;
+            assert!(tx.try_acquire_lock(LockId::DeploymentSetup)?);
+            let rows = tx.list_locks()?;
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].lock_id, 1);
+            assert_eq!(rows[0].kind, LockKind::Transaction);
+            assert_eq!(rows[0].holder, "test/tx:deployment setup");
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+        assert!(db.store.list_locks().unwrap().is_empty());
+    }
+
+    /// SPEC §3.4 acceptance 2.
+    fn transaction_lock_in_a_failing_transaction_leaves_no_row(engine) {
+        let db = real_db(engine);
+        let res = in_tx(&db.store, TxOptions::write("fails"), |tx| {
+            tx.acquire_lock(LockId::BoundaryUsageStats)?;
+            tx.upsert_site_config("k", "v")?;
+            Err::<(), _>(Error::NotFound { op: "fail on purpose" })
+        });
+        assert!(res.is_err());
+        assert!(db.store.list_locks().unwrap().is_empty());
+        assert_eq!(db.store.get_site_config("k").unwrap(), None);
+        // The lock is free for the next transaction.
+        in_tx(&db.store, TxOptions::write("next"), |tx| tx.acquire_lock(LockId::BoundaryUsageStats)).unwrap();
+    }
+
+    /// SPEC §3.4 acceptance 1, in process: two stores on one file stand for two replicas.
+    fn lease_is_exclusive_until_released(engine) {
+        let (db, _clock) = mock_db(engine);
+        let b = second_store(&db, "b");
+        let started = Instant::now();
+        let a_guard = db.store.try_acquire_lease(LockId::DbRollup, "a/rollup", Duration::from_secs(60)).unwrap().unwrap();
+        assert!(b.try_acquire_lease(LockId::DbRollup, "b/rollup", Duration::from_secs(60)).unwrap().is_none());
+        // "At once": the refusal does not wait for the lease.
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // The same holder cannot take it twice either.
+        assert!(db.store.try_acquire_lease(LockId::DbRollup, "a/rollup", Duration::from_secs(60)).unwrap().is_none());
+        let rows = db.store.list_locks().unwrap();
+        assert_eq!((rows[0].lock_id, rows[0].kind, rows[0].holder.as_str()), (3, LockKind::Lease, "a/rollup"));
+        a_guard.release().unwrap();
+        assert!(db.store.list_locks().unwrap().is_empty());
+        let c_guard = b.try_acquire_lease(LockId::DbRollup, "c/rollup", Duration::from_secs(60)).unwrap();
+        assert!(c_guard.is_some());
+    }
+
+    fn lease_is_released_on_drop(engine) {
+        let (db, _clock) = mock_db(engine);
+        {
+            let _guard = db.store.try_acquire_lease(LockId::ReconcilePrebuilds, "a", Duration::from_secs(60)).unwrap();
+            assert_eq!(db.store.list_locks().unwrap().len(), 1);
         }
-        other => panic!("expected LockNotAvailable, got {other:?}"),
+        assert!(db.store.list_locks().unwrap().is_empty());
     }
-    assert_eq!(db.store.get_site_config("written").unwrap(), None);
-    // try_acquire_lock answers without waiting.
-    let free =
-        in_tx(&impatient, TxOptions::write("try"), |tx| tx.try_acquire_lock(LockId::BoundaryUsageStats)).unwrap();
-    assert!(!free);
-    let free = in_tx(&impatient, TxOptions::read("try"), |tx| tx.try_acquire_lock(LockId::BoundaryUsageStats)).unwrap();
-    assert!(!free);
-}
 
-/// SPEC §3.4 acceptance 4 (first half, threads): five threads take lease 7 for ~50 ms of
-/// work each; the critical sections never overlap.
-#[test]
-fn lease_critical_sections_never_overlap_across_threads() {
-    let db = TestDb::new().unwrap();
-    let inside = Arc::new(AtomicBool::new(false));
-    let sections = Arc::new(AtomicU32::new(0));
-    let end = Instant::now() + Duration::from_millis(1200);
-    let threads: Vec<_> = (0..5)
-        .map(|i| {
-            let store = second_store(&db, &format!("thread-{i}"));
-            let inside = Arc::clone(&inside);
-            let sections = Arc::clone(&sections);
-            thread::spawn(move || {
-                while Instant::now() < end {
-                    let holder = format!("thread-{i}/work");
-                    match store.try_acquire_lease(LockId::ReconcilePrebuilds, &holder, Duration::from_secs(10)).unwrap()
-                    {
-                        Some(guard) => {
-                            assert!(!inside.swap(true, Ordering::SeqCst), "two holders inside at once");
-                            thread::sleep(Duration::from_millis(50));
-                            inside.store(false, Ordering::SeqCst);
-                            sections.fetch_add(1, Ordering::SeqCst);
-                            guard.release().unwrap();
-                        }
-                        None => thread::sleep(Duration::from_millis(2)),
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
+    /// SPEC §3.4 acceptance 3, in process with the mock clock: an abandoned lease (its holder
+    /// crashed) blocks others until its ttl passes, then is taken over.
+    fn abandoned_lease_is_taken_over_only_after_expiry(engine) {
+        let (db, clock) = mock_db(engine);
+        let b = second_store(&db, "b");
+        let ttl = Duration::from_secs(30);
+        db.store.try_acquire_lease(LockId::ReconcilePrebuilds, "a", ttl).unwrap().unwrap().abandon();
+        clock.advance(Duration::from_secs(29));
+        assert!(b.try_acquire_lease(LockId::ReconcilePrebuilds, "b", ttl).unwrap().is_none());
+        clock.advance(Duration::from_secs(1));
+        let guard = b.try_acquire_lease(LockId::ReconcilePrebuilds, "b", ttl).unwrap().unwrap();
+        assert_eq!(b.list_locks().unwrap()[0].holder, "b");
+        guard.release().unwrap();
     }
-    assert!(sections.load(Ordering::SeqCst) >= 10, "only {} sections ran", sections.load(Ordering::SeqCst));
+
+    fn heartbeat_renews_the_lease_and_detects_loss(engine) {
+        let (db, clock) = mock_db(engine);
+        let ttl = Duration::from_secs(30);
+        let guard = db.store.try_acquire_lease(LockId::DbRollup, "a", ttl).unwrap().unwrap();
+        clock.wait_for_sleepers(1);
+        // Each heartbeat at ttl/3 pushes the expiry out, so the lease outlives its first ttl.
+        for _ in 0..6 {
+            clock.advance(Duration::from_secs(10));
+            clock.wait_for_sleepers(1);
+            let expires_at = db.store.list_locks().unwrap()[0].expires_at.unwrap();
+            assert_eq!(expires_at, clock.now() + ttl);
+        }
+        assert!(second_store(&db, "b").try_acquire_lease(LockId::DbRollup, "b", ttl).unwrap().is_none());
+        // Someone deletes the row behind the holder's back (an operator, or an expiry takeover):
+        // the next heartbeat notices and the guard reports the loss.
+        db.execute_sql("UPDATE locks SET holder = 'intruder'").unwrap();
+        clock.advance(Duration::from_secs(10));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while guard.is_held() && Instant::now() < deadline {
+            thread::yield_now();
+        }
+        assert!(!guard.is_held());
+        // Releasing a lost lease never deletes the new holder's row.
+        drop(guard);
+        assert_eq!(db.store.list_locks().unwrap()[0].holder, "intruder");
+    }
+
+    /// SPEC §3.4 acceptance 4 (second half): a transaction lock waits while a lease holds the id.
+    fn transaction_lock_waits_for_a_lease(engine) {
+        let db = real_db(engine);
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let guard = db
+            .store
+            .try_acquire_lease(LockId::ReconcilePrebuilds, "lease-holder", Duration::from_secs(30))
+            .unwrap()
+            .unwrap();
+        let waiter = {
+            let store = second_store(&db, "waiter");
+            let events = Arc::clone(&events);
+            thread::spawn(move || {
+                in_tx(&store, TxOptions::write("wait for lease"), |tx| {
+                    tx.acquire_lock(LockId::ReconcilePrebuilds)?;
+                    events.lock().unwrap().push("transaction lock acquired");
+                    Ok::<_, Error>(())
+                })
+            })
+        };
+        thread::sleep(Duration::from_millis(200));
+        events.lock().unwrap().push("releasing lease");
+        guard.release().unwrap();
+        waiter.join().unwrap().unwrap();
+        assert_eq!(*events.lock().unwrap(), vec!["releasing lease", "transaction lock acquired"]);
+        assert!(db.store.list_locks().unwrap().is_empty());
+    }
+
+    fn transaction_lock_times_out_with_lock_not_available(engine) {
+        let db = real_db(engine);
+        let _guard =
+            db.store.try_acquire_lease(LockId::BoundaryUsageStats, "sticky", Duration::from_secs(60)).unwrap().unwrap();
+        let mut config = db.open_config("impatient");
+        config.lock_timeout = Some(Duration::from_millis(150));
+        let impatient = AnyStore::open(&config).unwrap();
+        let res = in_tx(&impatient, TxOptions::write("impatient"), |tx| {
+            tx.acquire_lock(LockId::BoundaryUsageStats)?;
+            tx.upsert_site_config("written", "yes")
+        });
+        match res {
+            Err(Error::LockNotAvailable { lock_id, holder, .. }) => {
+                assert_eq!(lock_id, LockId::BoundaryUsageStats);
+                assert_eq!(holder, "sticky");
+            }
+            other => panic!("expected LockNotAvailable, got {other:?}"),
+        }
+        assert_eq!(db.store.get_site_config("written").unwrap(), None);
+        // try_acquire_lock answers without waiting.
+        let free =
+            in_tx(&impatient, TxOptions::write("try"), |tx| tx.try_acquire_lock(LockId::BoundaryUsageStats)).unwrap();
+        assert!(!free);
+        let free = in_tx(&impatient, TxOptions::read("try"), |tx| tx.try_acquire_lock(LockId::BoundaryUsageStats)).unwrap();
+        assert!(!free);
+    }
+
+    /// SPEC §3.4 acceptance 4 (first half, threads): five threads take lease 7 for ~50 ms of
+    /// work each; the critical sections never overlap.
+    fn lease_critical_sections_never_overlap_across_threads(engine) {
+        let db = real_db(engine);
+        let inside = Arc::new(AtomicBool::new(false));
+        let sections = Arc::new(AtomicU32::new(0));
+        let end = Instant::now() + Duration::from_millis(1200);
+        let threads: Vec<_> = (0..5)
+            .map(|i| {
+                let store = second_store(&db, &format!("thread-{i}"));
+                let inside = Arc::clone(&inside);
+                let sections = Arc::clone(&sections);
+                thread::spawn(move || {
+                    while Instant::now() < end {
+                        let holder = format!("thread-{i}/work");
+                        match store.try_acquire_lease(LockId::ReconcilePrebuilds, &holder, Duration::from_secs(10)).unwrap()
+                        {
+                            Some(guard) => {
+                                assert!(!inside.swap(true, Ordering::SeqCst), "two holders inside at once");
+                                thread::sleep(Duration::from_millis(50));
+                                inside.store(false, Ordering::SeqCst);
+                                sections.fetch_add(1, Ordering::SeqCst);
+                                guard.release().unwrap();
+                            }
+                            None => thread::sleep(Duration::from_millis(2)),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(sections.load(Ordering::SeqCst) >= 10, "only {} sections ran", sections.load(Ordering::SeqCst));
+    }
+
+    fn schema_from_the_future_is_refused(engine) {
+        let db = real_db(engine);
+        db.execute_sql(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES (999, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
+        )
+        .unwrap();
+        match db.open_another("newer") {
+            Err(Error::SchemaTooNew { db, binary }) => {
+                assert_eq!(db, 999);
+                assert_eq!(binary, binary_schema_version());
+            }
+            other => panic!("expected SchemaTooNew, got {other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -329,25 +338,6 @@ fn database_file_is_created_private() {
     drop(store);
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-}
-
-#[test]
-fn schema_from_the_future_is_refused() {
-    let db = TestDb::new().unwrap();
-    let raw = rusqlite::Connection::open(db.path()).unwrap();
-    raw.execute(
-        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-         VALUES (999, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
-        [],
-    )
-    .unwrap();
-    match SqliteStore::open(db.config()) {
-        Err(Error::SchemaTooNew { db, binary }) => {
-            assert_eq!(db, 999);
-            assert_eq!(binary, binary_schema_version());
-        }
-        other => panic!("expected SchemaTooNew, got {other:?}"),
-    }
 }
 
 #[test]

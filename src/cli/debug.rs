@@ -105,7 +105,7 @@ pub fn run(ctx: &GlobalArgs, command: DebugCommand) -> Result<(), CliError> {
         }
         DebugCommand::CollectLoop { duration, interval, max_staleness } => {
             let clock = store.clock();
-            let replica_id = store.config().replica_id.clone();
+            let replica_id = store.replica_id().to_owned();
             let (mut collections, mut allowed, mut denied) = (0u64, 0i64, 0i64);
             let end = Instant::now() + duration;
             while Instant::now() < end {

@@ -49,7 +49,7 @@ pub fn run(ctx: &GlobalArgs, command: FixturesCommand) -> Result<(), CliError> {
             for s in &sources {
                 fixture_json::parse(&s.name, &s.text).map_err(|e| CliError::new("load fixtures", e))?;
             }
-            let store = ctx.open_or_create()?;
+            let store = ctx.open_or_create_file()?;
             let s = fixture_json::load(&store, &sources).map_err(|e| CliError::new("load fixtures", e))?;
             let out = LoadOutput {
                 organizations: s.organizations,

@@ -26,17 +26,20 @@ use clap::Parser;
 use clap::Subcommand;
 use clap::ValueEnum;
 use coderlite::clock::RealClock;
-use coderlite::database::sqlite::SqliteStore;
-use coderlite::database::sqlite::StoreConfig;
+use coderlite::database::AnyStore;
+use coderlite::database::Location;
+use coderlite::database::OpenConfig;
 
 /// coderlite: an embedded, single-file Coder-style control plane.
 #[derive(Debug, Parser)]
 #[command(name = "coderlite", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The database file. Default: $XDG_DATA_HOME/coderlite/coderlite.db, else
-    /// ~/.local/share/coderlite/coderlite.db. Only server, setup, migrate, providers seed and
-    /// fixtures load create it (and its directories); other commands need it to exist.
-    #[arg(long, global = true, env = "CODERLITE_DB", value_name = "PATH", help_heading = "Global options")]
+    /// The database: a SQLite file path, or a PostgreSQL URL
+    /// (postgres://USER:PASSWORD@HOST:PORT/DATABASE). Default: $XDG_DATA_HOME/coderlite/coderlite.db,
+    /// else ~/.local/share/coderlite/coderlite.db. Only server, setup and migrate create a
+    /// database (providers seed and fixtures load also a SQLite file); other commands need
+    /// it to exist.
+    #[arg(long, global = true, env = "CODERLITE_DB", value_name = "PATH|URL", help_heading = "Global options")]
     pub db: Option<PathBuf>,
 
     /// Log format on stderr.
@@ -265,10 +268,11 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// The database path: `--db`, `CODERLITE_DB`, or the XDG default.
-    pub fn db_path(&self) -> Result<PathBuf, CliError> {
-        if let Some(path) = &self.db {
-            return Ok(path.clone());
+    /// The database: `--db`, `CODERLITE_DB` (a path or a `postgres://` URL), or the XDG
+    /// default file.
+    pub fn location(&self) -> Result<Location, CliError> {
+        if let Some(db) = &self.db {
+            return Ok(Location::parse(db.clone()));
         }
         let data_home = std::env::var_os("XDG_DATA_HOME")
             .filter(|v| !v.is_empty())
@@ -277,58 +281,68 @@ impl GlobalArgs {
             .ok_or_else(|| {
                 CliError::new("locate database", "neither --db, CODERLITE_DB, XDG_DATA_HOME nor HOME is set")
             })?;
-        Ok(data_home.join("coderlite").join("coderlite.db"))
+        Ok(Location::Sqlite(data_home.join("coderlite").join("coderlite.db")))
     }
 
-    /// Opens the database for commands that may create it (`server`, `setup`, `migrate`,
-    /// `providers seed`, `fixtures load`): parent directories and the file are created and
-    /// migrated as needed. `configure` adjusts the store config.
-    pub fn open_or_create_with(&self, configure: impl FnOnce(&mut StoreConfig)) -> Result<SqliteStore, CliError> {
-        let path = self.db_path()?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+    /// Opens the database for commands that create it (`server`, `setup`, `migrate`): a
+    /// SQLite file and its directories are created, and either engine is migrated as needed.
+    /// `replica_id` names this process in leases (and PostgreSQL's `application_name`).
+    pub fn open_or_create_as(&self, replica_id: Option<&str>) -> Result<AnyStore, CliError> {
+        let location = self.location()?;
+        if let Location::Sqlite(path) = &location
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).context(|| format!("create directory {}", parent.display()))?;
         }
-        self.open_path(path, true, configure)
+        self.open_location(location, true, replica_id)
     }
 
-    /// [`Self::open_or_create_with`] with the default store config.
-    pub fn open_or_create(&self) -> Result<SqliteStore, CliError> {
-        self.open_or_create_with(|_| {})
+    /// [`Self::open_or_create_as`] with a per-command replica ID.
+    pub fn open_or_create(&self) -> Result<AnyStore, CliError> {
+        self.open_or_create_as(None)
+    }
+
+    /// For commands that may create a SQLite file (`providers seed`, `fixtures load`) but
+    /// not a schema in an empty PostgreSQL database (only `migrate`, `setup` and `server` do).
+    pub fn open_or_create_file(&self) -> Result<AnyStore, CliError> {
+        match self.location()? {
+            Location::Sqlite(_) => self.open_or_create(),
+            Location::Postgres(_) => self.open(),
+        }
     }
 
     /// Opens an existing coderlite database (migrating it if this binary is newer). A
-    /// missing path is an error naming it, so a mistyped `--db` never creates a database.
-    pub fn open(&self) -> Result<SqliteStore, CliError> {
-        self.open_path(self.db_path()?, false, |_| {})
+    /// missing one is an error naming it, so a mistyped `--db` never creates a database.
+    pub fn open(&self) -> Result<AnyStore, CliError> {
+        self.open_location(self.location()?, false, None)
     }
 
-    fn open_path(
-        &self,
-        path: PathBuf,
-        create: bool,
-        configure: impl FnOnce(&mut StoreConfig),
-    ) -> Result<SqliteStore, CliError> {
-        tracing::debug!(db = %path.display(), create, "using database");
-        let mut config = StoreConfig::new(&path, Arc::new(RealClock), format!("cli-{}", uuid::Uuid::new_v4()));
+    fn open_location(&self, location: Location, create: bool, replica_id: Option<&str>) -> Result<AnyStore, CliError> {
+        tracing::debug!(db = %location, engine = %location.engine(), create, "using database");
+        let replica_id = replica_id.map_or_else(|| format!("cli-{}", uuid::Uuid::new_v4()), str::to_owned);
+        let mut config = OpenConfig::new(location.clone(), Arc::new(RealClock), replica_id);
         config.create = create;
-        configure(&mut config);
-        SqliteStore::open(config).map_err(|e| open_error(&path, e))
+        AnyStore::open(&config).map_err(|e| open_error(&location, e))
     }
 }
 
-/// The CLI's wording of a failed open: what failed names the file once, the reason follows.
-fn open_error(path: &std::path::Path, e: coderlite::database::Error) -> CliError {
+/// The CLI's wording of a failed open: what failed names the database once, the reason
+/// follows.
+fn open_error(location: &Location, e: coderlite::database::Error) -> CliError {
     use coderlite::database::Error;
 
-    let what = format!("open database {}", path.display());
+    let what = format!("open database {location}");
     match e {
         Error::NoDatabase { .. } => CliError::new(
-            e.to_string(),
-            "create one with `coderlite setup` (or `migrate`, `fixtures load`, `server`), \
-             or point --db / CODERLITE_DB at an existing one",
+            match location {
+                Location::Sqlite(_) => e.to_string(),
+                Location::Postgres(_) => format!("no coderlite schema in the PostgreSQL database {location}"),
+            },
+            "create one with `coderlite setup` (or `migrate`, `server`; a SQLite file also by \
+             `fixtures load`), or point --db / CODERLITE_DB at an existing one",
         ),
-        // Already names the file.
-        Error::ReadOnlyDatabase { .. } => CliError::new("open database", e),
+        // Already names the file or the server.
+        Error::ReadOnlyDatabase { .. } | Error::Unreachable { .. } => CliError::new("open database", e),
         Error::Open { message, .. } => CliError::new(what, message),
         other => CliError::new(what, other),
     }

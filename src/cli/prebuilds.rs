@@ -127,7 +127,7 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand) -> Result<(), CliError> 
             }
         }
         PrebuildsCommand::Reconcile { provision } => {
-            let holder = format!("{}/reconcile", store.config().replica_id);
+            let holder = format!("{}/reconcile", store.replica_id());
             let r = reconciler::reconcile_once(&store, &holder, config).context(|| "reconcile prebuilds".to_owned())?;
             if provision {
                 coderlite::provisioner::drain(&store, &holder).context(|| "provision".to_owned())?;

@@ -63,7 +63,7 @@ pub fn seed_from_process_env(store: &dyn Store) -> Result<aiproviders::SeedRepor
 }
 
 pub fn run(ctx: &GlobalArgs, command: ProvidersCommand) -> Result<(), CliError> {
-    let store = if matches!(command, ProvidersCommand::Seed) { ctx.open_or_create()? } else { ctx.open()? };
+    let store = if matches!(command, ProvidersCommand::Seed) { ctx.open_or_create_file()? } else { ctx.open()? };
     match command {
         ProvidersCommand::List => list(ctx, &store),
         ProvidersCommand::Delete { name } => {

@@ -19,7 +19,7 @@ struct RollupOutput {
 
 pub fn run(ctx: &GlobalArgs) -> Result<(), CliError> {
     let store = ctx.open()?;
-    let holder = format!("{}/rollup", store.config().replica_id);
+    let holder = format!("{}/rollup", store.replica_id());
     let outcome = coderlite::rollup::run_once(&store, &holder).context(|| "rollup".to_owned())?;
     let out = RollupOutput {
         acquired: outcome.acquired,

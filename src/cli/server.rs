@@ -149,7 +149,7 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
         None => None,
     };
 
-    let store = ctx.open_or_create_with(|c| c.replica_id = config.replica_id.clone())?;
+    let store = ctx.open_or_create_as(Some(&config.replica_id))?;
     // Startup order: migrate (open), deployment setup, AI provider seed, demo, services.
     coderlite::deployment::setup_deployment(&store).map_err(|e| CliError::new("deployment setup", e))?;
     seed_from_process_env(&store)?;
@@ -167,14 +167,14 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
         }
     }
     let schema_version = store.schema_version().context(|| "read schema version".to_owned())?;
-    let path = store.path().display().to_string();
+    let db = store.location().to_string();
     let store: SharedStore = Arc::new(store);
     let clock: SharedClock = Arc::new(RealClock);
 
     let services = Services::start(store.clone(), clock, &config, &cancel);
     http_state.mark_ready(store, schema_version);
     tracing::info!(
-        db = %path,
+        db = %db,
         schema_version,
         replica_id = %config.replica_id,
         demo = args.demo,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use coderlite::boundaryusage;
 use coderlite::clock::format_rfc3339;
+use coderlite::database::TxStore;
 use serde::Serialize;
 
 use crate::cli::CliError;
@@ -56,7 +57,7 @@ pub fn run(ctx: &GlobalArgs, command: TelemetryCommand, sources: &Sources<'_>) -
             let max_staleness = sources.parse("max_staleness", max_staleness.as_deref(), parse_interval)?;
             let store = ctx.open()?;
             let clock = store.clock();
-            let replica_id = store.config().replica_id.clone();
+            let replica_id = store.replica_id().to_owned();
             let summary =
                 boundaryusage::collect(&store, &clock, &replica_id, interval, max_staleness.unwrap_or(interval * 2))
                     .context(|| "collect boundary usage".to_owned())?;

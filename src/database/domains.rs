@@ -374,8 +374,10 @@ store_domain! {
         read fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;
 
         /// A counter bumped by every change to the rows behind Q1 and Q3: equal values in two
-        /// transactions mean those queries would answer the same.
-        read fn get_prebuilds_data_generation(&self) -> Result<i64>;
+        /// transactions mean those queries would answer the same. `None` when the engine
+        /// keeps no such counter (PostgreSQL: a row every writer bumps would make concurrent
+        /// writers collide); the snapshot is then read whole every cycle.
+        read fn get_prebuilds_data_generation(&self) -> Result<Option<i64>>;
 
         /// Q4: in-progress prebuild builds on active versions per (version, transition, preset).
         read fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>;

@@ -96,6 +96,15 @@ pub enum Error {
     #[error("{op}: {message}")]
     Sqlite { op: &'static str, message: String },
 
+    /// Any other PostgreSQL failure.
+    #[error("{op}: {message}")]
+    Postgres { op: &'static str, message: String },
+
+    /// The PostgreSQL server could not be reached (refused, unknown host, bad credentials).
+    /// `target` is `host:port/database`, never the password.
+    #[error("cannot reach PostgreSQL at {target}: {message}")]
+    Unreachable { target: String, message: String },
+
     /// System users cannot be suspended, deleted, made dormant or renamed.
     #[error("{op}: user {user_id} is a system user and cannot be changed this way")]
     SystemUser { op: &'static str, user_id: String },

@@ -7,12 +7,16 @@
 //! Every method carries a one-line contract. Methods that take data take it borrowed, so a
 //! transaction closure can be re-run (see [`Store::in_tx`]).
 
+pub mod any;
 pub mod domains;
 pub mod errors;
 pub mod lock;
 pub mod models;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -22,6 +26,10 @@ use std::time::Duration;
 
 use crate::clock::Cancel;
 use crate::clock::SharedClock;
+pub use crate::database::any::AnyStore;
+pub use crate::database::any::Engine;
+pub use crate::database::any::Location;
+pub use crate::database::any::OpenConfig;
 pub use crate::database::domains::AiProviderStore;
 pub use crate::database::domains::BoundaryUsageStore;
 pub use crate::database::domains::IdentityStore;
@@ -165,6 +173,33 @@ where
         Ok(()) => Ok(value.expect("in_tx: closure returned Ok without a value")),
         Err(Error::ClosureFailed) => Err(closure_error.expect("in_tx: closure error recorded")),
         Err(e) => Err(E::from(e)),
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs a write transaction of any store: a second one on the same
+    /// thread would wait forever on the writer mutex (or on SQLite's file lock).
+    static IN_WRITE_TX: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the thread as writing for its lifetime. Both engines refuse a second write
+/// transaction on a thread that runs one (SQLite would deadlock; PostgreSQL would at best
+/// commit it apart from the outer one, which the domain code never means).
+pub(crate) struct WriteThreadMark;
+
+impl WriteThreadMark {
+    pub(crate) fn enter(op: &'static str) -> Result<Self> {
+        if IN_WRITE_TX.with(Cell::get) {
+            return Err(Error::NestedWrite { op });
+        }
+        IN_WRITE_TX.with(|c| c.set(true));
+        Ok(Self)
+    }
+}
+
+impl Drop for WriteThreadMark {
+    fn drop(&mut self) {
+        IN_WRITE_TX.with(|c| c.set(false));
     }
 }
 

@@ -37,10 +37,11 @@ impl SnapshotCache {
     }
 
     /// Q1 and Q3 at `generation`: the cached rows when they were read at it, else read now
-    /// (on `tx`, so the rows and the generation belong to one view) and kept.
-    fn presets_and_running(&self, tx: &dyn Store, generation: i64) -> Result<PresetsAndRunning> {
+    /// (on `tx`, so the rows and the generation belong to one view) and kept. Without a
+    /// generation (the engine keeps none), always read now and keep nothing.
+    fn presets_and_running(&self, tx: &dyn Store, generation: Option<i64>) -> Result<PresetsAndRunning> {
         let mut rows = self.rows.lock();
-        if let Some(cached) = rows.as_ref().filter(|c| c.generation == generation) {
+        if let Some(cached) = rows.as_ref().filter(|c| Some(c.generation) == generation) {
             return Ok((cached.presets.clone(), Some(cached.running.clone())));
         }
         let presets = Arc::new(tx.get_template_presets_with_prebuilds()?);
@@ -49,7 +50,8 @@ impl SnapshotCache {
             return Ok((presets, None));
         }
         let running = Arc::new(tx.get_running_prebuilt_workspaces()?);
-        *rows = Some(CachedRows { generation, presets: presets.clone(), running: running.clone() });
+        *rows =
+            generation.map(|generation| CachedRows { generation, presets: presets.clone(), running: running.clone() });
         Ok((presets, Some(running)))
     }
 }
@@ -71,7 +73,7 @@ pub fn load_snapshot(
     let Some(running) = running else {
         return Ok(GlobalSnapshot::default());
     };
-    let lookback = now - chrono::Duration::from_std(backoff_lookback).unwrap_or(chrono::Duration::hours(1));
+    let lookback = crate::clock::sub_duration(now, backoff_lookback);
     Ok(GlobalSnapshot {
         presets,
         schedules: tx.get_active_preset_prebuild_schedules()?,

@@ -7,4 +7,9 @@ pub mod fixture_json;
 pub mod fixtures;
 mod testdb;
 
+pub use crate::testing::testdb::EmptyDb;
 pub use crate::testing::testdb::TestDb;
+pub use crate::testing::testdb::TestEngine;
+pub use crate::testing::testdb::execute_sql;
+pub use crate::testing::testdb::query_i64;
+pub use crate::testing::testdb::query_text;

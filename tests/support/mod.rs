@@ -1,6 +1,8 @@
 //! Helpers shared by the tests that spawn the built binary: a server child with its JSON log
-//! collected, admin commands, HTTP GETs, and queries on the database file.
+//! collected, admin commands, HTTP GETs, and queries on the database (either engine).
 #![allow(dead_code)]
+
+pub mod contract;
 
 use std::io::BufRead;
 use std::io::BufReader;
@@ -16,8 +18,53 @@ use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
+use coderlite::database::Engine;
+use coderlite::database::Location;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
+use coderlite::testing::EmptyDb;
+use coderlite::testing::TestDb;
 use serde_json::Value;
+
+/// A database test processes point at: a SQLite file or a PostgreSQL database.
+pub trait Target {
+    fn location(&self) -> Location;
+
+    /// `--db` for a process.
+    fn db_arg(&self) -> std::ffi::OsString {
+        match self.location() {
+            Location::Sqlite(path) => path.into_os_string(),
+            Location::Postgres(url) => url.into(),
+        }
+    }
+
+    fn engine(&self) -> Engine {
+        self.location().engine()
+    }
+}
+
+impl Target for Path {
+    fn location(&self) -> Location {
+        Location::Sqlite(self.to_owned())
+    }
+}
+
+impl Target for std::path::PathBuf {
+    fn location(&self) -> Location {
+        Location::Sqlite(self.clone())
+    }
+}
+
+impl Target for TestDb {
+    fn location(&self) -> Location {
+        TestDb::location(self)
+    }
+}
+
+impl Target for EmptyDb {
+    fn location(&self) -> Location {
+        EmptyDb::location(self).clone()
+    }
+}
 
 /// Intervals short enough for a test to watch every service work.
 pub const FAST: &[&str] = &[
@@ -35,9 +82,9 @@ pub const FAST: &[&str] = &[
     "200ms",
 ];
 
-pub fn coderlite(db: &Path) -> Command {
+pub fn coderlite(db: &(impl Target + ?Sized)) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coderlite"));
-    cmd.arg("--db").arg(db);
+    cmd.arg("--db").arg(db.db_arg());
     for var in [
         "CODER_WORKSPACE_PREBUILDS_RECONCILIATION_INTERVAL",
         "CODERLITE_PROVISIONER_DELAY",
@@ -55,7 +102,7 @@ pub fn coderlite(db: &Path) -> Command {
 }
 
 /// Runs an admin command with `-o json`; it must succeed.
-pub fn admin(db: &Path, args: &[&str]) -> Value {
+pub fn admin(db: &(impl Target + ?Sized), args: &[&str]) -> Value {
     let out = coderlite(db).args(args).args(["-o", "json"]).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -68,7 +115,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(db: &Path, extra: &[&str]) -> Self {
+    pub fn start(db: &(impl Target + ?Sized), extra: &[&str]) -> Self {
         let mut child = coderlite(db)
             .args(["--log-format", "json", "server"])
             .args(extra)
@@ -90,7 +137,7 @@ impl Server {
     }
 
     /// A `--demo` server with the FAST intervals, once it has logged that it started.
-    pub fn start_demo(db: &Path) -> Self {
+    pub fn start_demo(db: &(impl Target + ?Sized)) -> Self {
         let mut args = vec!["--demo"];
         args.extend_from_slice(FAST);
         let mut server = Self::start(db, &args);
@@ -180,61 +227,57 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
 }
 
 /// Presets on active versions that can build (the demo also has a version set to fail).
-pub fn buildable_active_presets(db: &Path, status: &Value) -> Vec<Value> {
-    let raw = rusqlite::Connection::open(db).unwrap();
-    let failing: Vec<String> = raw
-        .prepare(
-            "SELECT p.id FROM template_version_presets p
-             JOIN template_versions tv ON tv.id = p.template_version_id WHERE tv.fail_builds = 1",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+pub fn buildable_active_presets(db: &(impl Target + ?Sized), status: &Value) -> Vec<Value> {
     status["presets"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["active"] == true && !failing.contains(&p["preset_id"].as_str().unwrap().to_owned()))
+        .filter(|p| {
+            let failing = count(
+                db,
+                &format!(
+                    "SELECT COUNT(*) FROM template_version_presets p
+                     JOIN template_versions tv ON tv.id = p.template_version_id
+                     WHERE tv.fail_builds = true AND p.id = '{}'",
+                    p["preset_id"].as_str().unwrap()
+                ),
+            );
+            p["active"] == true && failing == 0
+        })
         .cloned()
         .collect()
 }
 
-/// Live (not deleted) prebuilt workspaces per preset of their latest build.
-pub fn live_prebuilds_per_preset(db: &Path) -> std::collections::HashMap<String, i64> {
-    let raw = rusqlite::Connection::open(db).unwrap();
-    raw.prepare(
-        "SELECT wb.template_version_preset_id, COUNT(*) FROM workspaces w
-         JOIN workspace_builds wb ON wb.workspace_id = w.id
-          AND wb.build_number = (SELECT MAX(b.build_number) FROM workspace_builds b WHERE b.workspace_id = w.id)
-         WHERE w.owner_id = ?1 AND w.deleted = 0 AND wb.template_version_preset_id IS NOT NULL
-         GROUP BY wb.template_version_preset_id",
+/// Live (not deleted) prebuilt workspaces of `preset_id` by its latest build.
+pub fn live_prebuilds_of_preset(db: &(impl Target + ?Sized), preset_id: &str) -> i64 {
+    count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM workspaces w
+             JOIN workspace_builds wb ON wb.workspace_id = w.id
+              AND wb.build_number = (SELECT MAX(b.build_number) FROM workspace_builds b WHERE b.workspace_id = w.id)
+             WHERE w.owner_id = '{PREBUILDS_SYSTEM_USER_ID}' AND w.deleted = false
+               AND wb.template_version_preset_id = '{preset_id}'"
+        ),
     )
-    .unwrap()
-    .query_map([PREBUILDS_SYSTEM_USER_ID], |r| Ok((r.get(0)?, r.get(1)?)))
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
 }
 
 /// Whether every buildable active preset has exactly its desired prebuilds, all running and
 /// ready, and nothing in progress.
-pub fn converged(db: &Path) -> bool {
+pub fn converged(db: &(impl Target + ?Sized)) -> bool {
     let status = admin(db, &["prebuilds", "status"]);
     let presets = buildable_active_presets(db, &status);
-    let live = live_prebuilds_per_preset(db);
     !presets.is_empty()
         && presets.iter().all(|p| {
             let desired = p["desired"].as_i64().unwrap();
             p["running"] == desired
                 && p["eligible"] == desired
                 && p["starting"] == 0
-                && live.get(p["preset_id"].as_str().unwrap()).copied().unwrap_or(0) == desired
+                && live_prebuilds_of_preset(db, p["preset_id"].as_str().unwrap()) == desired
         })
 }
 
-pub fn wait_until_converged(db: &Path, timeout: Duration) {
+pub fn wait_until_converged(db: &(impl Target + ?Sized), timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while !converged(db) {
         assert!(
@@ -246,15 +289,17 @@ pub fn wait_until_converged(db: &Path, timeout: Duration) {
     }
 }
 
-pub fn count(db: &Path, sql: &str) -> i64 {
-    rusqlite::Connection::open(db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+pub fn count(db: &(impl Target + ?Sized), sql: &str) -> i64 {
+    coderlite::testing::query_i64(&db.location(), sql).unwrap()
 }
 
 /// No job provisioned twice: every completed start build has exactly one resource, and no
 /// job is left half-done.
-pub fn assert_each_job_provisioned_once(db: &Path) {
-    let doubled =
-        count(db, "SELECT COUNT(*) FROM (SELECT job_id FROM workspace_resources GROUP BY job_id HAVING COUNT(*) > 1)");
+pub fn assert_each_job_provisioned_once(db: &(impl Target + ?Sized)) {
+    let doubled = count(
+        db,
+        "SELECT COUNT(*) FROM (SELECT job_id FROM workspace_resources GROUP BY job_id HAVING COUNT(*) > 1) d",
+    );
     assert_eq!(doubled, 0, "jobs provisioned more than once");
     let missing = count(
         db,

@@ -28,7 +28,7 @@ use crate::database::Result;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::errors::interpret;
 
-refinery::embed_migrations!("migrations");
+refinery::embed_migrations!("migrations/sqlite");
 
 const HISTORY_TABLE: &str = "refinery_schema_history";
 

@@ -23,7 +23,6 @@ mod migrate;
 mod queries;
 mod tx;
 
-use std::cell::Cell;
 use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -50,6 +49,7 @@ use crate::database::Result;
 use crate::database::TxFn;
 use crate::database::TxOptions;
 use crate::database::TxStore;
+use crate::database::WriteThreadMark;
 use crate::database::sqlite::errors::OpContext;
 pub use crate::database::sqlite::migrate::binary_schema_version;
 pub use crate::database::sqlite::migrate::migrations_fingerprint;
@@ -140,31 +140,6 @@ impl Inner {
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").field("path", &self.inner.config.path).finish()
-    }
-}
-
-thread_local! {
-    /// Set while this thread runs a write transaction of any store: a second one on the same
-    /// thread would wait forever on the writer mutex (or on SQLite's file lock).
-    static IN_WRITE_TX: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the thread as writing for its lifetime.
-struct WriteThreadMark;
-
-impl WriteThreadMark {
-    fn enter(op: &'static str) -> Result<Self> {
-        if IN_WRITE_TX.with(Cell::get) {
-            return Err(Error::NestedWrite { op });
-        }
-        IN_WRITE_TX.with(|c| c.set(true));
-        Ok(Self)
-    }
-}
-
-impl Drop for WriteThreadMark {
-    fn drop(&mut self) {
-        IN_WRITE_TX.with(|c| c.set(false));
     }
 }
 

@@ -123,12 +123,13 @@ pub(crate) fn get_running_prebuilt_workspaces(conn: &Connection) -> Result<Vec<R
 }
 
 /// The counter the V8 triggers bump on every change behind Q1 and Q3.
-pub(crate) fn get_prebuilds_data_generation(conn: &Connection) -> Result<i64> {
+pub(crate) fn get_prebuilds_data_generation(conn: &Connection) -> Result<Option<i64>> {
     let op = "get prebuilds data generation";
     conn.prepare_cached("SELECT generation FROM prebuilds_data_generation WHERE id = 1")
         .op(op)?
         .query_row([], |r| r.get(0))
         .op(op)
+        .map(Some)
 }
 
 /// Q4: pending or running latest builds started by the prebuilds user on the template's
@@ -481,7 +482,7 @@ impl PrebuildsStore for SqliteTx<'_> {
         fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>> => get_template_presets_with_prebuilds;
         fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>> => get_active_preset_prebuild_schedules;
         fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>> => get_running_prebuilt_workspaces;
-        fn get_prebuilds_data_generation(&self) -> Result<i64> => get_prebuilds_data_generation;
+        fn get_prebuilds_data_generation(&self) -> Result<Option<i64>> => get_prebuilds_data_generation;
         fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>> => count_in_progress_prebuilds;
         fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>> => count_pending_non_active_prebuilds;
         fn get_presets_backoff(&self, lookback: Timestamp) -> Result<Vec<PresetBackoff>> => get_presets_backoff;

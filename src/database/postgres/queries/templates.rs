@@ -1,0 +1,531 @@
+//! Provisioner jobs, templates, template versions and their parameters, presets, preset
+//! parameters and prebuild schedules, on PostgreSQL.
+
+use postgres::Row;
+
+use crate::clock::Timestamp;
+use crate::database::Error;
+use crate::database::Result;
+use crate::database::TemplateStore;
+use crate::database::models::InsertPreset;
+use crate::database::models::InsertProvisionerJob;
+use crate::database::models::InsertTemplate;
+use crate::database::models::InsertTemplateVersion;
+use crate::database::models::Preset;
+use crate::database::models::PresetParameter;
+use crate::database::models::PresetPrebuildSchedule;
+use crate::database::models::ProvisionerJob;
+use crate::database::models::Template;
+use crate::database::models::TemplateScheduling;
+use crate::database::models::TemplateVersion;
+use crate::database::models::TemplateVersionParameter;
+use crate::database::models::TemplateWithNames;
+use crate::database::postgres::queries::get;
+use crate::database::postgres::queries::get_enum;
+use crate::database::postgres::queries::get_id;
+use crate::database::postgres::queries::get_opt_id;
+use crate::database::postgres::queries::id;
+use crate::database::postgres::queries::new_id;
+use crate::database::postgres::queries::opt_new_id;
+use crate::database::postgres::tx::PgTx;
+
+pub(crate) const JOB_COLUMNS: &str = "id, created_at, started_at, completed_at, canceled_at, error, worker_id, \
+                                      initiator_id, organization_id, type, input, job_status";
+
+pub(crate) fn job(op: &'static str, r: &Row) -> Result<ProvisionerJob> {
+    Ok(ProvisionerJob {
+        id: get_id(op, r, 0)?,
+        created_at: get(op, r, 1)?,
+        started_at: get(op, r, 2)?,
+        completed_at: get(op, r, 3)?,
+        canceled_at: get(op, r, 4)?,
+        error: get(op, r, 5)?,
+        worker_id: get(op, r, 6)?,
+        initiator_id: get_id(op, r, 7)?,
+        organization_id: get_id(op, r, 8)?,
+        job_type: get_enum(op, "provisioner_jobs.type", r, 9)?,
+        input: get(op, r, 10)?,
+        job_status: get_enum(op, "provisioner_jobs.job_status", r, 11)?,
+    })
+}
+
+pub(crate) fn insert_provisioner_job(tx: &PgTx<'_>, p: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> {
+    let op = "insert provisioner job";
+    let row = tx.query_one(
+        op,
+        &format!(
+            "INSERT INTO provisioner_jobs (id, created_at, updated_at, started_at, completed_at, canceled_at, error,
+                                           worker_id, initiator_id, organization_id, type, input)
+             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {JOB_COLUMNS}"
+        ),
+        &[
+            &new_id(op, "id", p.id)?,
+            &p.created_at,
+            &p.started_at,
+            &p.completed_at,
+            &p.canceled_at,
+            &p.error,
+            &p.worker_id,
+            &new_id(op, "initiator_id", p.initiator_id)?,
+            &new_id(op, "organization_id", p.organization_id)?,
+            &p.job_type.as_str(),
+            p.input,
+        ],
+    )?;
+    job(op, &row)
+}
+
+pub(crate) fn get_provisioner_job_by_id(tx: &PgTx<'_>, job_id: &str) -> Result<ProvisionerJob> {
+    let op = "get provisioner job by id";
+    job(op, &tx.query_one(op, &format!("SELECT {JOB_COLUMNS} FROM provisioner_jobs WHERE id = $1"), &[&id(job_id)])?)
+}
+
+const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, \
+     deprecated, active_version_id, description, icon, default_ttl_ms, activity_bump_ms, autostart_block_days_of_week, \
+     autostop_requirement_days_of_week, autostop_requirement_weeks, allow_user_autostart, allow_user_autostop, \
+     failure_ttl_ms, time_til_dormant_ms, time_til_dormant_autodelete_ms, allow_user_cancel_workspace_jobs, \
+     require_active_version";
+
+/// How many columns `TEMPLATE_COLUMNS` names: where a join's extra columns start.
+const TEMPLATE_COLUMN_COUNT: usize = 24;
+
+fn day_bitmap(op: &'static str, r: &Row, idx: usize) -> Result<u8> {
+    let v: i64 = get(op, r, idx)?;
+    u8::try_from(v).map_err(|_| Error::InvalidValue { op, column: "day bitmap", message: format!("{v} out of range") })
+}
+
+fn template(op: &'static str, r: &Row) -> Result<Template> {
+    Ok(Template {
+        id: get_id(op, r, 0)?,
+        organization_id: get_id(op, r, 1)?,
+        name: get(op, r, 2)?,
+        display_name: get(op, r, 3)?,
+        created_at: get(op, r, 4)?,
+        updated_at: get(op, r, 5)?,
+        created_by: get_opt_id(op, r, 6)?,
+        deleted: get(op, r, 7)?,
+        deprecated: get(op, r, 8)?,
+        active_version_id: get_id(op, r, 9)?,
+        description: get(op, r, 10)?,
+        icon: get(op, r, 11)?,
+        scheduling: TemplateScheduling {
+            default_ttl_ms: get(op, r, 12)?,
+            activity_bump_ms: get(op, r, 13)?,
+            autostart_block_days_of_week: day_bitmap(op, r, 14)?,
+            autostop_requirement_days_of_week: day_bitmap(op, r, 15)?,
+            autostop_requirement_weeks: get(op, r, 16)?,
+            allow_user_autostart: get(op, r, 17)?,
+            allow_user_autostop: get(op, r, 18)?,
+            failure_ttl_ms: get(op, r, 19)?,
+            time_til_dormant_ms: get(op, r, 20)?,
+            time_til_dormant_autodelete_ms: get(op, r, 21)?,
+        },
+        allow_user_cancel_workspace_jobs: get(op, r, 22)?,
+        require_active_version: get(op, r, 23)?,
+    })
+}
+
+pub(crate) fn insert_template(tx: &PgTx<'_>, p: &InsertTemplate<'_>) -> Result<Template> {
+    let op = "insert template";
+    let s = &p.scheduling;
+    let row = tx.query_one(
+        op,
+        &format!(
+            "INSERT INTO templates (id, organization_id, name, display_name, created_at, updated_at, created_by,
+                                    deprecated, active_version_id, description, icon, default_ttl_ms, activity_bump_ms,
+                                    autostart_block_days_of_week, autostop_requirement_days_of_week,
+                                    autostop_requirement_weeks, allow_user_autostart, allow_user_autostop,
+                                    failure_ttl_ms, time_til_dormant_ms, time_til_dormant_autodelete_ms)
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+             RETURNING {TEMPLATE_COLUMNS}"
+        ),
+        &[
+            &new_id(op, "id", p.id)?,
+            &new_id(op, "organization_id", p.organization_id)?,
+            &p.name,
+            &p.display_name,
+            &p.created_at,
+            &opt_new_id(op, "created_by", p.created_by)?,
+            &p.deprecated,
+            &new_id(op, "active_version_id", p.active_version_id)?,
+            &p.description,
+            &p.icon,
+            &s.default_ttl_ms,
+            &s.activity_bump_ms,
+            &i64::from(s.autostart_block_days_of_week),
+            &i64::from(s.autostop_requirement_days_of_week),
+            &s.autostop_requirement_weeks,
+            &s.allow_user_autostart,
+            &s.allow_user_autostop,
+            &s.failure_ttl_ms,
+            &s.time_til_dormant_ms,
+            &s.time_til_dormant_autodelete_ms,
+        ],
+    )?;
+    template(op, &row)
+}
+
+pub(crate) fn get_template_by_id(tx: &PgTx<'_>, template_id: &str) -> Result<Template> {
+    let op = "get template by id";
+    template(
+        op,
+        &tx.query_one(op, &format!("SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id = $1"), &[&id(template_id)])?,
+    )
+}
+
+pub(crate) fn count_templates(tx: &PgTx<'_>) -> Result<i64> {
+    let op = "count templates";
+    get(op, &tx.query_one(op, "SELECT COUNT(*) FROM templates", &[])?, 0)
+}
+
+pub(crate) fn get_templates(tx: &PgTx<'_>, include_deleted: bool) -> Result<Vec<TemplateWithNames>> {
+    let op = "get templates";
+    let columns = TEMPLATE_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let rows = tx.query(
+        op,
+        &format!(
+            "SELECT {columns}, o.name, o.display_name, tv.name, u.username
+             FROM templates t
+             JOIN organizations o ON o.id = t.organization_id
+             JOIN template_versions tv ON tv.id = t.active_version_id
+             LEFT JOIN users u ON u.id = t.created_by
+             WHERE $1 OR NOT t.deleted
+             ORDER BY o.name COLLATE \"C\", t.name COLLATE \"C\", t.created_at"
+        ),
+        &[&include_deleted],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(TemplateWithNames {
+                template: template(op, r)?,
+                organization_name: get(op, r, TEMPLATE_COLUMN_COUNT)?,
+                organization_display_name: get(op, r, TEMPLATE_COLUMN_COUNT + 1)?,
+                active_version_name: get(op, r, TEMPLATE_COLUMN_COUNT + 2)?,
+                created_by_username: get(op, r, TEMPLATE_COLUMN_COUNT + 3)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn get_template_by_organization_and_name(
+    tx: &PgTx<'_>,
+    organization_id: &str,
+    name: &str,
+) -> Result<Template> {
+    let op = "get template by organization and name";
+    let row = tx.query_one(
+        op,
+        &format!("SELECT {TEMPLATE_COLUMNS} FROM templates WHERE organization_id = $1 AND name = $2 AND NOT deleted"),
+        &[&id(organization_id), &name],
+    )?;
+    template(op, &row)
+}
+
+pub(crate) fn update_template_active_version(
+    tx: &PgTx<'_>,
+    template_id: &str,
+    version_id: &str,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update template active version";
+    let n = tx.execute(
+        op,
+        "UPDATE templates SET active_version_id = $2, updated_at = $3 WHERE id = $1",
+        &[&id(template_id), &new_id(op, "active_version_id", version_id)?, &updated_at],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_template_deleted_and_deprecated(
+    tx: &PgTx<'_>,
+    template_id: &str,
+    deleted: bool,
+    deprecated: &str,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update template";
+    let n = tx.execute(
+        op,
+        "UPDATE templates SET deleted = $2, deprecated = $3, updated_at = $4 WHERE id = $1",
+        &[&id(template_id), &deleted, &deprecated, &updated_at],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
+const VERSION_COLUMNS: &str = "id, template_id, organization_id, name, created_at, job_id, fail_builds";
+
+fn version(op: &'static str, r: &Row) -> Result<TemplateVersion> {
+    Ok(TemplateVersion {
+        id: get_id(op, r, 0)?,
+        template_id: get_opt_id(op, r, 1)?,
+        organization_id: get_id(op, r, 2)?,
+        name: get(op, r, 3)?,
+        created_at: get(op, r, 4)?,
+        job_id: get_id(op, r, 5)?,
+        fail_builds: get(op, r, 6)?,
+    })
+}
+
+pub(crate) fn insert_template_version(tx: &PgTx<'_>, p: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> {
+    let op = "insert template version";
+    let row = tx.query_one(
+        op,
+        &format!(
+            "INSERT INTO template_versions (id, template_id, organization_id, name, created_at, updated_at, created_by,
+                                            job_id, fail_builds)
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) RETURNING {VERSION_COLUMNS}"
+        ),
+        &[
+            &new_id(op, "id", p.id)?,
+            &opt_new_id(op, "template_id", p.template_id)?,
+            &new_id(op, "organization_id", p.organization_id)?,
+            &p.name,
+            &p.created_at,
+            &opt_new_id(op, "created_by", p.created_by)?,
+            &new_id(op, "job_id", p.job_id)?,
+            &p.fail_builds,
+        ],
+    )?;
+    version(op, &row)
+}
+
+pub(crate) fn get_template_version_by_id(tx: &PgTx<'_>, version_id: &str) -> Result<TemplateVersion> {
+    let op = "get template version by id";
+    version(
+        op,
+        &tx.query_one(
+            op,
+            &format!("SELECT {VERSION_COLUMNS} FROM template_versions WHERE id = $1"),
+            &[&id(version_id)],
+        )?,
+    )
+}
+
+pub(crate) fn get_template_versions_by_template_id(tx: &PgTx<'_>, template_id: &str) -> Result<Vec<TemplateVersion>> {
+    let op = "get template versions by template id";
+    let rows = tx.query(
+        op,
+        &format!(
+            "SELECT {VERSION_COLUMNS} FROM template_versions WHERE template_id = $1 ORDER BY created_at, name COLLATE \"C\""
+        ),
+        &[&id(template_id)],
+    )?;
+    rows.iter().map(|r| version(op, r)).collect()
+}
+
+pub(crate) fn insert_template_version_parameter(
+    tx: &PgTx<'_>,
+    template_version_id: &str,
+    name: &str,
+    required: bool,
+    default_value: &str,
+) -> Result<()> {
+    let op = "insert template version parameter";
+    tx.execute(
+        op,
+        "INSERT INTO template_version_parameters (template_version_id, name, required, default_value)
+         VALUES ($1, $2, $3, $4)",
+        &[&new_id(op, "template_version_id", template_version_id)?, &name, &required, &default_value],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn get_template_version_parameters(
+    tx: &PgTx<'_>,
+    template_version_id: &str,
+) -> Result<Vec<TemplateVersionParameter>> {
+    let op = "get template version parameters";
+    let rows = tx.query(
+        op,
+        "SELECT template_version_id, name, required, default_value FROM template_version_parameters
+         WHERE template_version_id = $1 ORDER BY name COLLATE \"C\"",
+        &[&id(template_version_id)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(TemplateVersionParameter {
+                template_version_id: get_id(op, r, 0)?,
+                name: get(op, r, 1)?,
+                required: get(op, r, 2)?,
+                default_value: get(op, r, 3)?,
+            })
+        })
+        .collect()
+}
+
+const PRESET_COLUMNS: &str = "id, template_version_id, name, created_at, desired_instances, invalidate_after_secs, \
+                              scheduling_timezone, prebuild_status, last_invalidated_at, is_default";
+
+fn preset(op: &'static str, r: &Row) -> Result<Preset> {
+    Ok(Preset {
+        id: get_id(op, r, 0)?,
+        template_version_id: get_id(op, r, 1)?,
+        name: get(op, r, 2)?,
+        created_at: get(op, r, 3)?,
+        desired_instances: get(op, r, 4)?,
+        invalidate_after_secs: get(op, r, 5)?,
+        scheduling_timezone: get(op, r, 6)?,
+        prebuild_status: get_enum(op, "template_version_presets.prebuild_status", r, 7)?,
+        last_invalidated_at: get(op, r, 8)?,
+        is_default: get(op, r, 9)?,
+    })
+}
+
+pub(crate) fn insert_preset(tx: &PgTx<'_>, p: &InsertPreset<'_>) -> Result<Preset> {
+    let op = "insert preset";
+    let row = tx.query_one(
+        op,
+        &format!(
+            "INSERT INTO template_version_presets (id, template_version_id, name, created_at, desired_instances,
+                                                   invalidate_after_secs, scheduling_timezone, is_default)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {PRESET_COLUMNS}"
+        ),
+        &[
+            &new_id(op, "id", p.id)?,
+            &new_id(op, "template_version_id", p.template_version_id)?,
+            &p.name,
+            &p.created_at,
+            &p.desired_instances,
+            &p.invalidate_after_secs,
+            &p.scheduling_timezone,
+            &p.is_default,
+        ],
+    )?;
+    preset(op, &row)
+}
+
+pub(crate) fn get_preset_by_id(tx: &PgTx<'_>, preset_id: &str) -> Result<Preset> {
+    let op = "get preset by id";
+    preset(
+        op,
+        &tx.query_one(
+            op,
+            &format!("SELECT {PRESET_COLUMNS} FROM template_version_presets WHERE id = $1"),
+            &[&id(preset_id)],
+        )?,
+    )
+}
+
+pub(crate) fn get_presets_by_template_version_id(tx: &PgTx<'_>, template_version_id: &str) -> Result<Vec<Preset>> {
+    let op = "get presets by template version id";
+    let rows = tx.query(
+        op,
+        &format!(
+            "SELECT {PRESET_COLUMNS} FROM template_version_presets WHERE template_version_id = $1
+             ORDER BY name COLLATE \"C\""
+        ),
+        &[&id(template_version_id)],
+    )?;
+    rows.iter().map(|r| preset(op, r)).collect()
+}
+
+pub(crate) fn insert_preset_parameter(
+    tx: &PgTx<'_>,
+    param_id: &str,
+    preset_id: &str,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    let op = "insert preset parameter";
+    tx.execute(
+        op,
+        "INSERT INTO template_version_preset_parameters (id, template_version_preset_id, name, value)
+         VALUES ($1, $2, $3, $4)",
+        &[&new_id(op, "id", param_id)?, &new_id(op, "template_version_preset_id", preset_id)?, &name, &value],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn get_preset_parameters_by_template_version_id(
+    tx: &PgTx<'_>,
+    template_version_id: &str,
+) -> Result<Vec<PresetParameter>> {
+    let op = "get preset parameters by template version id";
+    let rows = tx.query(
+        op,
+        "SELECT pp.id, pp.template_version_preset_id, pp.name, pp.value
+         FROM template_version_preset_parameters pp
+         JOIN template_version_presets p ON p.id = pp.template_version_preset_id
+         WHERE p.template_version_id = $1 ORDER BY p.name COLLATE \"C\", pp.name COLLATE \"C\"",
+        &[&id(template_version_id)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(PresetParameter {
+                id: get_id(op, r, 0)?,
+                template_version_preset_id: get_id(op, r, 1)?,
+                name: get(op, r, 2)?,
+                value: get(op, r, 3)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn insert_preset_prebuild_schedule(
+    tx: &PgTx<'_>,
+    schedule_id: &str,
+    preset_id: &str,
+    cron_expression: &str,
+    desired_instances: i64,
+) -> Result<()> {
+    let op = "insert preset prebuild schedule";
+    tx.execute(
+        op,
+        "INSERT INTO template_version_preset_prebuild_schedules (id, preset_id, cron_expression, desired_instances)
+         VALUES ($1, $2, $3, $4)",
+        &[&new_id(op, "id", schedule_id)?, &new_id(op, "preset_id", preset_id)?, &cron_expression, &desired_instances],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn get_preset_prebuild_schedules(tx: &PgTx<'_>, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>> {
+    let op = "get preset prebuild schedules";
+    let rows = tx.query(
+        op,
+        "SELECT id, preset_id, cron_expression, desired_instances FROM template_version_preset_prebuild_schedules
+         WHERE preset_id = $1 ORDER BY cron_expression COLLATE \"C\", id",
+        &[&id(preset_id)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(PresetPrebuildSchedule {
+                id: get_id(op, r, 0)?,
+                preset_id: get_id(op, r, 1)?,
+                cron_expression: get(op, r, 2)?,
+                desired_instances: get(op, r, 3)?,
+            })
+        })
+        .collect()
+}
+
+impl TemplateStore for PgTx<'_> {
+    run_query! {
+        fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> => insert_provisioner_job;
+        fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob> => get_provisioner_job_by_id;
+        fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template> => insert_template;
+        fn get_template_by_id(&self, id: &str) -> Result<Template> => get_template_by_id;
+        fn count_templates(&self) -> Result<i64> => count_templates;
+        fn get_templates(&self, include_deleted: bool) -> Result<Vec<TemplateWithNames>> => get_templates;
+        fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template> => get_template_by_organization_and_name;
+        fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()> => update_template_active_version;
+        fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()> => update_template_deleted_and_deprecated;
+        fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> => insert_template_version;
+        fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion> => get_template_version_by_id;
+        fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>> => get_template_versions_by_template_id;
+        fn insert_template_version_parameter(&self, template_version_id: &str, name: &str, required: bool, default_value: &str) -> Result<()> => insert_template_version_parameter;
+        fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>> => get_template_version_parameters;
+        fn insert_preset(&self, params: &InsertPreset<'_>) -> Result<Preset> => insert_preset;
+        fn get_preset_by_id(&self, id: &str) -> Result<Preset> => get_preset_by_id;
+        fn get_presets_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<Preset>> => get_presets_by_template_version_id;
+        fn insert_preset_parameter(&self, id: &str, preset_id: &str, name: &str, value: &str) -> Result<()> => insert_preset_parameter;
+        fn get_preset_parameters_by_template_version_id(&self, template_version_id: &str) -> Result<Vec<PresetParameter>> => get_preset_parameters_by_template_version_id;
+        fn insert_preset_prebuild_schedule(&self, id: &str, preset_id: &str, cron_expression: &str, desired_instances: i64) -> Result<()> => insert_preset_prebuild_schedule;
+        fn get_preset_prebuild_schedules(&self, preset_id: &str) -> Result<Vec<PresetPrebuildSchedule>> => get_preset_prebuild_schedules;
+    }
+}

@@ -1,0 +1,421 @@
+//! Workspaces, builds and their parameters, resources, agents, and the agent and app stats,
+//! on PostgreSQL. Stats go in as arrays (`unnest`), a few thousand rows per statement.
+
+use postgres::Row;
+use uuid::Uuid;
+
+use crate::clock::Timestamp;
+use crate::database::Error;
+use crate::database::Result;
+use crate::database::WorkspaceStore;
+use crate::database::models::InsertWorkspace;
+use crate::database::models::InsertWorkspaceAgent;
+use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::RunningWorkspaceAgent;
+use crate::database::models::Workspace;
+use crate::database::models::WorkspaceAgent;
+use crate::database::models::WorkspaceAgentStat;
+use crate::database::models::WorkspaceAppStat;
+use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceTransition;
+use crate::database::postgres::queries::get;
+use crate::database::postgres::queries::get_enum;
+use crate::database::postgres::queries::get_id;
+use crate::database::postgres::queries::get_opt_id;
+use crate::database::postgres::queries::id;
+use crate::database::postgres::queries::new_id;
+use crate::database::postgres::queries::opt_new_id;
+use crate::database::postgres::tx::PgTx;
+
+/// Rows per array insert.
+const CHUNK: usize = 5_000;
+
+pub(crate) const WORKSPACE_COLUMNS: &str = "id, created_at, updated_at, owner_id, organization_id, template_id, name, \
+                                            deleted, last_used_at, autostart_schedule, ttl_ms, next_start_at, \
+                                            dormant_at, deleting_at";
+
+pub(crate) fn workspace(op: &'static str, r: &Row) -> Result<Workspace> {
+    Ok(Workspace {
+        id: get_id(op, r, 0)?,
+        created_at: get(op, r, 1)?,
+        updated_at: get(op, r, 2)?,
+        owner_id: get_id(op, r, 3)?,
+        organization_id: get_id(op, r, 4)?,
+        template_id: get_id(op, r, 5)?,
+        name: get(op, r, 6)?,
+        deleted: get(op, r, 7)?,
+        last_used_at: get(op, r, 8)?,
+        autostart_schedule: get(op, r, 9)?,
+        ttl_ms: get(op, r, 10)?,
+        next_start_at: get(op, r, 11)?,
+        dormant_at: get(op, r, 12)?,
+        deleting_at: get(op, r, 13)?,
+    })
+}
+
+pub(crate) fn insert_workspace(tx: &PgTx<'_>, p: &InsertWorkspace<'_>) -> Result<Workspace> {
+    let op = "insert workspace";
+    let row = tx.query_one(
+        op,
+        &format!(
+            "INSERT INTO workspaces (id, created_at, updated_at, owner_id, organization_id, template_id, name,
+                                     last_used_at, autostart_schedule, ttl_ms)
+             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {WORKSPACE_COLUMNS}"
+        ),
+        &[
+            &new_id(op, "id", p.id)?,
+            &p.created_at,
+            &new_id(op, "owner_id", p.owner_id)?,
+            &new_id(op, "organization_id", p.organization_id)?,
+            &new_id(op, "template_id", p.template_id)?,
+            &p.name,
+            &p.last_used_at,
+            &p.autostart_schedule,
+            &p.ttl_ms,
+        ],
+    )?;
+    workspace(op, &row)
+}
+
+pub(crate) fn get_workspace_by_id(tx: &PgTx<'_>, workspace_id: &str) -> Result<Workspace> {
+    let op = "get workspace by id";
+    workspace(
+        op,
+        &tx.query_one(op, &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"), &[&id(workspace_id)])?,
+    )
+}
+
+pub(crate) fn get_workspace_by_owner_and_name(tx: &PgTx<'_>, owner_id: &str, name: &str) -> Result<Workspace> {
+    let op = "get workspace by owner and name";
+    let row = tx.query_one(
+        op,
+        &format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE owner_id = $1 AND lower(name) = lower($2) AND NOT deleted"
+        ),
+        &[&id(owner_id), &name],
+    )?;
+    workspace(op, &row)
+}
+
+pub(crate) fn get_workspace_agents_by_workspace_id(tx: &PgTx<'_>, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> {
+    let op = "get workspace agents by workspace id";
+    let rows = tx.query(
+        op,
+        "SELECT a.id, a.created_at, a.updated_at, a.resource_id, a.name, a.lifecycle_state, a.ready_at, a.parent_id
+         FROM (SELECT job_id FROM workspace_builds WHERE workspace_id = $1 ORDER BY build_number DESC LIMIT 1) b
+         JOIN workspace_resources r ON r.job_id = b.job_id
+         JOIN workspace_agents a ON a.resource_id = r.id AND NOT a.deleted
+         ORDER BY a.created_at, a.id",
+        &[&id(workspace_id)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(WorkspaceAgent {
+                id: get_id(op, r, 0)?,
+                created_at: get(op, r, 1)?,
+                updated_at: get(op, r, 2)?,
+                resource_id: get_id(op, r, 3)?,
+                name: get(op, r, 4)?,
+                lifecycle_state: get_enum(op, "workspace_agents.lifecycle_state", r, 5)?,
+                ready_at: get(op, r, 6)?,
+                parent_id: get_opt_id(op, r, 7)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn get_workspaces_by_template_id(tx: &PgTx<'_>, template_id: &str) -> Result<Vec<Workspace>> {
+    let op = "get workspaces by template id";
+    let rows = tx.query(
+        op,
+        &format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE template_id = $1 AND NOT deleted ORDER BY created_at, id"
+        ),
+        &[&id(template_id)],
+    )?;
+    rows.iter().map(|r| workspace(op, r)).collect()
+}
+
+pub(crate) fn update_workspace_deleted(
+    tx: &PgTx<'_>,
+    workspace_id: &str,
+    deleted: bool,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update workspace deleted";
+    let n = tx.execute(
+        op,
+        "UPDATE workspaces SET deleted = $2, updated_at = $3 WHERE id = $1",
+        &[&id(workspace_id), &deleted, &updated_at],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
+const BUILD_COLUMNS: &str = "id, created_at, workspace_id, template_version_id, build_number, transition, \
+                             initiator_id, job_id, reason, template_version_preset_id";
+
+fn build(op: &'static str, r: &Row) -> Result<WorkspaceBuild> {
+    Ok(WorkspaceBuild {
+        id: get_id(op, r, 0)?,
+        created_at: get(op, r, 1)?,
+        workspace_id: get_id(op, r, 2)?,
+        template_version_id: get_id(op, r, 3)?,
+        build_number: get(op, r, 4)?,
+        transition: get_enum(op, "workspace_builds.transition", r, 5)?,
+        initiator_id: get_id(op, r, 6)?,
+        job_id: get_id(op, r, 7)?,
+        reason: get(op, r, 8)?,
+        template_version_preset_id: get_opt_id(op, r, 9)?,
+    })
+}
+
+pub(crate) fn insert_workspace_build(tx: &PgTx<'_>, p: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> {
+    let op = "insert workspace build";
+    let row = tx.query_one(
+        op,
+        &format!(
+            "INSERT INTO workspace_builds (id, created_at, updated_at, workspace_id, template_version_id, build_number,
+                                           transition, initiator_id, job_id, reason, template_version_preset_id)
+             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {BUILD_COLUMNS}"
+        ),
+        &[
+            &new_id(op, "id", p.id)?,
+            &p.created_at,
+            &new_id(op, "workspace_id", p.workspace_id)?,
+            &new_id(op, "template_version_id", p.template_version_id)?,
+            &p.build_number,
+            &p.transition.as_str(),
+            &new_id(op, "initiator_id", p.initiator_id)?,
+            &new_id(op, "job_id", p.job_id)?,
+            &p.reason,
+            &opt_new_id(op, "template_version_preset_id", p.template_version_preset_id)?,
+        ],
+    )?;
+    build(op, &row)
+}
+
+pub(crate) fn get_workspace_builds_by_workspace_id(tx: &PgTx<'_>, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> {
+    let op = "get workspace builds by workspace id";
+    let rows = tx.query(
+        op,
+        &format!("SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE workspace_id = $1 ORDER BY build_number DESC"),
+        &[&id(workspace_id)],
+    )?;
+    rows.iter().map(|r| build(op, r)).collect()
+}
+
+pub(crate) fn insert_workspace_build_parameter(
+    tx: &PgTx<'_>,
+    workspace_build_id: &str,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    let op = "insert workspace build parameter";
+    tx.execute(
+        op,
+        "INSERT INTO workspace_build_parameters (workspace_build_id, name, value) VALUES ($1, $2, $3)",
+        &[&new_id(op, "workspace_build_id", workspace_build_id)?, &name, &value],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn get_workspace_build_parameters(tx: &PgTx<'_>, workspace_build_id: &str) -> Result<Vec<(String, String)>> {
+    let op = "get workspace build parameters";
+    let rows = tx.query(
+        op,
+        "SELECT name, value FROM workspace_build_parameters WHERE workspace_build_id = $1 ORDER BY name COLLATE \"C\"",
+        &[&id(workspace_build_id)],
+    )?;
+    rows.iter().map(|r| Ok((get(op, r, 0)?, get(op, r, 1)?))).collect()
+}
+
+pub(crate) fn insert_workspace_resource(
+    tx: &PgTx<'_>,
+    resource_id: &str,
+    job_id: &str,
+    transition: WorkspaceTransition,
+    created_at: Timestamp,
+) -> Result<()> {
+    let op = "insert workspace resource";
+    tx.execute(
+        op,
+        "INSERT INTO workspace_resources (id, created_at, job_id, transition) VALUES ($1, $2, $3, $4)",
+        &[&new_id(op, "id", resource_id)?, &created_at, &new_id(op, "job_id", job_id)?, &transition.as_str()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn insert_workspace_agent(tx: &PgTx<'_>, p: &InsertWorkspaceAgent<'_>) -> Result<()> {
+    let op = "insert workspace agent";
+    tx.execute(
+        op,
+        "INSERT INTO workspace_agents (id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at,
+                                       parent_id)
+         VALUES ($1, $2, $2, $3, $4, $5, $6, $7)",
+        &[
+            &new_id(op, "id", p.id)?,
+            &p.created_at,
+            &new_id(op, "resource_id", p.resource_id)?,
+            &p.name,
+            &p.lifecycle_state.as_str(),
+            &p.ready_at,
+            &opt_new_id(op, "parent_id", p.parent_id)?,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts agent stats as arrays, a few thousand rows per statement.
+pub(crate) fn insert_workspace_agent_stats(tx: &PgTx<'_>, stats: &[WorkspaceAgentStat]) -> Result<()> {
+    let op = "insert workspace agent stats";
+    for chunk in stats.chunks(CHUNK) {
+        let ids = |f: fn(&WorkspaceAgentStat) -> &str, column| -> Result<Vec<Uuid>> {
+            chunk.iter().map(|s| new_id(op, column, f(s))).collect()
+        };
+        let ints = |f: fn(&WorkspaceAgentStat) -> i64| -> Vec<i64> { chunk.iter().map(f).collect() };
+        let created: Vec<Timestamp> = chunk.iter().map(|s| s.created_at).collect();
+        let latency: Vec<f64> = chunk.iter().map(|s| s.connection_median_latency_ms).collect();
+        tx.execute(
+            op,
+            "INSERT INTO workspace_agent_stats (id, created_at, user_id, agent_id, workspace_id, template_id,
+                 connection_count, connection_median_latency_ms, rx_bytes, tx_bytes, session_count_vscode,
+                 session_count_jetbrains, session_count_reconnecting_pty, session_count_ssh)
+             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
+                                  $7::bigint[], $8::float8[], $9::bigint[], $10::bigint[], $11::bigint[],
+                                  $12::bigint[], $13::bigint[], $14::bigint[])",
+            &[
+                &ids(|s| &s.id, "id")?,
+                &created,
+                &ids(|s| &s.user_id, "user_id")?,
+                &ids(|s| &s.agent_id, "agent_id")?,
+                &ids(|s| &s.workspace_id, "workspace_id")?,
+                &ids(|s| &s.template_id, "template_id")?,
+                &ints(|s| s.connection_count),
+                &latency,
+                &ints(|s| s.rx_bytes),
+                &ints(|s| s.tx_bytes),
+                &ints(|s| s.session_count_vscode),
+                &ints(|s| s.session_count_jetbrains),
+                &ints(|s| s.session_count_reconnecting_pty),
+                &ints(|s| s.session_count_ssh),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Inserts app stats; a repeated (agent, session) updates the session's end and request
+/// count, as agents report a session again while it lasts. Rows of one statement must not
+/// repeat a session (a command cannot affect a row twice), so each chunk is merged first.
+pub(crate) fn insert_workspace_app_stats(tx: &PgTx<'_>, stats: &[WorkspaceAppStat]) -> Result<()> {
+    let op = "insert workspace app stats";
+    for chunk in stats.chunks(CHUNK) {
+        let mut merged: Vec<WorkspaceAppStat> = Vec::with_capacity(chunk.len());
+        let mut index: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+        for s in chunk {
+            match index.get(&(s.agent_id.as_str(), s.session_id.as_str())) {
+                Some(&i) => {
+                    merged[i].session_ended_at = s.session_ended_at;
+                    merged[i].requests += s.requests;
+                }
+                None => {
+                    index.insert((&s.agent_id, &s.session_id), merged.len());
+                    merged.push(s.clone());
+                }
+            }
+        }
+        let ids = |f: fn(&WorkspaceAppStat) -> &str, column| -> Result<Vec<Uuid>> {
+            merged.iter().map(|s| new_id(op, column, f(s))).collect()
+        };
+        let texts = |f: fn(&WorkspaceAppStat) -> &str| -> Vec<&str> { merged.iter().map(f).collect() };
+        let started: Vec<Timestamp> = merged.iter().map(|s| s.session_started_at).collect();
+        let ended: Vec<Timestamp> = merged.iter().map(|s| s.session_ended_at).collect();
+        let requests: Vec<i64> = merged.iter().map(|s| s.requests).collect();
+        tx.execute(
+            op,
+            "INSERT INTO workspace_app_stats AS s (user_id, workspace_id, agent_id, access_method, slug_or_port,
+                 session_id, session_started_at, session_ended_at, requests)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[],
+                                  $7::timestamptz[], $8::timestamptz[], $9::bigint[])
+             ON CONFLICT (agent_id, session_id) DO UPDATE SET
+                 session_ended_at = excluded.session_ended_at,
+                 requests = s.requests + excluded.requests",
+            &[
+                &ids(|s| &s.user_id, "user_id")?,
+                &ids(|s| &s.workspace_id, "workspace_id")?,
+                &ids(|s| &s.agent_id, "agent_id")?,
+                &texts(|s| &s.access_method),
+                &texts(|s| &s.slug_or_port),
+                &ids(|s| &s.session_id, "session_id")?,
+                &started,
+                &ended,
+                &requests,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn count_usage_stats(tx: &PgTx<'_>) -> Result<(i64, i64)> {
+    let op = "count usage stats";
+    let r = tx.query_one(
+        op,
+        "SELECT (SELECT COUNT(*) FROM workspace_agent_stats), (SELECT COUNT(*) FROM workspace_app_stats)",
+        &[],
+    )?;
+    Ok((get(op, &r, 0)?, get(op, &r, 1)?))
+}
+
+/// Ready top-level agents of live, non-prebuilt workspaces whose latest build is a
+/// succeeded start.
+pub(crate) fn get_running_workspace_agents(tx: &PgTx<'_>) -> Result<Vec<RunningWorkspaceAgent>> {
+    let op = "get running workspace agents";
+    let prebuilds = id(PREBUILDS_SYSTEM_USER_ID);
+    let rows = tx.query(
+        op,
+        "SELECT lb.workspace_id, w.owner_id, w.template_id, a.id
+         FROM workspace_latest_builds lb
+         JOIN workspaces w ON w.id = lb.workspace_id
+         JOIN workspace_resources r ON r.job_id = lb.job_id
+         JOIN workspace_agents a ON a.resource_id = r.id
+         WHERE lb.transition = 'start' AND lb.job_status = 'succeeded' AND w.owner_id <> $1
+           AND NOT a.deleted AND a.parent_id IS NULL AND a.lifecycle_state = 'ready'
+         ORDER BY lb.workspace_id, a.id",
+        &[&prebuilds],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunningWorkspaceAgent {
+                workspace_id: get_id(op, r, 0)?,
+                owner_id: get_id(op, r, 1)?,
+                template_id: get_id(op, r, 2)?,
+                agent_id: get_id(op, r, 3)?,
+            })
+        })
+        .collect()
+}
+
+impl WorkspaceStore for PgTx<'_> {
+    run_query! {
+        fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
+        fn get_workspace_by_id(&self, id: &str) -> Result<Workspace> => get_workspace_by_id;
+        fn get_workspace_by_owner_and_name(&self, owner_id: &str, name: &str) -> Result<Workspace> => get_workspace_by_owner_and_name;
+        fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_workspace_id;
+        fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;
+        fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> => update_workspace_deleted;
+        fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
+        fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
+        fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;
+        fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>> => get_workspace_build_parameters;
+        fn insert_workspace_resource(&self, id: &str, job_id: &str, transition: WorkspaceTransition, created_at: Timestamp) -> Result<()> => insert_workspace_resource;
+        fn insert_workspace_agent(&self, params: &InsertWorkspaceAgent<'_>) -> Result<()> => insert_workspace_agent;
+        fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()> => insert_workspace_agent_stats;
+        fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()> => insert_workspace_app_stats;
+        fn count_usage_stats(&self) -> Result<(i64, i64)> => count_usage_stats;
+        fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> => get_running_workspace_agents;
+    }
+}
