@@ -565,3 +565,19 @@ fn claim_takes_an_autostart_schedule_and_a_ttl() {
         count(&demo.db(), "SELECT COUNT(*) FROM workspaces WHERE name = 'scheduled' AND next_start_at IS NOT NULL");
     assert_eq!(with_next, 1);
 }
+
+/// An unreachable PostgreSQL server is a clear error naming host, port and database; the
+/// URL's password appears neither in it nor in `-v` logs.
+#[test]
+fn an_unreachable_postgres_is_named_and_its_password_never_shown() {
+    let url = "postgres://alice:s3cret-pw@127.0.0.1:1/coder";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coderlite"))
+        .args(["-v", "--db", url, "locks"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1/coder"), "{stderr}");
+    assert!(stderr.contains("postgres://alice:***@127.0.0.1:1/coder"), "-v names the database: {stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}

@@ -258,3 +258,46 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.trim_end(), format!("error: open database {}: file is not a database", bad.display()));
 }
+
+/// PostgreSQL: `locks` shows the advisory locks held and awaited now, named by the holder's
+/// replica ID (its connections' application_name) and transaction.
+#[test]
+fn locks_lists_advisory_locks_held_and_awaited_on_postgres() {
+    let Some(engine) = support::contract::postgres() else { return };
+    let db = TestDb::on(&engine).unwrap();
+    let holder = db.open_another("replica-a").unwrap();
+    let waiter = db.open_another("replica-b").unwrap();
+    let (taken_tx, taken) = std::sync::mpsc::channel();
+    let (release_tx, release) = std::sync::mpsc::channel::<()>();
+    let holding = std::thread::spawn(move || {
+        coderlite::database::in_tx(&holder, coderlite::database::TxOptions::write("hold"), |tx| {
+            tx.acquire_lock(LockId::BoundaryUsageStats)?;
+            taken_tx.send(()).unwrap();
+            release.recv().unwrap();
+            Ok::<_, coderlite::database::Error>(())
+        })
+    });
+    taken.recv().unwrap();
+    let waiting = std::thread::spawn(move || {
+        coderlite::database::in_tx(&waiter, coderlite::database::TxOptions::write("wait"), |tx| {
+            tx.acquire_lock(LockId::BoundaryUsageStats)
+        })
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let out = coderlite(&db).args(["locks", "-o", "json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        if rows.len() == 2 || Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let holders: Vec<&str> = rows.iter().map(|r| r["holder"].as_str().unwrap()).collect();
+    assert_eq!(holders, ["replica-a", "replica-b (waiting)"], "{rows:?}");
+    assert!(rows.iter().all(|r| r["lock_id"] == 9 && r["kind"] == "transaction"), "{rows:?}");
+    release_tx.send(()).unwrap();
+    holding.join().unwrap().unwrap();
+    waiting.join().unwrap().unwrap();
+    assert!(db.store.list_locks().unwrap().is_empty());
+}

@@ -268,6 +268,15 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// Global options naming `location` (commands that work on more than one database).
+    pub fn for_location(location: Location, output: OutputFormat) -> Self {
+        let db = match location {
+            Location::Sqlite(path) => path,
+            Location::Postgres(url) => PathBuf::from(url),
+        };
+        Self { db: Some(db), output }
+    }
+
     /// The database: `--db`, `CODERLITE_DB` (a path or a `postgres://` URL), or the XDG
     /// default file.
     pub fn location(&self) -> Result<Location, CliError> {

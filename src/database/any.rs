@@ -17,6 +17,8 @@ use crate::database::Result;
 use crate::database::TxFn;
 use crate::database::TxOptions;
 use crate::database::TxStore;
+use crate::database::copy::CopySource;
+use crate::database::copy::CopyTarget;
 #[cfg(feature = "postgres")]
 use crate::database::postgres::PgConfig;
 #[cfg(feature = "postgres")]
@@ -248,6 +250,24 @@ impl AnyStore {
         match self {
             AnyStore::Postgres(s) => Some(s),
             AnyStore::Sqlite(_) => None,
+        }
+    }
+
+    /// The source side of `db copy` (see [`crate::database::copy`]).
+    pub fn copy_source(&self) -> Result<Box<dyn CopySource + '_>> {
+        match self {
+            AnyStore::Sqlite(s) => s.copy_source(),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => s.copy_source(),
+        }
+    }
+
+    /// The destination side of `db copy`.
+    pub fn copy_target(&self) -> Result<Box<dyn CopyTarget + '_>> {
+        match self {
+            AnyStore::Sqlite(s) => s.copy_target(),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => s.copy_target(),
         }
     }
 

@@ -109,6 +109,11 @@ pub enum Error {
     #[error("{op}: user {user_id} is a system user and cannot be changed this way")]
     SystemUser { op: &'static str, user_id: String },
 
+    /// `db copy` refused: the destination is not empty, or the two schemas differ. Nothing
+    /// was written.
+    #[error("copy refused: {message}")]
+    CopyRefused { message: String },
+
     /// An operation that runs its own transaction was called on a transaction handle.
     #[error("{op}: must not be called inside a transaction")]
     InTransaction { op: &'static str },

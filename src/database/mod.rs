@@ -8,6 +8,7 @@
 //! transaction closure can be re-run (see [`Store::in_tx`]).
 
 pub mod any;
+pub mod copy;
 pub mod domains;
 pub mod errors;
 pub mod lock;

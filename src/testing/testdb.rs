@@ -392,7 +392,9 @@ mod pg {
     //! Per-test PostgreSQL databases cloned from a migrated template database.
 
     use std::collections::HashMap;
+    use std::collections::VecDeque;
     use std::sync::Arc;
+    use std::sync::Condvar;
     use std::sync::Mutex;
     use std::sync::OnceLock;
     use std::time::Duration;
@@ -516,36 +518,184 @@ mod pg {
             .map_err(|e| error("drop test database", &e))
     }
 
-    impl TestDatabase {
-        pub(super) fn create(admin_url: &str) -> Result<Self> {
-            let template = template(admin_url)?;
-            let name = format!("coderlite_test_{}", uuid::Uuid::new_v4().simple());
-            let started = Instant::now();
+    /// How many fresh databases the pool keeps ready ahead of demand.
+    const POOL_SIZE: usize = 3;
+
+    /// The first key of the advisory lock each process holds while its pool lives (the
+    /// second is the process's token): a database named after a token whose lock nobody
+    /// holds belongs to a process that is gone, and is dropped.
+    const ALIVE_LOCK_KEY: i32 = 0x636c_7462;
+
+    /// Fresh databases cloned from the template ahead of demand, and the drops of used ones,
+    /// done by one background thread per server so a test neither waits for `CREATE
+    /// DATABASE` (when the pool keeps up) nor for `DROP DATABASE`.
+    struct Pool {
+        admin_url: String,
+        /// Names this process's databases: `coderlite_test_<token>_<n>`.
+        token: u32,
+        state: Mutex<PoolState>,
+        changed: Condvar,
+    }
+
+    #[derive(Default)]
+    struct PoolState {
+        ready: VecDeque<String>,
+        to_drop: Vec<String>,
+        next: u64,
+        /// Set when the pool cannot create databases; handed to every waiting test.
+        failed: Option<String>,
+    }
+
+    fn pool(admin_url: &str) -> Result<Arc<Pool>> {
+        static POOLS: OnceLock<Mutex<HashMap<String, Arc<Pool>>>> = OnceLock::new();
+        let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pool) = pools.get(admin_url) {
+            return Ok(Arc::clone(pool));
+        }
+        let template = template(admin_url)?;
+        let mut token_bytes = [0u8; 4];
+        getrandom::fill(&mut token_bytes)
+            .map_err(|e| Error::Open { path: "test pool".into(), message: e.to_string() })?;
+        let pool = Arc::new(Pool {
+            admin_url: admin_url.to_owned(),
+            token: u32::from_le_bytes(token_bytes) & 0x7fff_ffff,
+            state: Mutex::new(PoolState::default()),
+            changed: Condvar::new(),
+        });
+        let mut admin = connect(admin_url)?;
+        admin
+            .execute("SELECT pg_advisory_lock($1, $2)", &[&ALIVE_LOCK_KEY, &(pool.token as i32)])
+            .map_err(|e| error("lock test pool", &e))?;
+        sweep_dead_processes(&mut admin, pool.token);
+        let worker = Arc::clone(&pool);
+        std::thread::Builder::new()
+            .name("testdb-pool".to_owned())
+            .spawn(move || worker.run(admin, &template))
+            .map_err(|e| Error::Open { path: "test pool".into(), message: e.to_string() })?;
+        pools.insert(admin_url.to_owned(), Arc::clone(&pool));
+        Ok(pool)
+    }
+
+    /// Drops the test databases of processes that are gone (their pool's lock is free).
+    fn sweep_dead_processes(admin: &mut Client, own_token: u32) {
+        let Ok(rows) =
+            admin.query("SELECT datname::text FROM pg_database WHERE datname LIKE 'coderlite\\_test\\_%'", &[])
+        else {
+            return;
+        };
+        for row in rows {
+            let name: String = row.get(0);
+            let Some(token) = name.split('_').nth(2).and_then(|t| u32::from_str_radix(t, 16).ok()) else { continue };
+            if token == own_token {
+                continue;
+            }
+            let free: bool = admin
+                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&ALIVE_LOCK_KEY, &(token as i32)])
+                .map(|r| r.get(0))
+                .unwrap_or(false);
+            if free {
+                let _ = drop_database(admin, &name);
+                let _ = admin.execute("SELECT pg_advisory_unlock($1, $2)", &[&ALIVE_LOCK_KEY, &(token as i32)]);
+            }
+        }
+    }
+
+    impl Pool {
+        fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+            self.state.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        /// A fresh database, waiting for the pool when it is empty.
+        fn take(&self) -> Result<String> {
+            let mut state = self.lock();
             loop {
-                let res = with_admin(admin_url, |admin| {
-                    admin
-                        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"))
-                        .map_err(|e| match e.code() {
-                            // The template's last builder connection is still closing.
-                            Some(c) if *c == SqlState::OBJECT_IN_USE => Error::Busy { op: "create test database" },
-                            _ => error("create test database", &e),
-                        })
-                });
-                match res {
-                    Ok(()) => break,
-                    Err(Error::Busy { .. }) if started.elapsed() < Duration::from_secs(10) => {
-                        std::thread::sleep(Duration::from_millis(10));
+                if let Some(name) = state.ready.pop_front() {
+                    self.changed.notify_all();
+                    return Ok(name);
+                }
+                if let Some(message) = &state.failed {
+                    return Err(Error::Open { path: "test database".into(), message: message.clone() });
+                }
+                state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+
+        fn drop_later(&self, name: String) {
+            self.lock().to_drop.push(name);
+            self.changed.notify_all();
+        }
+
+        fn new_name(&self) -> String {
+            let mut state = self.lock();
+            state.next += 1;
+            format!("coderlite_test_{:08x}_{}", self.token, state.next)
+        }
+
+        /// The background thread: keeps `POOL_SIZE` databases ready, drops used ones when
+        /// nothing else is needed. Lives as long as the process.
+        fn run(&self, mut admin: Client, template: &str) {
+            loop {
+                let job = {
+                    let mut state = self.lock();
+                    loop {
+                        if state.failed.is_none() && state.ready.len() < POOL_SIZE {
+                            break None;
+                        }
+                        if let Some(name) = state.to_drop.pop() {
+                            break Some(name);
+                        }
+                        state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
                     }
-                    Err(e) => return Err(e),
+                };
+                match job {
+                    Some(name) => {
+                        if let Err(e) = drop_database(&mut admin, &name) {
+                            eprintln!("warning: could not drop test database {name}: {e}");
+                        }
+                    }
+                    None => {
+                        let name = self.new_name();
+                        match create_from_template(&mut admin, &self.admin_url, &name, template) {
+                            Ok(()) => self.lock().ready.push_back(name),
+                            Err(e) => self.lock().failed = Some(e.to_string()),
+                        }
+                        self.changed.notify_all();
+                    }
                 }
             }
+        }
+    }
+
+    /// Clones the template into `name` and connects once, so the first store to open it
+    /// finds its catalog caches built.
+    fn create_from_template(admin: &mut Client, admin_url: &str, name: &str, template: &str) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            match admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")) {
+                Ok(()) => break,
+                // The template's last builder connection is still closing.
+                Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) && started.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(error("create test database", &e)),
+            }
+        }
+        let mut warm = connect(&with_database(admin_url, name))?;
+        warm.batch_execute("SELECT version FROM refinery_schema_history LIMIT 1")
+            .map_err(|e| error("warm test database", &e))?;
+        Ok(())
+    }
+
+    impl TestDatabase {
+        pub(super) fn create(admin_url: &str) -> Result<Self> {
+            let name = pool(admin_url)?.take()?;
             let url = with_database(admin_url, &name);
             Ok(Self { admin_url: admin_url.to_owned(), name, url })
         }
 
         /// A database without coderlite's schema.
         pub(super) fn create_empty(admin_url: &str) -> Result<Self> {
-            let name = format!("coderlite_test_{}", uuid::Uuid::new_v4().simple());
+            let name = pool(admin_url)?.new_name();
             with_admin(admin_url, |admin| {
                 admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(|e| error("create test database", &e))
             })?;
@@ -554,10 +704,13 @@ mod pg {
         }
     }
 
+    /// Dropped in the background by the pool (a process that exits first leaves the drop to
+    /// the next one's sweep).
     impl Drop for TestDatabase {
         fn drop(&mut self) {
-            if let Err(e) = with_admin(&self.admin_url, |admin| drop_database(admin, &self.name)) {
-                eprintln!("warning: could not drop test database {}: {e}", self.name);
+            match pool(&self.admin_url) {
+                Ok(pool) => pool.drop_later(std::mem::take(&mut self.name)),
+                Err(e) => eprintln!("warning: could not drop test database {}: {e}", self.name),
             }
         }
     }

@@ -116,7 +116,13 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &(impl Target + ?Sized), extra: &[&str]) -> Self {
+        Self::start_with_env(db, extra, &[])
+    }
+
+    /// [`Server::start`] with environment variables set for the server.
+    pub fn start_with_env(db: &(impl Target + ?Sized), extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = coderlite(db)
+            .envs(env.iter().copied())
             .args(["--log-format", "json", "server"])
             .args(extra)
             .stdout(Stdio::null())

@@ -23,6 +23,7 @@
 //! every writer bumps would make concurrent writers collide). No TLS: the URL's `sslmode`
 //! must allow a plain connection.
 
+mod copy;
 mod errors;
 mod migrate;
 mod queries;
@@ -143,9 +144,10 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<PgConn, postgres::Error> {
         let mut client = self.inner.connect()?;
-        // UTC for anything computed in SQL; advisory lock waits bounded by the lock timeout.
+        // UTC for anything computed in SQL; advisory lock waits bounded by the lock timeout;
+        // no JIT: its compile time (hundreds of ms) dwarfs these queries' run time.
         client.batch_execute(&format!(
-            "SET TIME ZONE 'UTC'; SET lock_timeout = '{}ms'",
+            "SET TIME ZONE 'UTC'; SET jit = off; SET lock_timeout = '{}ms'",
             self.lock_timeout.as_millis().max(1)
         ))?;
         Ok(PgConn { client, statements: HashMap::new() })

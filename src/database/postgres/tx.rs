@@ -121,6 +121,11 @@ impl<'a> PgTx<'a> {
         conn.client.execute(&statement, params).map_err(|e| self.error(op, &e))
     }
 
+    /// This transaction as a lock holder: `replica/tx:name`, as on SQLite.
+    pub(crate) fn holder_name(&self) -> String {
+        format!("{}/tx:{}", self.inner.config.replica_id, self.opts.id)
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         self.inner.config.clock.now()
     }
@@ -144,15 +149,9 @@ impl<'a> PgTx<'a> {
             };
             // The COMMIT ends the implicit transaction a multi-statement query runs in, so
             // the BEGIN after it can still set the isolation level; the session lock stays.
-            // The holder's name (as on SQLite, replica/tx:name) goes in `application_name`
-            // for `locks` to show while the lock is held or awaited; RESET at the end
-            // restores the replica ID the connection started with.
-            let holder = format!("{}/tx:{}", self.inner.config.replica_id, self.opts.id);
             let batch = format!(
-                "SET application_name = {}; {lock}; COMMIT; {}; \
-                 SELECT holder, (extract(epoch FROM expires_at) * 1000000)::bigint \
+                "{lock}; COMMIT; {}; SELECT holder, (extract(epoch FROM expires_at) * 1000000)::bigint \
                  FROM locks WHERE lock_id = {n} AND kind = 'lease'",
-                quote_literal(&holder),
                 self.begin_statement()
             );
             let messages = {
@@ -233,10 +232,7 @@ impl<'a> PgTx<'a> {
         let retry = self.retry.get();
         let begun = self.begun.get();
         let locks: Vec<i64> = self.session_locks.borrow().iter().map(|l| l.as_i64()).collect();
-        let mut unlock: String = locks.iter().map(|n| format!("; SELECT pg_advisory_unlock({n})")).collect();
-        if !locks.is_empty() {
-            unlock.push_str("; RESET application_name");
-        }
+        let unlock: String = locks.iter().map(|n| format!("; SELECT pg_advisory_unlock({n})")).collect();
         let mut conn = self.conn.borrow_mut();
         let committing = res.is_ok() && contended.is_none() && !retry;
         let end = if !begun {
@@ -309,9 +305,4 @@ impl TxStore for PgTx<'_> {
     fn clock(&self) -> SharedClock {
         self.inner.config.clock.clone()
     }
-}
-
-/// `s` as a SQL string literal (for the few statements sent as simple queries).
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }

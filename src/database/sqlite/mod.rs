@@ -18,6 +18,7 @@
 //! transaction back and re-runs it after a back-off, because waiting inside the write
 //! transaction would block the lease holder's own writes.
 
+mod copy;
 mod errors;
 mod migrate;
 mod queries;

@@ -44,7 +44,12 @@ pub(crate) fn take_lease(conn: &mut PgConn, id: LockId, holder: &str, now: Times
         .map_err(map(op))?
         == 1;
     tx.commit().map_err(map(op))?;
-    if taken && let Some(previous) = previous {
+    // A live lease read before the insert was released meanwhile (a release takes no
+    // advisory lock): that is no takeover.
+    if taken
+        && let Some(previous) = previous
+        && previous.get::<_, Timestamp>(1) <= now
+    {
         let (previous_holder, expired_at): (String, Timestamp) = (previous.get(0), previous.get(1));
         tracing::warn!(
             lock_id = id.as_i64(),
@@ -90,7 +95,8 @@ fn lock_row(op: &'static str, r: &Row) -> Result<LockRow> {
 }
 
 /// Leases on record, and the advisory locks held or awaited now (from `pg_locks`, with the
-/// holder's `application_name`, i.e. its replica ID; "(waiting)" when not yet granted).
+/// holder's `application_name`, i.e. its replica ID; "(waiting)" when not yet granted). The
+/// calling transaction's own locks are named as on SQLite, `replica/tx:name`.
 /// Advisory locks of other databases on the cluster are left out.
 pub(crate) fn list_locks(tx: &PgTx<'_>) -> Result<Vec<LockRow>> {
     let op = "list locks";
@@ -99,7 +105,8 @@ pub(crate) fn list_locks(tx: &PgTx<'_>) -> Result<Vec<LockRow>> {
         "SELECT lock_id, holder, kind, acquired_at, expires_at FROM locks
          UNION ALL
          SELECT (l.classid::bigint << 32) | l.objid::bigint,
-                COALESCE(NULLIF(a.application_name, ''), 'pid ' || l.pid::text)
+                CASE WHEN l.pid = pg_backend_pid() THEN $1
+                     ELSE COALESCE(NULLIF(a.application_name, ''), 'pid ' || l.pid::text) END
                     || CASE WHEN l.granted THEN '' ELSE ' (waiting)' END,
                 'transaction', COALESCE(a.xact_start, a.backend_start, now()), NULL::timestamptz
          FROM pg_locks l
@@ -107,7 +114,7 @@ pub(crate) fn list_locks(tx: &PgTx<'_>) -> Result<Vec<LockRow>> {
          WHERE l.locktype = 'advisory' AND l.objsubid = 1
            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
          ORDER BY 1, 2",
-        &[],
+        &[&tx.holder_name()],
     )?;
     rows.iter().map(|r| lock_row(op, r)).collect()
 }
