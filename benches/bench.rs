@@ -423,21 +423,29 @@ fn testdb_creation(engine: &TestEngine) {
 
 /// PostgreSQL: the boundary flush path (as `lock_protected_upsert`) against a raw loop of
 /// `BEGIN; SELECT pg_advisory_xact_lock(9); upsert; COMMIT` at READ COMMITTED on plain
-/// connections, the same thread count, 2 s each, in the same run.
+/// connections, the same thread count, in the same run: five rounds of 1 s each, the two
+/// alternating, so drift of the machine or the server hits both alike.
 fn postgres_lock_upsert(engine: &TestEngine, threads: usize) {
     let db = TestDb::on(engine).unwrap();
-    let run_for = Duration::from_secs(2);
-    let ours = {
+    let Location::Postgres(url) = db.location() else { unreachable!("a PostgreSQL test database") };
+    let round = Duration::from_secs(1);
+    let stores: Vec<AnyStore> = (0..threads).map(|t| db.open_another(&format!("bench-{t}")).unwrap()).collect();
+    let mut clients: Vec<Option<postgres::Client>> =
+        (0..threads).map(|_| Some(postgres::Client::connect(&url, postgres::NoTls).unwrap())).collect();
+    let (mut ours, mut raw) = ((0u64, 0.0f64), (0u64, 0.0f64));
+    for _ in 0..5 {
         let started = Instant::now();
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let store = db.open_another(&format!("bench-{t}")).unwrap();
+        let workers: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(t, store)| {
+                let store = store.clone();
                 thread::spawn(move || {
                     let replica_id = format!("bench-{t}");
                     let tracker = Tracker::new();
                     let (workspace, user) = (Uuid::new_v4(), Uuid::new_v4());
                     let mut n: u64 = 0;
-                    while started.elapsed() < run_for {
+                    while started.elapsed() < round {
                         tracker.track(workspace, user, 1, 0);
                         tracker.flush(&store, &replica_id).unwrap();
                         n += 1;
@@ -446,15 +454,15 @@ fn postgres_lock_upsert(engine: &TestEngine, threads: usize) {
                 })
             })
             .collect();
-        let total: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
-        total as f64 / started.elapsed().as_secs_f64()
-    };
-    let Location::Postgres(url) = db.location() else { unreachable!("a PostgreSQL test database") };
-    let raw = {
+        ours.0 += workers.into_iter().map(|w| w.join().unwrap()).sum::<u64>();
+        ours.1 += started.elapsed().as_secs_f64();
+
         let started = Instant::now();
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let workers: Vec<_> = clients
+            .iter_mut()
+            .enumerate()
+            .map(|(t, slot)| {
+                let mut client = slot.take().unwrap();
                 thread::spawn(move || {
                     let replica_id = format!("raw-{t}");
                     let lock = client.prepare("SELECT pg_advisory_xact_lock(9)").unwrap();
@@ -471,20 +479,25 @@ fn postgres_lock_upsert(engine: &TestEngine, threads: usize) {
                         )
                         .unwrap();
                     let mut n: u64 = 0;
-                    while started.elapsed() < run_for {
+                    while started.elapsed() < round {
                         let mut tx = client.transaction().unwrap();
                         tx.execute(&lock, &[]).unwrap();
                         tx.execute(&upsert, &[&replica_id]).unwrap();
                         tx.commit().unwrap();
                         n += 1;
                     }
-                    n
+                    (n, client)
                 })
             })
             .collect();
-        let total: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
-        total as f64 / started.elapsed().as_secs_f64()
-    };
+        for (slot, worker) in clients.iter_mut().zip(workers) {
+            let (n, client) = worker.join().unwrap();
+            raw.0 += n;
+            *slot = Some(client);
+        }
+        raw.1 += started.elapsed().as_secs_f64();
+    }
+    let (ours, raw) = (ours.0 as f64 / ours.1, raw.0 as f64 / raw.1);
     emit(json!({
         "figure": "lock_protected_boundary_upsert",
         "engine": "postgres",

@@ -117,6 +117,10 @@ impl PgConfig {
 pub(crate) struct PgConn {
     pub(crate) client: Client,
     statements: HashMap<String, Statement>,
+    /// Whether this session has the `coderlite_*` prepared statements of transaction locks
+    /// (see `tx.rs`), prepared on first use: they name the `locks` table, which a
+    /// connection opened before migration does not have yet.
+    pub(crate) lock_statements_prepared: bool,
 }
 
 impl PgConn {
@@ -150,7 +154,7 @@ impl r2d2::ManageConnection for Manager {
             "SET TIME ZONE 'UTC'; SET jit = off; SET lock_timeout = '{}ms'",
             self.lock_timeout.as_millis().max(1)
         ))?;
-        Ok(PgConn { client, statements: HashMap::new() })
+        Ok(PgConn { client, statements: HashMap::new(), lock_statements_prepared: false })
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), postgres::Error> {

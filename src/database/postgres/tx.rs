@@ -130,6 +130,26 @@ impl<'a> PgTx<'a> {
         self.inner.config.clock.now()
     }
 
+    /// Prepares the session statements of transaction locks on this connection, once.
+    fn prepare_lock_statements(&self, op: &'static str) -> Result<()> {
+        let mut conn = self.conn.borrow_mut();
+        if conn.lock_statements_prepared {
+            return Ok(());
+        }
+        conn.client
+            .batch_execute(
+                "PREPARE coderlite_lock(bigint) AS SELECT pg_advisory_lock($1);
+                 PREPARE coderlite_try_lock(bigint) AS SELECT pg_try_advisory_lock($1);
+                 PREPARE coderlite_unlock(bigint) AS SELECT pg_advisory_unlock($1);
+                 PREPARE coderlite_lease(bigint) AS
+                     SELECT holder, (extract(epoch FROM expires_at) * 1000000)::bigint
+                     FROM locks WHERE lock_id = $1 AND kind = 'lease'",
+            )
+            .map_err(|e| self.error(op, &e))?;
+        conn.lock_statements_prepared = true;
+        Ok(())
+    }
+
     /// Takes transaction lock `id`; `Ok(false)` when `wait` is off and it is taken elsewhere.
     /// First in the transaction: a session lock, then the lease check and `BEGIN`, in one
     /// round trip. Later: a transaction advisory lock and a lease check.
@@ -142,18 +162,14 @@ impl<'a> PgTx<'a> {
         }
         let n = id.as_i64();
         let lease = if !self.begun.get() {
-            let lock = if wait {
-                format!("SELECT pg_advisory_lock({n})")
-            } else {
-                format!("SELECT pg_try_advisory_lock({n})")
-            };
+            let lock = if wait { "coderlite_lock" } else { "coderlite_try_lock" };
             // The COMMIT ends the implicit transaction a multi-statement query runs in, so
             // the BEGIN after it can still set the isolation level; the session lock stays.
-            let batch = format!(
-                "{lock}; COMMIT; {}; SELECT holder, (extract(epoch FROM expires_at) * 1000000)::bigint \
-                 FROM locks WHERE lock_id = {n} AND kind = 'lease'",
-                self.begin_statement()
-            );
+            // Server-side prepared statements: a simple query can run them without parsing
+            // and planning them again on every transaction.
+            let batch =
+                format!("EXECUTE {lock}({n}); COMMIT; {}; EXECUTE coderlite_lease({n})", self.begin_statement());
+            self.prepare_lock_statements(op)?;
             let messages = {
                 let mut conn = self.conn.borrow_mut();
                 conn.client.simple_query(&batch).map_err(|e| self.lock_error(id, op, &e))?
@@ -232,7 +248,7 @@ impl<'a> PgTx<'a> {
         let retry = self.retry.get();
         let begun = self.begun.get();
         let locks: Vec<i64> = self.session_locks.borrow().iter().map(|l| l.as_i64()).collect();
-        let unlock: String = locks.iter().map(|n| format!("; SELECT pg_advisory_unlock({n})")).collect();
+        let unlock: String = locks.iter().map(|n| format!("; EXECUTE coderlite_unlock({n})")).collect();
         let mut conn = self.conn.borrow_mut();
         let committing = res.is_ok() && contended.is_none() && !retry;
         let end = if !begun {
