@@ -3,6 +3,7 @@
 //! Everything here is usable without the CLI. See `ARCHITECTURE.md` for the code map.
 
 pub mod aiproviders;
+pub mod api;
 pub mod boundaryusage;
 pub mod clock;
 pub mod cron;

@@ -108,6 +108,9 @@ fn populated_sqlite() -> EmptyDb {
     store
         .insert_notification_message(&id, "hard-limited", PREBUILDS_SYSTEM_USER_ID, &payload, RealClock.now())
         .unwrap();
+    // An API token: a secret hash (bytes) that must survive the trip.
+    let out = coderlite(&db).args(["tokens", "create", "--user", "admin"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     db
 }
 

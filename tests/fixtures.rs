@@ -62,7 +62,9 @@ contract_tests! {
                 .unwrap(),
         };
         assert_eq!(span_micros, 7 * 24 * 3600 * 1_000_000, "a week of agent stats");
-        assert_eq!(db.store.get_active_user_count(false).unwrap(), 3);
+        assert_eq!(db.store.get_active_user_count(false).unwrap(), 4);
+        let admin = db.store.get_user_by_username("admin").unwrap();
+        assert_eq!(admin.rbac_roles, ["owner"], "the demo has an owner");
 
         // The preset's parameters were recorded on the workspace's build.
         let dev =

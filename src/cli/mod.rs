@@ -16,6 +16,7 @@ mod server;
 mod setup;
 mod telemetry;
 mod templates;
+mod tokens;
 mod users;
 
 use std::fmt;
@@ -117,6 +118,11 @@ pub enum Command {
     Templates {
         #[command(subcommand)]
         command: templates::TemplatesCommand,
+    },
+    /// API tokens for the HTTP API (create, list, revoke).
+    Tokens {
+        #[command(subcommand)]
+        command: tokens::TokensCommand,
     },
     /// Users and license seats.
     Users {
@@ -254,6 +260,7 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
             telemetry::run(&ctx, command, &args::Sources::of(matches, &["telemetry", "collect"]))
         }
         Command::Users { command } => users::run(&ctx, command),
+        Command::Tokens { command } => tokens::run(&ctx, command),
         Command::Templates { command } => templates::run(&ctx, command),
         Command::Providers { command } => providers::run(&ctx, command),
         Command::Prebuilds { command } => prebuilds::run(&ctx, command),

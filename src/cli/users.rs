@@ -1,4 +1,4 @@
-//! `users list [--include-system]` and `users seats`.
+//! `users list [--include-system]` (with site roles) and `users seats`.
 
 use clap::Subcommand;
 use coderlite::database::models::GetUsersParams;
@@ -32,6 +32,8 @@ struct UserOutput {
     email: String,
     status: &'static str,
     is_system: bool,
+    /// Site roles (`owner`, `template-admin`, `user-admin`, `auditor`).
+    roles: Vec<String>,
 }
 
 /// `users seats -o json`.
@@ -54,6 +56,7 @@ pub fn run(ctx: &GlobalArgs, command: UsersCommand) -> Result<(), CliError> {
                     email: u.email,
                     status: u.status.as_str(),
                     is_system: u.is_system,
+                    roles: u.rbac_roles,
                 })
                 .collect();
             match ctx.output {
@@ -68,11 +71,12 @@ pub fn run(ctx: &GlobalArgs, command: UsersCommand) -> Result<(), CliError> {
                                 u.email.clone(),
                                 u.status.to_owned(),
                                 kind.to_owned(),
+                                u.roles.join(","),
                                 u.id.clone(),
                             ]
                         })
                         .collect();
-                    print_table(&["USERNAME", "EMAIL", "STATUS", "KIND", "ID"], &rows);
+                    print_table(&["USERNAME", "EMAIL", "STATUS", "KIND", "ROLES", "ID"], &rows);
                     Ok(())
                 }
             }

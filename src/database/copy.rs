@@ -21,6 +21,7 @@ pub const COPIED_TABLES: &[&str] = &[
     "site_configs",
     "organizations",
     "users",
+    "api_keys",
     "organization_members",
     "groups",
     "group_members",
@@ -80,6 +81,7 @@ pub enum CopyValue {
     Uuid(Uuid),
     Time(Timestamp),
     Json(serde_json::Value),
+    Bytes(Vec<u8>),
 }
 
 impl CopyValue {
@@ -100,6 +102,7 @@ impl CopyValue {
             (Time(a), Time(b)) => a == b,
             (Time(a), Int(b)) | (Int(b), Time(a)) => crate::clock::to_micros(*a) == *b,
             (Json(a), Json(b)) => a == b,
+            (Bytes(a), Bytes(b)) => a == b,
             (Json(a), Text(b)) | (Text(b), Json(a)) => {
                 serde_json::from_str::<serde_json::Value>(b).is_ok_and(|b| *a == b)
             }

@@ -138,6 +138,21 @@ store_domain! {
         /// The non-deleted user named `username`; `NotFound` when absent.
         read fn get_user_by_username(&self, username: &str) -> Result<User>;
 
+        /// The non-deleted user with `email` (case-insensitive); `NotFound` when absent.
+        read fn get_user_by_email(&self, email: &str) -> Result<User>;
+
+        /// The users with these ids (deleted or not), in no particular order.
+        read fn get_users_by_ids(&self, ids: &[String]) -> Result<Vec<User>>;
+
+        /// The user's password hash (a PHC string; `""` when the user has no password).
+        read fn get_user_hashed_password(&self, id: &str) -> Result<String>;
+
+        /// Sets the user's password hash; system users are refused (`SystemUser`).
+        write fn update_user_hashed_password(&self, id: &str, hashed_password: &str, updated_at: Timestamp) -> Result<()>;
+
+        /// Replaces the user's site roles; system users are refused (`SystemUser`).
+        write fn update_user_roles(&self, id: &str, roles: &[String], updated_at: Timestamp) -> Result<User>;
+
         /// Non-deleted users by username, filtered by `params` (system users only with `include_system`).
         read fn get_users(&self, params: &GetUsersParams<'_>) -> Result<Vec<User>>;
 
@@ -174,6 +189,12 @@ store_domain! {
         /// The group with `id`, if any.
         read fn get_group_by_id(&self, id: &str) -> Result<Option<Group>>;
 
+        /// The groups of an organization (its Everyone group included), by name.
+        read fn get_groups_by_organization_id(&self, organization_id: &str) -> Result<Vec<Group>>;
+
+        /// Every expanded group member of an organization's groups, by group then username.
+        read fn get_group_members_by_organization_id(&self, organization_id: &str, include_system: bool) -> Result<Vec<GroupMember>>;
+
         /// Adds an explicit group member; a duplicate is `UniqueViolation { group_members_pkey }`.
         write fn insert_group_member(&self, group_id: &str, user_id: &str) -> Result<()>;
 
@@ -199,6 +220,9 @@ store_domain! {
 
         /// The job with `id`; `NotFound` when absent.
         read fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob>;
+
+        /// The provisioner jobs with these ids, in no particular order.
+        read fn get_provisioner_jobs_by_ids(&self, ids: &[String]) -> Result<Vec<ProvisionerJob>>;
 
         /// Inserts a template (its active version may be inserted later in the same transaction).
         write fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template>;
@@ -227,6 +251,9 @@ store_domain! {
 
         /// The version with `id`; `NotFound` when absent.
         read fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion>;
+
+        /// The template versions with these ids, in no particular order.
+        read fn get_template_versions_by_ids(&self, ids: &[String]) -> Result<Vec<TemplateVersion>>;
 
         /// A template's versions, oldest first.
         read fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>>;
@@ -268,6 +295,26 @@ store_domain! {
 
         /// The workspace with `id`, deleted or not; `NotFound` when absent.
         read fn get_workspace_by_id(&self, id: &str) -> Result<Workspace>;
+
+        /// One page of the non-deleted workspaces `params` selects, running ones first, then by
+        /// owner username and name (upstream's order), with the number of all matches (0 when
+        /// the page is empty, as upstream's window count).
+        read fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)>;
+
+        /// The workspaces with these ids (deleted or not), in no particular order.
+        read fn get_workspaces_by_ids(&self, ids: &[String]) -> Result<Vec<Workspace>>;
+
+        /// The latest build of each of these workspaces (none for a workspace without builds).
+        read fn get_latest_workspace_builds(&self, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>>;
+
+        /// The build with `id`; `NotFound` when absent.
+        read fn get_workspace_build_by_id(&self, id: &str) -> Result<WorkspaceBuild>;
+
+        /// The resources of these provisioner jobs, in no particular order.
+        read fn get_workspace_resources_by_job_ids(&self, job_ids: &[String]) -> Result<Vec<WorkspaceResource>>;
+
+        /// The agents of these resources, in no particular order.
+        read fn get_workspace_agents_by_resource_ids(&self, resource_ids: &[String]) -> Result<Vec<WorkspaceAgent>>;
 
         /// The non-deleted workspace of `owner_id` named `name` (case-insensitive, as the unique
         /// index); `NotFound` when absent.
@@ -439,5 +486,29 @@ store_domain! {
 
         /// The build of a job: (build id, workspace id, transition, the version's fail_builds).
         read fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>;
+    }
+}
+
+store_domain! {
+    /// API keys of the HTTP API (SPEC §16): session keys and named tokens.
+    pub trait ApiKeyStore {
+        /// Inserts a key; a second token of one user with one name is
+        /// `UniqueViolation { idx_api_key_name }`.
+        write fn insert_api_key(&self, params: &InsertApiKey<'_>) -> Result<ApiKey>;
+
+        /// The key with `id`, if any.
+        read fn get_api_key_by_id(&self, id: &str) -> Result<Option<ApiKey>>;
+
+        /// The user's token (login type `token`) named `name`, if any.
+        read fn get_api_key_by_name(&self, user_id: &str, name: &str) -> Result<Option<ApiKey>>;
+
+        /// Keys of `login_type` (of one user, or of all), newest first.
+        read fn list_api_keys(&self, user_id: Option<&str>, login_type: LoginType) -> Result<Vec<ApiKey>>;
+
+        /// Records a use of the key: `last_used`, and the expiry a sliding session moves.
+        write fn update_api_key_usage(&self, id: &str, last_used: Timestamp, expires_at: Timestamp) -> Result<()>;
+
+        /// Deletes the key; false when there was none.
+        write fn delete_api_key(&self, id: &str) -> Result<bool>;
     }
 }

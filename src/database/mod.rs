@@ -32,6 +32,7 @@ pub use crate::database::any::Engine;
 pub use crate::database::any::Location;
 pub use crate::database::any::OpenConfig;
 pub use crate::database::domains::AiProviderStore;
+pub use crate::database::domains::ApiKeyStore;
 pub use crate::database::domains::BoundaryUsageStore;
 pub use crate::database::domains::IdentityStore;
 pub use crate::database::domains::PooledStore;
@@ -51,6 +52,7 @@ pub use crate::database::lock::gen_lock_id;
 /// scope, while on `&dyn Store` the combined trait suffices.
 pub mod prelude {
     pub use crate::database::AiProviderStore;
+    pub use crate::database::ApiKeyStore;
     pub use crate::database::BoundaryUsageStore;
     pub use crate::database::IdentityStore;
     pub use crate::database::PrebuildsStore;
@@ -126,6 +128,7 @@ pub trait TxStore {
 pub trait Store:
     TxStore
     + SystemStore
+    + ApiKeyStore
     + BoundaryUsageStore
     + IdentityStore
     + TemplateStore
@@ -141,6 +144,7 @@ impl<T> Store for T where
     T: ?Sized
         + TxStore
         + SystemStore
+        + ApiKeyStore
         + BoundaryUsageStore
         + IdentityStore
         + TemplateStore

@@ -176,6 +176,9 @@ pub struct User {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_seen_at: Timestamp,
+    /// Site roles (`owner`, `template-admin`, `user-admin`, `auditor`); `member` is implicit.
+    pub rbac_roles: Vec<String>,
+    pub avatar_url: String,
 }
 
 /// Parameters of `insert_user` (never a system user: those come from migrations).
@@ -576,6 +579,17 @@ pub struct InsertWorkspaceAgent<'a> {
     pub parent_id: Option<&'a str>,
 }
 
+/// A row of `workspace_resources`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceResource {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub job_id: String,
+    pub transition: WorkspaceTransition,
+    pub resource_type: String,
+    pub name: String,
+}
+
 /// A row of `workspace_agents`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkspaceAgent {
@@ -854,4 +868,52 @@ pub struct ClaimPrebuild<'a> {
     pub autostart_schedule: Option<&'a str>,
     pub next_start_at: Option<Timestamp>,
     pub ttl_ms: Option<i64>,
+}
+
+/// A row of `api_keys`: the key's id in clear, a SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub hashed_secret: Vec<u8>,
+    pub user_id: String,
+    pub last_used: Timestamp,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub login_type: LoginType,
+    pub lifetime_seconds: i64,
+    pub token_name: String,
+    pub scope: String,
+}
+
+/// Parameters of `insert_api_key`.
+#[derive(Debug, Clone)]
+pub struct InsertApiKey<'a> {
+    pub id: &'a str,
+    pub hashed_secret: &'a [u8],
+    pub user_id: &'a str,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub login_type: LoginType,
+    pub lifetime_seconds: i64,
+    pub token_name: &'a str,
+}
+
+/// The filters of a workspace listing (upstream's `GetWorkspaces`): each `Some` narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspacePageParams<'a> {
+    pub owner_id: Option<&'a str>,
+    /// Exact, case-insensitive.
+    pub template_name: Option<&'a str>,
+    /// Substring, case-insensitive.
+    pub name_contains: Option<&'a str>,
+    pub ids: Option<&'a [String]>,
+    /// The latest build's job status, and its transition when the status filter names one.
+    pub job_status: Option<JobStatus>,
+    pub transition: Option<WorkspaceTransition>,
+    /// Only workspaces of this owner are visible to the caller (a member's view).
+    pub visible_owner_id: Option<&'a str>,
+    pub offset: u32,
+    /// 0 means no limit.
+    pub limit: u32,
 }

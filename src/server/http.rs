@@ -1,21 +1,28 @@
-//! The optional HTTP endpoint (`--http-address`): `/healthz` and `/metrics`.
+//! The HTTP endpoint (`--http-address`): `/healthz` and `/metrics` (unauthenticated), and
+//! upstream's `/api/v2` (see [`crate::api`]).
 //!
-//! tiny_http serves it: a small, synchronous server with few dependencies and no async
-//! runtime. Two read-only endpoints polled by a probe and a scraper need nothing more, and
-//! the rest of the server is plain threads too.
+//! axum on a small tokio runtime of its own (two workers; store calls go to its blocking
+//! pool), so the rest of the server stays plain threads. Request bodies are limited to 1 MiB,
+//! each request to 30 s; `stop` shuts down gracefully, letting requests in flight finish.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
+use std::time::Duration;
 use std::time::Instant;
 
-use tiny_http::Header;
-use tiny_http::Method;
-use tiny_http::Request;
-use tiny_http::Response;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use axum::routing::get;
+use tokio::sync::oneshot;
 
+use crate::api::ApiConfig;
 use crate::database::SharedStore;
 use crate::prebuilds::metrics::collect_metrics;
 use crate::prebuilds::reconciler::ReconcilerConfig;
@@ -27,22 +34,33 @@ pub struct HttpState {
     started: Instant,
     replica_id: String,
     reconciler: ReconcilerConfig,
+    pub(crate) api: ApiConfig,
     ready: OnceLock<Ready>,
 }
 
-struct Ready {
-    store: SharedStore,
+pub(crate) struct Ready {
+    pub(crate) store: SharedStore,
     schema_version: i64,
 }
 
 impl HttpState {
     pub fn new(replica_id: String, reconciler: ReconcilerConfig) -> Self {
-        Self { started: Instant::now(), replica_id, reconciler, ready: OnceLock::new() }
+        Self::with_api(replica_id, reconciler, ApiConfig::default())
     }
 
-    /// Startup is done: `/healthz` answers 200 and `/metrics` reads `store` from now on.
+    /// With the API's settings (token lifetimes).
+    pub fn with_api(replica_id: String, reconciler: ReconcilerConfig, api: ApiConfig) -> Self {
+        Self { started: Instant::now(), replica_id, reconciler, api, ready: OnceLock::new() }
+    }
+
+    /// Startup is done: `/healthz` answers 200, `/metrics` and the API read `store` from now on.
     pub fn mark_ready(&self, store: SharedStore, schema_version: i64) {
         let _ = self.ready.set(Ready { store, schema_version });
+    }
+
+    /// The store, once startup is done.
+    pub(crate) fn store(&self) -> Option<&SharedStore> {
+        self.ready.get().map(|r| &r.store)
     }
 
     fn healthz(&self) -> (u16, String) {
@@ -82,25 +100,39 @@ impl HttpState {
 
 /// The running endpoint; [`HttpServer::stop`] (or drop) stops it and joins its thread.
 pub struct HttpServer {
-    server: Arc<tiny_http::Server>,
     local_addr: Option<SocketAddr>,
+    shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl HttpServer {
     /// Binds `addr` (`host:port`; port 0 picks a free one) and serves on a thread.
     pub fn bind(addr: &str, state: Arc<HttpState>) -> io::Result<Self> {
-        let server = Arc::new(tiny_http::Server::http(addr).map_err(io::Error::other)?);
-        let local_addr = server.server_addr().to_ip();
-        let thread = {
-            let server = server.clone();
-            std::thread::Builder::new().name("http".to_owned()).spawn(move || {
-                for request in server.incoming_requests() {
-                    respond(&state, request);
-                }
-            })?
-        };
-        Ok(Self { server, local_addr, thread: Some(thread) })
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(32)
+            .thread_name("http")
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
+        let local_addr = listener.local_addr().ok();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let app = router(state);
+        let thread = std::thread::Builder::new().name("http".to_owned()).spawn(move || {
+            let served = runtime.block_on(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+            });
+            if let Err(error) = served {
+                tracing::error!(%error, "http server stopped");
+            }
+            runtime.shutdown_timeout(Duration::from_secs(5));
+        })?;
+        Ok(Self { local_addr, shutdown: Some(shutdown), thread: Some(thread) })
     }
 
     /// The bound address.
@@ -113,7 +145,9 @@ impl HttpServer {
     }
 
     fn shut(&mut self) {
-        self.server.unblock();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -126,23 +160,29 @@ impl Drop for HttpServer {
     }
 }
 
-fn respond(state: &HttpState, request: Request) {
-    let path = request.url().split('?').next().unwrap_or_default().to_owned();
-    let (status, body, content_type) = match (request.method(), path.as_str()) {
-        (Method::Get, "/healthz") => {
-            let (status, body) = state.healthz();
-            (status, body, "application/json")
-        }
-        (Method::Get, "/metrics") => {
-            let (status, body) = state.metrics();
-            (status, body, "text/plain; version=0.0.4")
-        }
-        (_, "/healthz" | "/metrics") => (405, "method not allowed\n".to_owned(), "text/plain"),
-        _ => (404, "not found\n".to_owned(), "text/plain"),
-    };
-    let header = Header::from_bytes("Content-Type", content_type).expect("static header is valid");
-    let response = Response::from_string(body).with_status_code(status).with_header(header);
-    if let Err(error) = request.respond(response) {
-        tracing::debug!(%error, path, "write http response");
-    }
+fn router(state: Arc<HttpState>) -> Router {
+    crate::api::with_layers(
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .nest("/api/v2", crate::api::routes())
+            .with_state(state),
+    )
+}
+
+async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+    let (status, body) = state.healthz();
+    text(status, body, "application/json")
+}
+
+async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    // Reads the store: off the async workers.
+    let answer = tokio::task::spawn_blocking(move || state.metrics()).await;
+    let (status, body) = answer.unwrap_or_else(|_| (500, String::new()));
+    text(status, body, "text/plain; version=0.0.4")
+}
+
+fn text(status: u16, body: String, content_type: &'static str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }

@@ -209,6 +209,11 @@ pub struct UserJson {
     #[serde(default)]
     pub organizations: Vec<String>,
     pub last_seen_at: Option<String>,
+    /// Site roles: `owner`, `template-admin`, `user-admin`, `auditor`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// A password for `POST /api/v2/users/login`; stored hashed.
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -554,6 +559,21 @@ impl Loader<'_> {
         for (j, org) in u.organizations.iter().enumerate() {
             let id = self.org_id(|| format!("users[{i}].organizations[{j}]"), Some(org))?;
             builder = builder.org(&at(loc, self.tx.get_organization_by_id(&id))?);
+        }
+        for (j, role) in u.roles.iter().enumerate() {
+            if !crate::api::rbac::is_assignable(role) {
+                return Err((
+                    format!("users[{i}].roles[{j}]"),
+                    format!("unknown site role {role:?} (owner, template-admin, user-admin, auditor)"),
+                ));
+            }
+        }
+        builder = builder.roles(&u.roles);
+        if let Some(password) = &u.password {
+            if password.is_empty() {
+                return Err((format!("users[{i}].password"), "a password must not be empty".to_owned()));
+            }
+            builder = builder.password(password);
         }
         at(loc, builder.build())?;
         self.summary.users += 1;

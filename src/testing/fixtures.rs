@@ -97,6 +97,8 @@ pub fn user(store: &dyn Store) -> UserBuilder<'_> {
         status: UserStatus::Active,
         orgs: Vec::new(),
         last_seen_at: None,
+        roles: Vec::new(),
+        password: None,
     }
 }
 
@@ -108,6 +110,8 @@ pub struct UserBuilder<'a> {
     status: UserStatus,
     orgs: Vec<String>,
     last_seen_at: Option<Timestamp>,
+    roles: Vec<String>,
+    password: Option<String>,
 }
 
 impl UserBuilder<'_> {
@@ -142,10 +146,24 @@ impl UserBuilder<'_> {
         self
     }
 
+    /// Site roles (`owner`, `template-admin`, `user-admin`, `auditor`).
+    pub fn roles(mut self, roles: &[String]) -> Self {
+        self.roles = roles.to_vec();
+        self
+    }
+
+    /// A password for the API's login (stored hashed).
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.to_owned());
+        self
+    }
+
     pub fn build(self) -> Result<User> {
         let username = self.username.unwrap_or_else(|| format!("user-{}", suffix()));
         let email = self.email.unwrap_or_else(|| format!("{username}@example.com"));
         let now = self.store.clock().now();
+        // Hashed before the transaction: Argon2 takes its time, a write transaction should not.
+        let hashed = self.password.as_deref().map(crate::api::auth::hash_password);
         in_tx(self.store, TxOptions::write("fixture user"), |tx| {
             let user = tx.insert_user(&InsertUser {
                 id: &new_id(),
@@ -161,7 +179,10 @@ impl UserBuilder<'_> {
             for org in &orgs {
                 tx.insert_organization_member(org, &user.id, &["organization-member"], now)?;
             }
-            Ok(user)
+            if let Some(password) = &hashed {
+                tx.update_user_hashed_password(&user.id, password, now)?;
+            }
+            if self.roles.is_empty() { Ok(user) } else { tx.update_user_roles(&user.id, &self.roles, now) }
         })
     }
 }

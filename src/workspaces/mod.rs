@@ -3,4 +3,5 @@
 //! claim, and by whatever creates or builds workspaces for users.
 
 pub mod builds;
+pub mod create;
 pub mod schedule;

@@ -116,6 +116,8 @@ fn from_pg(row: &Row, i: usize) -> Result<CopyValue> {
         row.try_get::<_, Option<serde_json::Value>>(i).map_err(bad)?.map(CopyValue::Json)
     } else if *ty == Type::TEXT || *ty == Type::VARCHAR {
         row.try_get::<_, Option<String>>(i).map_err(bad)?.map(CopyValue::Text)
+    } else if *ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(i).map_err(bad)?.map(CopyValue::Bytes)
     } else {
         return Err(Error::InvalidValue { op, column: "column", message: format!("unsupported column type {ty}") });
     };
@@ -180,6 +182,12 @@ fn to_pg(v: &CopyValue, ty: &Type, table: &str, column: &str) -> Result<Box<dyn 
             CopyValue::Text(t) => Some(t.clone()),
             CopyValue::Uuid(u) => Some(u.to_string()),
             CopyValue::Json(j) => Some(j.to_string()),
+            _ if null => None,
+            _ => return Err(mismatch()),
+        })
+    } else if *ty == Type::BYTEA {
+        Box::new(match v {
+            CopyValue::Bytes(b) => Some(b.clone()),
             _ if null => None,
             _ => return Err(mismatch()),
         })

@@ -79,9 +79,7 @@ fn from_sqlite(v: ValueRef<'_>) -> Result<CopyValue> {
         ValueRef::Integer(i) => CopyValue::Int(i),
         ValueRef::Real(f) => CopyValue::Float(f),
         ValueRef::Text(t) => CopyValue::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(_) => {
-            return Err(Error::InvalidValue { op: "copy", column: "column", message: "unexpected blob".into() });
-        }
+        ValueRef::Blob(b) => CopyValue::Bytes(b.to_vec()),
     })
 }
 
@@ -95,6 +93,7 @@ fn to_sqlite(v: &CopyValue) -> Value {
         CopyValue::Uuid(u) => Value::Text(u.to_string()),
         CopyValue::Time(t) => Value::Integer(crate::clock::to_micros(*t)),
         CopyValue::Json(j) => Value::Text(j.to_string()),
+        CopyValue::Bytes(b) => Value::Blob(b.clone()),
     }
 }
 

@@ -22,6 +22,7 @@ use crate::database::postgres::queries::get;
 use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
 use crate::database::postgres::queries::id;
+use crate::database::postgres::queries::ids;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::queries::opt_id;
 use crate::database::postgres::tx::PgTx;
@@ -40,8 +41,8 @@ fn organization(op: &'static str, r: &Row) -> Result<Organization> {
     })
 }
 
-const USER_COLUMNS: &str =
-    "id, email, username, name, status, login_type, is_system, deleted, created_at, updated_at, last_seen_at";
+const USER_COLUMNS: &str = "id, email, username, name, status, login_type, is_system, deleted, created_at, \
+     updated_at, last_seen_at, rbac_roles, avatar_url";
 
 fn user(op: &'static str, r: &Row) -> Result<User> {
     Ok(User {
@@ -56,6 +57,12 @@ fn user(op: &'static str, r: &Row) -> Result<User> {
         created_at: get(op, r, 8)?,
         updated_at: get(op, r, 9)?,
         last_seen_at: get(op, r, 10)?,
+        rbac_roles: serde_json::from_value(get::<serde_json::Value>(op, r, 11)?).map_err(|e| Error::InvalidValue {
+            op,
+            column: "users.rbac_roles",
+            message: e.to_string(),
+        })?,
+        avatar_url: get(op, r, 12)?,
     })
 }
 
@@ -166,6 +173,60 @@ pub(crate) fn get_user_by_username(tx: &PgTx<'_>, username: &str) -> Result<User
         op,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1) AND NOT deleted"),
         &[&username],
+    )?;
+    user(op, &row)
+}
+
+pub(crate) fn get_user_by_email(tx: &PgTx<'_>, email: &str) -> Result<User> {
+    let op = "get user by email";
+    let row = tx.query_one(
+        op,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1) AND NOT deleted"),
+        &[&email],
+    )?;
+    user(op, &row)
+}
+
+pub(crate) fn get_users_by_ids(tx: &PgTx<'_>, user_ids: &[String]) -> Result<Vec<User>> {
+    let op = "get users by ids";
+    let rows = tx.query(op, &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1)"), &[&ids(user_ids)])?;
+    rows.iter().map(|r| user(op, r)).collect()
+}
+
+pub(crate) fn get_user_hashed_password(tx: &PgTx<'_>, user_id: &str) -> Result<String> {
+    let op = "get user hashed password";
+    get(op, &tx.query_one(op, "SELECT hashed_password FROM users WHERE id = $1", &[&id(user_id)])?, 0)
+}
+
+pub(crate) fn update_user_hashed_password(
+    tx: &PgTx<'_>,
+    user_id: &str,
+    hashed_password: &str,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update user hashed password";
+    ensure_not_system(tx, op, user_id)?;
+    let n = tx.execute(
+        op,
+        "UPDATE users SET hashed_password = $2, updated_at = $3 WHERE id = $1 AND NOT is_system",
+        &[&id(user_id), &hashed_password, &updated_at],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_user_roles(tx: &PgTx<'_>, user_id: &str, roles: &[String], updated_at: Timestamp) -> Result<User> {
+    let op = "update user roles";
+    ensure_not_system(tx, op, user_id)?;
+    let roles = serde_json::json!(roles);
+    let row = tx.query_one(
+        op,
+        &format!(
+            "UPDATE users SET rbac_roles = $2, updated_at = $3 WHERE id = $1 AND NOT is_system RETURNING {USER_COLUMNS}"
+        ),
+        &[&id(user_id), &roles, &updated_at],
     )?;
     user(op, &row)
 }
@@ -379,6 +440,34 @@ pub(crate) fn get_group_by_id(tx: &PgTx<'_>, group_id: &str) -> Result<Option<Gr
         .transpose()
 }
 
+pub(crate) fn get_groups_by_organization_id(tx: &PgTx<'_>, organization_id: &str) -> Result<Vec<Group>> {
+    let op = "get groups by organization id";
+    let rows = tx.query(
+        op,
+        &format!("SELECT {GROUP_COLUMNS} FROM groups WHERE organization_id = $1 ORDER BY name"),
+        &[&id(organization_id)],
+    )?;
+    rows.iter().map(|r| group(op, r)).collect()
+}
+
+pub(crate) fn get_group_members_by_organization_id(
+    tx: &PgTx<'_>,
+    organization_id: &str,
+    include_system: bool,
+) -> Result<Vec<GroupMember>> {
+    let op = "get group members by organization id";
+    let rows = tx.query(
+        op,
+        &format!(
+            "SELECT {GROUP_MEMBER_COLUMNS} FROM group_members_expanded
+             WHERE organization_id = $1 AND ($2 OR NOT user_is_system)
+             ORDER BY group_id, user_username"
+        ),
+        &[&id(organization_id), &include_system],
+    )?;
+    rows.iter().map(|r| group_member(op, r)).collect()
+}
+
 pub(crate) fn insert_group_member(tx: &PgTx<'_>, group_id: &str, user_id: &str) -> Result<()> {
     let op = "insert group member";
     tx.execute(
@@ -458,6 +547,11 @@ impl IdentityStore for PgTx<'_> {
         fn insert_user(&self, params: &InsertUser<'_>) -> Result<User> => insert_user;
         fn get_user_by_id(&self, id: &str) -> Result<User> => get_user_by_id;
         fn get_user_by_username(&self, username: &str) -> Result<User> => get_user_by_username;
+        fn get_user_by_email(&self, email: &str) -> Result<User> => get_user_by_email;
+        fn get_users_by_ids(&self, ids: &[String]) -> Result<Vec<User>> => get_users_by_ids;
+        fn get_user_hashed_password(&self, id: &str) -> Result<String> => get_user_hashed_password;
+        fn update_user_hashed_password(&self, id: &str, hashed_password: &str, updated_at: Timestamp) -> Result<()> => update_user_hashed_password;
+        fn update_user_roles(&self, id: &str, roles: &[String], updated_at: Timestamp) -> Result<User> => update_user_roles;
         fn get_users(&self, params: &GetUsersParams<'_>) -> Result<Vec<User>> => get_users;
         fn get_user_count(&self, include_system: bool) -> Result<i64> => get_user_count;
         fn get_active_user_count(&self, include_system: bool) -> Result<i64> => get_active_user_count;
@@ -470,6 +564,8 @@ impl IdentityStore for PgTx<'_> {
         fn insert_group(&self, params: &InsertGroup<'_>) -> Result<Group> => insert_group;
         fn get_group_by_org_and_name(&self, organization_id: &str, name: &str) -> Result<Group> => get_group_by_org_and_name;
         fn get_group_by_id(&self, id: &str) -> Result<Option<Group>> => get_group_by_id;
+        fn get_groups_by_organization_id(&self, organization_id: &str) -> Result<Vec<Group>> => get_groups_by_organization_id;
+        fn get_group_members_by_organization_id(&self, organization_id: &str, include_system: bool) -> Result<Vec<GroupMember>> => get_group_members_by_organization_id;
         fn insert_group_member(&self, group_id: &str, user_id: &str) -> Result<()> => insert_group_member;
         fn delete_group_member(&self, group_id: &str, user_id: &str) -> Result<()> => delete_group_member;
         fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>> => get_group_members_by_group_id;

@@ -15,6 +15,7 @@ macro_rules! run_query {
 }
 
 pub(crate) mod ai_providers;
+pub(crate) mod api_keys;
 pub(crate) mod boundary_usage;
 pub(crate) mod identity;
 pub(crate) mod locks;
@@ -76,4 +77,10 @@ where
 {
     let text: String = get(op, row, idx)?;
     text.parse().map_err(|message| Error::InvalidValue { op, column, message })
+}
+
+/// IDs to look up as a `uuid[]` parameter (`= ANY($n)`): strings that are no UUID name
+/// nothing and are left out.
+pub(crate) fn ids(ids: &[String]) -> Vec<Uuid> {
+    ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect()
 }

@@ -25,6 +25,7 @@ use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
 use crate::database::postgres::queries::get_opt_id;
 use crate::database::postgres::queries::id;
+use crate::database::postgres::queries::ids;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::queries::opt_new_id;
 use crate::database::postgres::tx::PgTx;
@@ -78,6 +79,13 @@ pub(crate) fn insert_provisioner_job(tx: &PgTx<'_>, p: &InsertProvisionerJob<'_>
 pub(crate) fn get_provisioner_job_by_id(tx: &PgTx<'_>, job_id: &str) -> Result<ProvisionerJob> {
     let op = "get provisioner job by id";
     job(op, &tx.query_one(op, &format!("SELECT {JOB_COLUMNS} FROM provisioner_jobs WHERE id = $1"), &[&id(job_id)])?)
+}
+
+pub(crate) fn get_provisioner_jobs_by_ids(tx: &PgTx<'_>, job_ids: &[String]) -> Result<Vec<ProvisionerJob>> {
+    let op = "get provisioner jobs by ids";
+    let rows =
+        tx.query(op, &format!("SELECT {JOB_COLUMNS} FROM provisioner_jobs WHERE id = ANY($1)"), &[&ids(job_ids)])?;
+    rows.iter().map(|r| job(op, r)).collect()
 }
 
 const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, \
@@ -295,6 +303,16 @@ pub(crate) fn insert_template_version(tx: &PgTx<'_>, p: &InsertTemplateVersion<'
     version(op, &row)
 }
 
+pub(crate) fn get_template_versions_by_ids(tx: &PgTx<'_>, version_ids: &[String]) -> Result<Vec<TemplateVersion>> {
+    let op = "get template versions by ids";
+    let rows = tx.query(
+        op,
+        &format!("SELECT {VERSION_COLUMNS} FROM template_versions WHERE id = ANY($1)"),
+        &[&ids(version_ids)],
+    )?;
+    rows.iter().map(|r| version(op, r)).collect()
+}
+
 pub(crate) fn get_template_version_by_id(tx: &PgTx<'_>, version_id: &str) -> Result<TemplateVersion> {
     let op = "get template version by id";
     version(
@@ -508,6 +526,7 @@ impl TemplateStore for PgTx<'_> {
     run_query! {
         fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> => insert_provisioner_job;
         fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob> => get_provisioner_job_by_id;
+        fn get_provisioner_jobs_by_ids(&self, ids: &[String]) -> Result<Vec<ProvisionerJob>> => get_provisioner_jobs_by_ids;
         fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template> => insert_template;
         fn get_template_by_id(&self, id: &str) -> Result<Template> => get_template_by_id;
         fn count_templates(&self) -> Result<i64> => count_templates;
@@ -517,6 +536,7 @@ impl TemplateStore for PgTx<'_> {
         fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()> => update_template_deleted_and_deprecated;
         fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> => insert_template_version;
         fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion> => get_template_version_by_id;
+        fn get_template_versions_by_ids(&self, ids: &[String]) -> Result<Vec<TemplateVersion>> => get_template_versions_by_ids;
         fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>> => get_template_versions_by_template_id;
         fn insert_template_version_parameter(&self, template_version_id: &str, name: &str, required: bool, default_value: &str) -> Result<()> => insert_template_version_parameter;
         fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>> => get_template_version_parameters;

@@ -11,6 +11,7 @@ use crate::database::WorkspaceStore;
 use crate::database::models::InsertWorkspace;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::JobStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
 use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::Workspace;
@@ -18,13 +19,17 @@ use crate::database::models::WorkspaceAgent;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
 use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspacePageParams;
+use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
 use crate::database::postgres::queries::get;
 use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
 use crate::database::postgres::queries::get_opt_id;
 use crate::database::postgres::queries::id;
+use crate::database::postgres::queries::ids;
 use crate::database::postgres::queries::new_id;
+use crate::database::postgres::queries::opt_id;
 use crate::database::postgres::queries::opt_new_id;
 use crate::database::postgres::tx::PgTx;
 
@@ -96,6 +101,109 @@ pub(crate) fn get_workspace_by_owner_and_name(tx: &PgTx<'_>, owner_id: &str, nam
         &[&id(owner_id), &name],
     )?;
     workspace(op, &row)
+}
+
+pub(crate) fn get_workspaces_page(tx: &PgTx<'_>, p: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
+    let op = "get workspaces page";
+    let limit: Option<i64> = (p.limit > 0).then_some(i64::from(p.limit));
+    let id_list: Option<Vec<Uuid>> = p.ids.map(ids);
+    let rows = tx.query(
+        op,
+        "SELECT w.id, COUNT(*) OVER ()
+         FROM workspaces w
+         JOIN users u ON u.id = w.owner_id
+         JOIN templates t ON t.id = w.template_id
+         LEFT JOIN LATERAL (
+             SELECT b.job_id, b.transition FROM workspace_builds b
+             WHERE b.workspace_id = w.id ORDER BY b.build_number DESC LIMIT 1) b ON true
+         LEFT JOIN provisioner_jobs j ON j.id = b.job_id
+         WHERE NOT w.deleted
+           AND ($1::uuid IS NULL OR w.owner_id = $1)
+           AND ($2::text IS NULL OR lower(t.name) = lower($2))
+           AND ($3::text IS NULL OR strpos(lower(w.name), lower($3)) > 0)
+           AND ($4::uuid[] IS NULL OR w.id = ANY($4))
+           AND ($5::text IS NULL OR j.job_status = $5)
+           AND ($6::text IS NULL OR b.transition = $6)
+           AND ($7::uuid IS NULL OR w.owner_id = $7)
+         ORDER BY (j.completed_at IS NOT NULL AND j.canceled_at IS NULL AND COALESCE(j.error, '') = ''
+                   AND b.transition = 'start') DESC,
+                  lower(u.username), lower(w.name)
+         LIMIT $8 OFFSET $9",
+        &[
+            &opt_id(p.owner_id),
+            &p.template_name,
+            &p.name_contains,
+            &id_list,
+            &p.job_status.map(JobStatus::as_str),
+            &p.transition.map(WorkspaceTransition::as_str),
+            &opt_id(p.visible_owner_id),
+            &limit,
+            &i64::from(p.offset),
+        ],
+    )?;
+    let count = match rows.first() {
+        Some(r) => get(op, r, 1)?,
+        None => 0,
+    };
+    Ok((rows.iter().map(|r| get_id(op, r, 0)).collect::<Result<_>>()?, count))
+}
+
+pub(crate) fn get_workspaces_by_ids(tx: &PgTx<'_>, workspace_ids: &[String]) -> Result<Vec<Workspace>> {
+    let op = "get workspaces by ids";
+    let rows = tx.query(
+        op,
+        &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ANY($1)"),
+        &[&ids(workspace_ids)],
+    )?;
+    rows.iter().map(|r| workspace(op, r)).collect()
+}
+
+fn agent(op: &'static str, r: &Row) -> Result<WorkspaceAgent> {
+    Ok(WorkspaceAgent {
+        id: get_id(op, r, 0)?,
+        created_at: get(op, r, 1)?,
+        updated_at: get(op, r, 2)?,
+        resource_id: get_id(op, r, 3)?,
+        name: get(op, r, 4)?,
+        lifecycle_state: get_enum(op, "workspace_agents.lifecycle_state", r, 5)?,
+        ready_at: get(op, r, 6)?,
+        parent_id: get_opt_id(op, r, 7)?,
+    })
+}
+
+pub(crate) fn get_workspace_resources_by_job_ids(tx: &PgTx<'_>, job_ids: &[String]) -> Result<Vec<WorkspaceResource>> {
+    let op = "get workspace resources by job ids";
+    let rows = tx.query(
+        op,
+        "SELECT id, created_at, job_id, transition, type, name FROM workspace_resources WHERE job_id = ANY($1)",
+        &[&ids(job_ids)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(WorkspaceResource {
+                id: get_id(op, r, 0)?,
+                created_at: get(op, r, 1)?,
+                job_id: get_id(op, r, 2)?,
+                transition: get_enum(op, "workspace_resources.transition", r, 3)?,
+                resource_type: get(op, r, 4)?,
+                name: get(op, r, 5)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn get_workspace_agents_by_resource_ids(
+    tx: &PgTx<'_>,
+    resource_ids: &[String],
+) -> Result<Vec<WorkspaceAgent>> {
+    let op = "get workspace agents by resource ids";
+    let rows = tx.query(
+        op,
+        "SELECT id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at, parent_id
+         FROM workspace_agents WHERE NOT deleted AND resource_id = ANY($1)",
+        &[&ids(resource_ids)],
+    )?;
+    rows.iter().map(|r| agent(op, r)).collect()
 }
 
 pub(crate) fn get_workspace_agents_by_workspace_id(tx: &PgTx<'_>, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> {
@@ -171,6 +279,26 @@ fn build(op: &'static str, r: &Row) -> Result<WorkspaceBuild> {
         reason: get(op, r, 8)?,
         template_version_preset_id: get_opt_id(op, r, 9)?,
     })
+}
+
+pub(crate) fn get_latest_workspace_builds(tx: &PgTx<'_>, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> {
+    let op = "get latest workspace builds";
+    let rows = tx.query(
+        op,
+        &format!(
+            "SELECT DISTINCT ON (workspace_id) {BUILD_COLUMNS} FROM workspace_builds
+             WHERE workspace_id = ANY($1) ORDER BY workspace_id, build_number DESC"
+        ),
+        &[&ids(workspace_ids)],
+    )?;
+    rows.iter().map(|r| build(op, r)).collect()
+}
+
+pub(crate) fn get_workspace_build_by_id(tx: &PgTx<'_>, build_id: &str) -> Result<WorkspaceBuild> {
+    let op = "get workspace build by id";
+    let row =
+        tx.query_one(op, &format!("SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE id = $1"), &[&id(build_id)])?;
+    build(op, &row)
 }
 
 pub(crate) fn insert_workspace_build(tx: &PgTx<'_>, p: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> {
@@ -403,6 +531,12 @@ impl WorkspaceStore for PgTx<'_> {
     run_query! {
         fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
         fn get_workspace_by_id(&self, id: &str) -> Result<Workspace> => get_workspace_by_id;
+        fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> => get_workspaces_page;
+        fn get_workspaces_by_ids(&self, ids: &[String]) -> Result<Vec<Workspace>> => get_workspaces_by_ids;
+        fn get_latest_workspace_builds(&self, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> => get_latest_workspace_builds;
+        fn get_workspace_build_by_id(&self, id: &str) -> Result<WorkspaceBuild> => get_workspace_build_by_id;
+        fn get_workspace_resources_by_job_ids(&self, job_ids: &[String]) -> Result<Vec<WorkspaceResource>> => get_workspace_resources_by_job_ids;
+        fn get_workspace_agents_by_resource_ids(&self, resource_ids: &[String]) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_resource_ids;
         fn get_workspace_by_owner_and_name(&self, owner_id: &str, name: &str) -> Result<Workspace> => get_workspace_by_owner_and_name;
         fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_workspace_id;
         fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;

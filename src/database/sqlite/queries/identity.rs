@@ -25,6 +25,7 @@ use crate::database::models::User;
 use crate::database::models::UserStatus;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::json_at;
+use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
@@ -43,8 +44,8 @@ fn organization_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
     })
 }
 
-const USER_COLUMNS: &str =
-    "id, email, username, name, status, login_type, is_system, deleted, created_at, updated_at, last_seen_at";
+const USER_COLUMNS: &str = "id, email, username, name, status, login_type, is_system, deleted, created_at, \
+     updated_at, last_seen_at, rbac_roles, avatar_url";
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -59,6 +60,8 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         created_at: timestamp_at(r, 8)?,
         updated_at: timestamp_at(r, 9)?,
         last_seen_at: timestamp_at(r, 10)?,
+        rbac_roles: json_at(r, 11)?,
+        avatar_url: r.get(12)?,
     })
 }
 
@@ -177,6 +180,61 @@ pub(crate) fn get_user_by_username(conn: &Connection, username: &str) -> Result<
         .op(op)?
         .query_row([username], user_from_row)
         .op(op)
+}
+
+pub(crate) fn get_user_by_email(conn: &Connection, email: &str) -> Result<User> {
+    let op = "get user by email";
+    // `email` is COLLATE NOCASE: the comparison ignores case.
+    conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1 AND deleted = 0"))
+        .op(op)?
+        .query_row([email], user_from_row)
+        .op(op)
+}
+
+pub(crate) fn get_users_by_ids(conn: &Connection, ids: &[String]) -> Result<Vec<User>> {
+    let op = "get users by ids";
+    conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?1))"))
+        .op(op)?
+        .query_map([json_ids(ids)], user_from_row)
+        .op(op)?
+        .collect::<rusqlite::Result<_>>()
+        .op(op)
+}
+
+pub(crate) fn get_user_hashed_password(conn: &Connection, id: &str) -> Result<String> {
+    let op = "get user hashed password";
+    conn.prepare_cached("SELECT hashed_password FROM users WHERE id = ?1").op(op)?.query_row([id], |r| r.get(0)).op(op)
+}
+
+pub(crate) fn update_user_hashed_password(
+    conn: &Connection,
+    id: &str,
+    hashed_password: &str,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update user hashed password";
+    ensure_not_system(conn, op, id)?;
+    let n = conn
+        .prepare_cached("UPDATE users SET hashed_password = ?2, updated_at = ?3 WHERE id = ?1 AND is_system = 0")
+        .op(op)?
+        .execute(params![id, hashed_password, to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_user_roles(conn: &Connection, id: &str, roles: &[String], updated_at: Timestamp) -> Result<User> {
+    let op = "update user roles";
+    ensure_not_system(conn, op, id)?;
+    let roles = serde_json::to_string(roles).map_err(|e| Error::Sqlite { op, message: e.to_string() })?;
+    conn.prepare_cached(&format!(
+        "UPDATE users SET rbac_roles = ?2, updated_at = ?3 WHERE id = ?1 AND is_system = 0 RETURNING {USER_COLUMNS}"
+    ))
+    .op(op)?
+    .query_row(params![id, roles, to_micros(updated_at)], user_from_row)
+    .op(op)
 }
 
 pub(crate) fn get_users(conn: &Connection, p: &GetUsersParams<'_>) -> Result<Vec<User>> {
@@ -382,6 +440,34 @@ pub(crate) fn get_group_by_id(conn: &Connection, id: &str) -> Result<Option<Grou
         .op(op)
 }
 
+pub(crate) fn get_groups_by_organization_id(conn: &Connection, organization_id: &str) -> Result<Vec<Group>> {
+    let op = "get groups by organization id";
+    conn.prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups WHERE organization_id = ?1 ORDER BY name"))
+        .op(op)?
+        .query_map([organization_id], group_from_row)
+        .op(op)?
+        .collect::<rusqlite::Result<_>>()
+        .op(op)
+}
+
+pub(crate) fn get_group_members_by_organization_id(
+    conn: &Connection,
+    organization_id: &str,
+    include_system: bool,
+) -> Result<Vec<GroupMember>> {
+    let op = "get group members by organization id";
+    conn.prepare_cached(&format!(
+        "SELECT {GROUP_MEMBER_COLUMNS} FROM group_members_expanded
+         WHERE organization_id = ?1 AND (?2 OR user_is_system = 0)
+         ORDER BY group_id, user_username"
+    ))
+    .op(op)?
+    .query_map(params![organization_id, include_system], group_member_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
 pub(crate) fn insert_group_member(conn: &Connection, group_id: &str, user_id: &str) -> Result<()> {
     let op = "insert group member";
     conn.prepare_cached("INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2)")
@@ -470,6 +556,11 @@ impl IdentityStore for SqliteTx<'_> {
         fn insert_user(&self, params: &InsertUser<'_>) -> Result<User> => insert_user;
         fn get_user_by_id(&self, id: &str) -> Result<User> => get_user_by_id;
         fn get_user_by_username(&self, username: &str) -> Result<User> => get_user_by_username;
+        fn get_user_by_email(&self, email: &str) -> Result<User> => get_user_by_email;
+        fn get_users_by_ids(&self, ids: &[String]) -> Result<Vec<User>> => get_users_by_ids;
+        fn get_user_hashed_password(&self, id: &str) -> Result<String> => get_user_hashed_password;
+        fn update_user_hashed_password(&self, id: &str, hashed_password: &str, updated_at: Timestamp) -> Result<()> => update_user_hashed_password;
+        fn update_user_roles(&self, id: &str, roles: &[String], updated_at: Timestamp) -> Result<User> => update_user_roles;
         fn get_users(&self, params: &GetUsersParams<'_>) -> Result<Vec<User>> => get_users;
         fn get_user_count(&self, include_system: bool) -> Result<i64> => get_user_count;
         fn get_active_user_count(&self, include_system: bool) -> Result<i64> => get_active_user_count;
@@ -482,6 +573,8 @@ impl IdentityStore for SqliteTx<'_> {
         fn insert_group(&self, params: &InsertGroup<'_>) -> Result<Group> => insert_group;
         fn get_group_by_org_and_name(&self, organization_id: &str, name: &str) -> Result<Group> => get_group_by_org_and_name;
         fn get_group_by_id(&self, id: &str) -> Result<Option<Group>> => get_group_by_id;
+        fn get_groups_by_organization_id(&self, organization_id: &str) -> Result<Vec<Group>> => get_groups_by_organization_id;
+        fn get_group_members_by_organization_id(&self, organization_id: &str, include_system: bool) -> Result<Vec<GroupMember>> => get_group_members_by_organization_id;
         fn insert_group_member(&self, group_id: &str, user_id: &str) -> Result<()> => insert_group_member;
         fn delete_group_member(&self, group_id: &str, user_id: &str) -> Result<()> => delete_group_member;
         fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>> => get_group_members_by_group_id;

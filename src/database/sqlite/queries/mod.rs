@@ -14,6 +14,7 @@ macro_rules! run_query {
 }
 
 pub(crate) mod ai_providers;
+pub(crate) mod api_keys;
 pub(crate) mod boundary_usage;
 pub(crate) mod identity;
 pub(crate) mod locks;
@@ -71,4 +72,10 @@ pub(crate) fn opt_micros(t: Option<Timestamp>) -> Option<i64> {
 pub(crate) fn json_at<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
     serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
+}
+
+/// A list of ids as the JSON array `json_each(?)` reads: set-based `IN` over any number of ids
+/// with one prepared statement.
+pub(crate) fn json_ids(ids: &[String]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }

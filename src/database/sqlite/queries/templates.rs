@@ -24,6 +24,7 @@ use crate::database::models::TemplateVersionParameter;
 use crate::database::models::TemplateWithNames;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::json_at;
+use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::queries::opt_timestamp_at;
 use crate::database::sqlite::queries::text_enum_at;
@@ -83,6 +84,18 @@ pub(crate) fn get_provisioner_job_by_id(conn: &Connection, id: &str) -> Result<P
         .op(op)?
         .query_row([id], job_from_row)
         .op(op)
+}
+
+pub(crate) fn get_provisioner_jobs_by_ids(conn: &Connection, ids: &[String]) -> Result<Vec<ProvisionerJob>> {
+    let op = "get provisioner jobs by ids";
+    conn.prepare_cached(&format!(
+        "SELECT {JOB_COLUMNS} FROM provisioner_jobs WHERE id IN (SELECT value FROM json_each(?1))"
+    ))
+    .op(op)?
+    .query_map([json_ids(ids)], job_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
 }
 
 const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, \
@@ -300,6 +313,18 @@ pub(crate) fn insert_template_version(conn: &Connection, p: &InsertTemplateVersi
     .op(op)
 }
 
+pub(crate) fn get_template_versions_by_ids(conn: &Connection, ids: &[String]) -> Result<Vec<TemplateVersion>> {
+    let op = "get template versions by ids";
+    conn.prepare_cached(&format!(
+        "SELECT {VERSION_COLUMNS} FROM template_versions WHERE id IN (SELECT value FROM json_each(?1))"
+    ))
+    .op(op)?
+    .query_map([json_ids(ids)], version_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
 pub(crate) fn get_template_version_by_id(conn: &Connection, id: &str) -> Result<TemplateVersion> {
     let op = "get template version by id";
     conn.prepare_cached(&format!("SELECT {VERSION_COLUMNS} FROM template_versions WHERE id = ?1"))
@@ -507,6 +532,7 @@ impl TemplateStore for SqliteTx<'_> {
     run_query! {
         fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> => insert_provisioner_job;
         fn get_provisioner_job_by_id(&self, id: &str) -> Result<ProvisionerJob> => get_provisioner_job_by_id;
+        fn get_provisioner_jobs_by_ids(&self, ids: &[String]) -> Result<Vec<ProvisionerJob>> => get_provisioner_jobs_by_ids;
         fn insert_template(&self, params: &InsertTemplate<'_>) -> Result<Template> => insert_template;
         fn get_template_by_id(&self, id: &str) -> Result<Template> => get_template_by_id;
         fn count_templates(&self) -> Result<i64> => count_templates;
@@ -516,6 +542,7 @@ impl TemplateStore for SqliteTx<'_> {
         fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()> => update_template_deleted_and_deprecated;
         fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> => insert_template_version;
         fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion> => get_template_version_by_id;
+        fn get_template_versions_by_ids(&self, ids: &[String]) -> Result<Vec<TemplateVersion>> => get_template_versions_by_ids;
         fn get_template_versions_by_template_id(&self, template_id: &str) -> Result<Vec<TemplateVersion>> => get_template_versions_by_template_id;
         fn insert_template_version_parameter(&self, template_version_id: &str, name: &str, required: bool, default_value: &str) -> Result<()> => insert_template_version_parameter;
         fn get_template_version_parameters(&self, template_version_id: &str) -> Result<Vec<TemplateVersionParameter>> => get_template_version_parameters;

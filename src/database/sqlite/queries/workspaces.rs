@@ -12,6 +12,7 @@ use crate::database::WorkspaceStore;
 use crate::database::models::InsertWorkspace;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::JobStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
 use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::Workspace;
@@ -19,8 +20,11 @@ use crate::database::models::WorkspaceAgent;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
 use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspacePageParams;
+use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::queries::opt_timestamp_at;
 use crate::database::sqlite::queries::text_enum_at;
@@ -90,6 +94,120 @@ pub(crate) fn get_workspace_by_owner_and_name(conn: &Connection, owner_id: &str,
     ))
     .op(op)?
     .query_row([owner_id, name], workspace_from_row)
+    .op(op)
+}
+
+pub(crate) fn get_workspaces_page(conn: &Connection, p: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
+    let op = "get workspaces page";
+    let ids = p.ids.map(json_ids);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT w.id, COUNT(*) OVER ()
+             FROM workspaces w
+             JOIN users u ON u.id = w.owner_id
+             JOIN templates t ON t.id = w.template_id
+             LEFT JOIN workspace_builds b ON b.workspace_id = w.id
+              AND b.build_number = (SELECT MAX(m.build_number) FROM workspace_builds m WHERE m.workspace_id = w.id)
+             LEFT JOIN provisioner_jobs j ON j.id = b.job_id
+             WHERE w.deleted = 0
+               AND (?1 IS NULL OR w.owner_id = ?1)
+               AND (?2 IS NULL OR t.name = ?2 COLLATE NOCASE)
+               AND (?3 IS NULL OR instr(lower(w.name), lower(?3)) > 0)
+               AND (?4 IS NULL OR w.id IN (SELECT value FROM json_each(?4)))
+               AND (?5 IS NULL OR j.job_status = ?5)
+               AND (?6 IS NULL OR b.transition = ?6)
+               AND (?7 IS NULL OR w.owner_id = ?7)
+             ORDER BY (j.completed_at IS NOT NULL AND j.canceled_at IS NULL AND COALESCE(j.error, '') = ''
+                       AND b.transition = 'start') DESC,
+                      lower(u.username), lower(w.name)
+             LIMIT CASE WHEN ?8 = 0 THEN -1 ELSE ?8 END OFFSET ?9",
+        )
+        .op(op)?;
+    let rows = stmt
+        .query_map(
+            params![
+                p.owner_id,
+                p.template_name,
+                p.name_contains,
+                ids,
+                p.job_status.map(JobStatus::as_str),
+                p.transition.map(WorkspaceTransition::as_str),
+                p.visible_owner_id,
+                p.limit,
+                p.offset,
+            ],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .op(op)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .op(op)?;
+    let count = rows.first().map_or(0, |r| r.1);
+    Ok((rows.into_iter().map(|r| r.0).collect(), count))
+}
+
+pub(crate) fn get_workspaces_by_ids(conn: &Connection, ids: &[String]) -> Result<Vec<Workspace>> {
+    let op = "get workspaces by ids";
+    conn.prepare_cached(&format!(
+        "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id IN (SELECT value FROM json_each(?1))"
+    ))
+    .op(op)?
+    .query_map([json_ids(ids)], workspace_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceAgent> {
+    Ok(WorkspaceAgent {
+        id: r.get(0)?,
+        created_at: timestamp_at(r, 1)?,
+        updated_at: timestamp_at(r, 2)?,
+        resource_id: r.get(3)?,
+        name: r.get(4)?,
+        lifecycle_state: text_enum_at(r, 5)?,
+        ready_at: opt_timestamp_at(r, 6)?,
+        parent_id: r.get(7)?,
+    })
+}
+
+pub(crate) fn get_workspace_resources_by_job_ids(
+    conn: &Connection,
+    job_ids: &[String],
+) -> Result<Vec<WorkspaceResource>> {
+    let op = "get workspace resources by job ids";
+    conn.prepare_cached(
+        "SELECT id, created_at, job_id, transition, type, name FROM workspace_resources
+         WHERE job_id IN (SELECT value FROM json_each(?1))",
+    )
+    .op(op)?
+    .query_map([json_ids(job_ids)], |r| {
+        Ok(WorkspaceResource {
+            id: r.get(0)?,
+            created_at: timestamp_at(r, 1)?,
+            job_id: r.get(2)?,
+            transition: text_enum_at(r, 3)?,
+            resource_type: r.get(4)?,
+            name: r.get(5)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn get_workspace_agents_by_resource_ids(
+    conn: &Connection,
+    resource_ids: &[String],
+) -> Result<Vec<WorkspaceAgent>> {
+    let op = "get workspace agents by resource ids";
+    conn.prepare_cached(
+        "SELECT id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at, parent_id
+         FROM workspace_agents WHERE deleted = 0 AND resource_id IN (SELECT value FROM json_each(?1))",
+    )
+    .op(op)?
+    .query_map([json_ids(resource_ids)], agent_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
     .op(op)
 }
 
@@ -202,6 +320,28 @@ pub(crate) fn insert_workspace_build(conn: &Connection, p: &InsertWorkspaceBuild
 }
 
 /// Builds of a workspace, newest first.
+pub(crate) fn get_latest_workspace_builds(conn: &Connection, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> {
+    let op = "get latest workspace builds";
+    conn.prepare_cached(&format!(
+        "SELECT {BUILD_COLUMNS} FROM workspace_builds b
+         WHERE b.workspace_id IN (SELECT value FROM json_each(?1))
+           AND b.build_number = (SELECT MAX(m.build_number) FROM workspace_builds m WHERE m.workspace_id = b.workspace_id)"
+    ))
+    .op(op)?
+    .query_map([json_ids(workspace_ids)], build_from_row)
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn get_workspace_build_by_id(conn: &Connection, id: &str) -> Result<WorkspaceBuild> {
+    let op = "get workspace build by id";
+    conn.prepare_cached(&format!("SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE id = ?1"))
+        .op(op)?
+        .query_row([id], build_from_row)
+        .op(op)
+}
+
 pub(crate) fn get_workspace_builds_by_workspace_id(
     conn: &Connection,
     workspace_id: &str,
@@ -389,6 +529,12 @@ impl WorkspaceStore for SqliteTx<'_> {
     run_query! {
         fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
         fn get_workspace_by_id(&self, id: &str) -> Result<Workspace> => get_workspace_by_id;
+        fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> => get_workspaces_page;
+        fn get_workspaces_by_ids(&self, ids: &[String]) -> Result<Vec<Workspace>> => get_workspaces_by_ids;
+        fn get_latest_workspace_builds(&self, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> => get_latest_workspace_builds;
+        fn get_workspace_build_by_id(&self, id: &str) -> Result<WorkspaceBuild> => get_workspace_build_by_id;
+        fn get_workspace_resources_by_job_ids(&self, job_ids: &[String]) -> Result<Vec<WorkspaceResource>> => get_workspace_resources_by_job_ids;
+        fn get_workspace_agents_by_resource_ids(&self, resource_ids: &[String]) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_resource_ids;
         fn get_workspace_by_owner_and_name(&self, owner_id: &str, name: &str) -> Result<Workspace> => get_workspace_by_owner_and_name;
         fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_workspace_id;
         fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;
