@@ -11,6 +11,7 @@ use std::thread;
 use std::time::Duration;
 use std::time::Instant;
 
+use chrono::DurationRound;
 use coderlite::boundaryusage::Tracker;
 use coderlite::clock::MockClock;
 use coderlite::clock::RealClock;
@@ -78,6 +79,9 @@ fn main() {
         if wanted("postgres/rollup") {
             rollup_runs(&pg);
         }
+    }
+    if wanted("api") {
+        api_latency();
     }
     if wanted("server_idle_rss") {
         server_idle_rss(false);
@@ -508,4 +512,140 @@ fn postgres_lock_upsert(engine: &TestEngine, threads: usize) {
         "unit": "tx/s",
         "target": ">= 0.9 x the raw loop",
     }));
+}
+
+/// The HTTP API under load (SPEC §16): a server (reconciler and rollup every 10 s, the
+/// provisioner running) on a SQLite file with 20,000 workspaces of 100 users and a week of
+/// usage over 100 templates; 4 concurrent clients for 10 s on each of `GET
+/// /api/v2/workspaces?limit=25` and `GET /api/v2/insights/templates` (a week). Reports p50
+/// and p99 latency and the number of errors.
+fn api_latency() {
+    let start = chrono::Utc::now();
+    let db = TestDb::new().unwrap();
+    in_tx(&db.store, TxOptions::write("bench data"), |tx| {
+        let users: Vec<_> =
+            (0..100).map(|i| fixtures::user(tx).username(&format!("user-{i}")).build()).collect::<Result<_, _>>()?;
+        let templates: Vec<_> =
+            (0..100).map(|i| fixtures::template(tx).name(&format!("tpl-{i}")).build()).collect::<Result<_, _>>()?;
+        for (n, user) in (0..20_000).map(|n| (n, &users[n % 100])) {
+            fixtures::workspace(tx, &templates[n % 100].template).owner(&user.id).name(&format!("ws-{n}")).build()?;
+        }
+        let today = start.duration_trunc(chrono::Duration::days(1)).unwrap();
+        let mut rows = Vec::new();
+        for day in 1..=7 {
+            for half_hour in (0..48).step_by(4) {
+                let at = today - chrono::Duration::days(day) + chrono::Duration::minutes(30 * half_hour);
+                for (i, t) in templates.iter().enumerate() {
+                    rows.push(coderlite::database::models::TemplateUsageStat {
+                        start_time: at,
+                        end_time: at + chrono::Duration::minutes(30),
+                        template_id: t.template.id.clone(),
+                        user_id: users[i % 100].id.clone(),
+                        median_latency_ms: Some(20.0),
+                        usage_mins: 10,
+                        ssh_mins: 5,
+                        sftp_mins: 0,
+                        reconnecting_pty_mins: 2,
+                        vscode_mins: 3,
+                        jetbrains_mins: 0,
+                        app_usage_mins: None,
+                    });
+                }
+            }
+        }
+        tx.upsert_template_usage_stats(&rows)?;
+        Ok::<_, coderlite::database::Error>(())
+    })
+    .unwrap();
+    let owner = fixtures::user(&db.store).username("bench-owner").roles(&["owner".to_owned()]).build().unwrap();
+    let db_path = db.path();
+    // BENCH_KEEP_DB=PATH keeps a copy of the loaded database, for query-plan work.
+    if let Ok(keep) = std::env::var("BENCH_KEEP_DB") {
+        db.sqlite().vacuum_into(std::path::Path::new(&keep)).unwrap();
+        return;
+    }
+    let token = {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coderlite"))
+            .arg("--db")
+            .arg(&db_path)
+            .args(["tokens", "create", "--user", &owner.username])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coderlite"))
+        .arg("--db")
+        .arg(&db_path)
+        .args(["--log-format", "json", "server", "--http-address", "127.0.0.1:0"])
+        .args(["--reconcile-interval", "10s", "--rollup-interval", "10s", "--provisioner-delay", "1s"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines.next().expect("server log").unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["fields"]["message"] == "coderlite server started" {
+                break v["fields"]["http_address"].as_str().unwrap().to_owned();
+            }
+        };
+        thread::spawn(move || for _ in lines {});
+        addr
+    };
+    let today = start.date_naive();
+    let insights = format!(
+        "/api/v2/insights/templates?start_time={}T00:00:00Z&end_time={today}T00:00:00Z",
+        today - chrono::Duration::days(7)
+    );
+    for (figure, path) in
+        [("api_workspaces_list", "/api/v2/workspaces?limit=25".to_owned()), ("api_insights_templates", insights)]
+    {
+        let run_for = Duration::from_secs(10);
+        let started = Instant::now();
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, token) = (format!("http://{addr}{path}"), token.clone());
+                thread::spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                    let (mut samples, mut errors) = (Vec::new(), 0u64);
+                    while started.elapsed() < run_for {
+                        let t = Instant::now();
+                        match agent.get(&url).header("Coder-Session-Token", &token).call() {
+                            Ok(mut res) if res.status() == 200 => {
+                                let _ = res.body_mut().read_to_vec();
+                                samples.push(t.elapsed().as_secs_f64() * 1000.0);
+                            }
+                            _ => errors += 1,
+                        }
+                    }
+                    (samples, errors)
+                })
+            })
+            .collect();
+        let (mut samples, mut errors) = (Vec::new(), 0);
+        for c in clients {
+            let (s, e) = c.join().unwrap();
+            samples.extend(s);
+            errors += e;
+        }
+        samples.sort_by(f64::total_cmp);
+        let pct = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(f64::NAN);
+        emit(json!({
+            "figure": figure,
+            "workspaces": 20_000,
+            "templates": 100,
+            "clients": 4,
+            "requests": samples.len(),
+            "errors": errors,
+            "value": (pct(0.99) * 100.0).round() / 100.0,
+            "p50": (pct(0.5) * 100.0).round() / 100.0,
+            "unit": "ms (p99)",
+            "target": "p99 <= 20 on SQLite, no errors",
+        }));
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
 }

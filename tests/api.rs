@@ -791,6 +791,72 @@ contract_tests! {
         assert_eq!(e.call("PUT", "/users/prebuilds/status/suspend", Some(&uadmin), None).status, 400);
         assert_eq!(e.call("PUT", "/prebuilds/settings", Some(&uadmin), Some(&json!({"reconciliation_paused": true}))).status, 403);
     }
+
+    /// Every read endpoint's body against upstream's wire format, table-driven: the keys
+    /// always present, and those present only when set (`omitempty`).
+    fn response_shapes_match_upstreams_wire_format(engine) {
+        let e = env(engine);
+        let template = e.get("/templates", &e.owner).body.as_array().unwrap().iter().find(|t| t["name"] == "docker").unwrap().clone();
+        let workspace = e.get("/workspaces?q=owner:alice", &e.owner).body["workspaces"][0].clone();
+        let token = e.post("/users/me/keys/tokens", &e.owner, json!({"token_name": "shapes"}));
+        assert_eq!(token.status, 201);
+        let org_keys: &[&str] = &["id", "name", "display_name", "icon", "description", "created_at", "updated_at", "is_default"];
+        let version_keys: &[&str] = &["id", "template_id", "organization_id", "created_at", "updated_at", "name", "message",
+            "job", "readme", "created_by", "archived", "has_external_agent"];
+        let key_keys: &[&str] = &["id", "user_id", "last_used", "expires_at", "created_at", "updated_at", "login_type",
+            "scope", "scopes", "token_name", "lifetime_seconds", "allow_list"];
+        let rows: Vec<(String, &str, Vec<&str>, Vec<&str>)> = vec![
+            ("/buildinfo".into(), "", vec!["external_url", "version", "dashboard_url", "telemetry", "workspace_proxy",
+                "agent_api_version", "provisioner_api_version", "upgrade_message", "deployment_id", "webpush_public_key"], vec![]),
+            ("/users/me".into(), "", USER_KEYS.to_vec(), vec![]),
+            ("/users".into(), "/users/0", USER_KEYS.to_vec(), vec![]),
+            ("/organizations/default".into(), "", org_keys.to_vec(), vec![]),
+            ("/users/me/organizations".into(), "/0", org_keys.to_vec(), vec![]),
+            (format!("/templates/{}", template["id"].as_str().unwrap()), "", TEMPLATE_KEYS.to_vec(), vec![]),
+            (format!("/templates/{}", template["id"].as_str().unwrap()), "/autostop_requirement", vec!["days_of_week", "weeks"], vec![]),
+            (format!("/templateversions/{}", template["active_version_id"].as_str().unwrap()), "", version_keys.to_vec(), vec![]),
+            (format!("/templateversions/{}", template["active_version_id"].as_str().unwrap()), "/job", JOB_KEYS.to_vec(),
+                vec!["started_at", "completed_at", "canceled_at", "error", "worker_id"]),
+            (format!("/templateversions/{}", template["active_version_id"].as_str().unwrap()), "/job/metadata",
+                vec!["template_version_name", "template_id", "template_name", "template_display_name", "template_icon"], vec![]),
+            (format!("/templateversions/{}/rich-parameters", template["active_version_id"].as_str().unwrap()), "/0",
+                vec!["name", "description", "description_plaintext", "type", "form_type", "mutable", "default_value", "icon",
+                     "options", "required", "ephemeral"], vec!["display_name"]),
+            (format!("/workspaces/{}", workspace["id"].as_str().unwrap()), "", WORKSPACE_KEYS.to_vec(), vec!["autostart_schedule", "ttl_ms"]),
+            (format!("/workspaces/{}", workspace["id"].as_str().unwrap()), "/latest_build", BUILD_KEYS.to_vec(), vec!["workspace_owner_avatar_url"]),
+            (format!("/workspaces/{}", workspace["id"].as_str().unwrap()), "/latest_build/resources/0",
+                vec!["id", "created_at", "job_id", "workspace_transition", "type", "name", "hide", "icon", "daily_cost"], vec!["agents", "metadata"]),
+            (format!("/workspaces/{}", workspace["id"].as_str().unwrap()), "/latest_build/matched_provisioners",
+                vec!["count", "available", "most_recently_seen"], vec![]),
+            (format!("/workspacebuilds/{}", workspace["latest_build"]["id"].as_str().unwrap()), "", BUILD_KEYS.to_vec(), vec!["workspace_owner_avatar_url"]),
+            ("/users/me/keys/tokens/shapes".into(), "", key_keys.to_vec(), vec![]),
+            ("/users/me/keys/tokens".into(), "/0", [key_keys, &["username"]].concat(), vec![]),
+            ("/prebuilds/settings".into(), "", vec!["reconciliation_paused"], vec![]),
+        ];
+        for (path, pointer, required, optional) in rows {
+            let answer = e.get(&path, &e.owner);
+            assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+            let value = answer.body.pointer(pointer).unwrap_or_else(|| panic!("{path}: nothing at {pointer:?}"));
+            let found = keys(value);
+            for key in &required {
+                assert!(found.contains(&(*key).to_owned()), "{path}{pointer}: no {key:?} in {found:?}");
+            }
+            for key in &found {
+                assert!(
+                    required.contains(&key.as_str()) || optional.contains(&key.as_str()),
+                    "{path}{pointer}: {key:?} is not in upstream's shape"
+                );
+            }
+        }
+        // Types that clients decode strictly.
+        let w = e.get(&format!("/workspaces/{}", workspace["id"].as_str().unwrap()), &e.owner).body;
+        let t = types(&w);
+        assert_eq!((t["next_start_at"], t["latest_app_status"], t["task_id"], t["outdated"]), ("null", "null", "null", "bool"));
+        assert_eq!(types(&w["latest_build"])["build_number"], "number");
+        let presets = e.get(&format!("/templateversions/{}/presets", template["active_version_id"].as_str().unwrap()), &e.owner).body;
+        let custom = presets.as_array().unwrap().iter().find(|p| p["Name"] == "custom").unwrap();
+        assert!(custom["DesiredPrebuildInstances"].is_null(), "a pointer: null when unset");
+    }
 }
 
 /// The nil UUID: upstream maps it to the default organization.

@@ -21,3 +21,5 @@ CREATE INDEX api_keys_user_id_idx ON api_keys (user_id);
 -- Upstream's name: a token name is unique per user.
 CREATE UNIQUE INDEX idx_api_key_name ON api_keys (user_id, token_name) WHERE login_type = 'token';
 
+
+-- (SQLite's V10 also makes user changes bump its data generation; PostgreSQL has none.)

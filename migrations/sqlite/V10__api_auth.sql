@@ -20,3 +20,12 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_user_id_idx ON api_keys (user_id);
 -- Upstream's name: a token name is unique per user.
 CREATE UNIQUE INDEX idx_api_key_name ON api_keys (user_id, token_name) WHERE login_type = 'token';
+
+-- The API's workspace listing is cached against the data generation: renaming a user moves
+-- their workspaces in its order.
+CREATE TRIGGER users_insert_bumps_prebuilds_generation AFTER INSERT ON users
+BEGIN UPDATE prebuilds_data_generation SET generation = generation + 1 WHERE id = 1; END;
+CREATE TRIGGER users_update_bumps_prebuilds_generation AFTER UPDATE OF username, deleted ON users
+BEGIN UPDATE prebuilds_data_generation SET generation = generation + 1 WHERE id = 1; END;
+CREATE TRIGGER users_delete_bumps_prebuilds_generation AFTER DELETE ON users
+BEGIN UPDATE prebuilds_data_generation SET generation = generation + 1 WHERE id = 1; END;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use chrono::DateTime;
 use chrono::Datelike;
@@ -37,16 +38,27 @@ pub struct TemplateInsights {
 }
 
 pub fn template_insights(rows: &[TemplateUsageStat]) -> TemplateInsights {
-    // Per (bucket, user): the sum of each category across templates, capped at 30.
-    let mut per_user_bucket: BTreeMap<(Timestamp, &str), [i64; 6]> = BTreeMap::new();
-    let mut ids: [BTreeSet<&str>; 6] = Default::default();
+    // Templates and users become small indexes once per row, so the per-(bucket, user) sums
+    // and the per-category template sets cost no string comparisons (a week over a hundred
+    // templates is thousands of rows per request).
+    let mut template_index: HashMap<&str, usize> = HashMap::new();
+    let mut user_index: HashMap<&str, usize> = HashMap::new();
+    let mut in_category: Vec<[bool; 6]> = Vec::new();
+    let mut per_user_bucket: HashMap<(i64, usize), [i64; 6]> = HashMap::new();
     for r in rows {
+        let next = template_index.len();
+        let t = *template_index.entry(r.template_id.as_str()).or_insert(next);
+        if t == in_category.len() {
+            in_category.push([false; 6]);
+        }
+        let next = user_index.len();
+        let u = *user_index.entry(r.user_id.as_str()).or_insert(next);
         let values = [r.usage_mins, r.ssh_mins, r.sftp_mins, r.reconnecting_pty_mins, r.vscode_mins, r.jetbrains_mins];
-        let sums = per_user_bucket.entry((r.start_time, r.user_id.as_str())).or_default();
+        let sums = per_user_bucket.entry((r.start_time.timestamp_micros(), u)).or_default();
         for (i, v) in values.iter().enumerate() {
             sums[i] += v;
             if i == 0 || *v > 0 {
-                ids[i].insert(&r.template_id);
+                in_category[t][i] = true;
             }
         }
     }
@@ -56,16 +68,20 @@ pub fn template_insights(rows: &[TemplateUsageStat]) -> TemplateInsights {
             seconds[i] += s.min(&CAP) * 60;
         }
     }
-    let users: BTreeSet<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
-    let owned = |set: &BTreeSet<&str>| set.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let ids_in = |category: usize| {
+        let mut ids: Vec<String> =
+            template_index.iter().filter(|(_, t)| in_category[**t][category]).map(|(id, _)| (*id).to_owned()).collect();
+        ids.sort_unstable();
+        ids
+    };
     TemplateInsights {
-        template_ids: owned(&ids[0]),
-        ssh_template_ids: owned(&ids[1]),
-        sftp_template_ids: owned(&ids[2]),
-        reconnecting_pty_template_ids: owned(&ids[3]),
-        vscode_template_ids: owned(&ids[4]),
-        jetbrains_template_ids: owned(&ids[5]),
-        active_users: users.len() as i64,
+        template_ids: ids_in(0),
+        ssh_template_ids: ids_in(1),
+        sftp_template_ids: ids_in(2),
+        reconnecting_pty_template_ids: ids_in(3),
+        vscode_template_ids: ids_in(4),
+        jetbrains_template_ids: ids_in(5),
+        active_users: user_index.len() as i64,
         usage_total_seconds: seconds[0],
         ssh_seconds: seconds[1],
         sftp_seconds: seconds[2],

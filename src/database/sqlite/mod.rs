@@ -128,6 +128,9 @@ pub(crate) struct Inner {
     /// writer threads, measured at 0.84x the 1-thread throughput with 4 threads on 2 cores,
     /// against 0.93x with the futex-based std mutex (SPEC §12 asks for >= 0.9x).
     writer: StdMutex<Connection>,
+    /// Every live workspace with its sort fields, as of a data generation: the workspace
+    /// listing filters and pages it in memory (see `queries::workspaces`).
+    pub(crate) workspace_listing: StdMutex<Option<(i64, Arc<Vec<queries::workspaces::ListingEntry>>)>>,
 }
 
 impl Inner {
@@ -174,7 +177,14 @@ impl SqliteStore {
             }
         };
         let readers = build_pool(&config, true, config.max_readers)?;
-        Ok(Self { inner: Arc::new(Inner { config, readers, writer: StdMutex::new(writer) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                readers,
+                writer: StdMutex::new(writer),
+                workspace_listing: StdMutex::new(None),
+            }),
+        })
     }
 
     pub fn path(&self) -> &Path {

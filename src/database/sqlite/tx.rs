@@ -22,7 +22,7 @@ use crate::database::sqlite::queries::locks::TakeLock;
 pub(crate) struct SqliteTx<'a> {
     pub(crate) conn: &'a Connection,
     pub(crate) opts: TxOptions,
-    inner: &'a Inner,
+    pub(crate) inner: &'a Inner,
     /// Transaction locks this transaction holds (rows to delete before COMMIT).
     held: RefCell<Vec<LockId>>,
     /// Set when `acquire_lock` met another holder's lease: the outermost `in_tx` rolls back,

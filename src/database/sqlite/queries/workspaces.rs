@@ -1,6 +1,8 @@
 //! Workspaces, builds and their parameters, resources, agents, and the agent and app stats
 //! the rollup reads.
 
+use std::sync::Arc;
+
 use rusqlite::Connection;
 use rusqlite::Row;
 use rusqlite::params;
@@ -97,52 +99,108 @@ pub(crate) fn get_workspace_by_owner_and_name(conn: &Connection, owner_id: &str,
     .op(op)
 }
 
-pub(crate) fn get_workspaces_page(conn: &Connection, p: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
-    let op = "get workspaces page";
-    let ids = p.ids.map(json_ids);
-    let mut stmt = conn
+/// A live workspace with what the listing filters and sorts on.
+#[derive(Debug, Clone)]
+pub(crate) struct ListingEntry {
+    id: String,
+    owner_id: String,
+    owner_username_lower: String,
+    name_lower: String,
+    template_name_lower: String,
+    job_status: Option<JobStatus>,
+    transition: Option<WorkspaceTransition>,
+    /// The latest build is a succeeded start (upstream lists those first).
+    running: bool,
+}
+
+/// Every live workspace, in upstream's listing order (running first, then owner username,
+/// then name). One set-based read; 20,000 workspaces take a few tens of milliseconds.
+fn load_listing(conn: &Connection) -> Result<Vec<ListingEntry>> {
+    let op = "load workspace listing";
+    let mut entries = conn
         .prepare_cached(
-            "SELECT w.id, COUNT(*) OVER ()
+            "SELECT w.id, w.owner_id, lower(u.username), lower(w.name), lower(t.name), j.job_status, b.transition,
+                    (j.completed_at IS NOT NULL AND j.canceled_at IS NULL AND COALESCE(j.error, '') = ''
+                     AND b.transition = 'start')
              FROM workspaces w
              JOIN users u ON u.id = w.owner_id
              JOIN templates t ON t.id = w.template_id
              LEFT JOIN workspace_builds b ON b.workspace_id = w.id
               AND b.build_number = (SELECT MAX(m.build_number) FROM workspace_builds m WHERE m.workspace_id = w.id)
              LEFT JOIN provisioner_jobs j ON j.id = b.job_id
-             WHERE w.deleted = 0
-               AND (?1 IS NULL OR w.owner_id = ?1)
-               AND (?2 IS NULL OR t.name = ?2 COLLATE NOCASE)
-               AND (?3 IS NULL OR instr(lower(w.name), lower(?3)) > 0)
-               AND (?4 IS NULL OR w.id IN (SELECT value FROM json_each(?4)))
-               AND (?5 IS NULL OR j.job_status = ?5)
-               AND (?6 IS NULL OR b.transition = ?6)
-               AND (?7 IS NULL OR w.owner_id = ?7)
-             ORDER BY (j.completed_at IS NOT NULL AND j.canceled_at IS NULL AND COALESCE(j.error, '') = ''
-                       AND b.transition = 'start') DESC,
-                      lower(u.username), lower(w.name)
-             LIMIT CASE WHEN ?8 = 0 THEN -1 ELSE ?8 END OFFSET ?9",
+             WHERE w.deleted = 0",
         )
-        .op(op)?;
-    let rows = stmt
-        .query_map(
-            params![
-                p.owner_id,
-                p.template_name,
-                p.name_contains,
-                ids,
-                p.job_status.map(JobStatus::as_str),
-                p.transition.map(WorkspaceTransition::as_str),
-                p.visible_owner_id,
-                p.limit,
-                p.offset,
-            ],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
-        )
+        .op(op)?
+        .query_map([], |r| {
+            Ok(ListingEntry {
+                id: r.get(0)?,
+                owner_id: r.get(1)?,
+                owner_username_lower: r.get(2)?,
+                name_lower: r.get(3)?,
+                template_name_lower: r.get(4)?,
+                job_status: r.get::<_, Option<String>>(5)?.and_then(|s| s.parse().ok()),
+                transition: r.get::<_, Option<String>>(6)?.and_then(|s| s.parse().ok()),
+                running: r.get::<_, Option<bool>>(7)?.unwrap_or(false),
+            })
+        })
         .op(op)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .op(op)?;
-    let count = rows.first().map_or(0, |r| r.1);
-    Ok((rows.into_iter().map(|r| r.0).collect(), count))
+    entries.sort_by(|a, b| {
+        b.running
+            .cmp(&a.running)
+            .then_with(|| a.owner_username_lower.cmp(&b.owner_username_lower))
+            .then_with(|| a.name_lower.cmp(&b.name_lower))
+    });
+    Ok(entries)
+}
+
+/// The page `p` selects from the sorted listing, and the number of all matches (0 for an
+/// empty page, as upstream's window count).
+fn page_of(entries: &[ListingEntry], p: &WorkspacePageParams<'_>) -> (Vec<String>, i64) {
+    let name = p.name_contains.map(str::to_lowercase);
+    let template = p.template_name.map(str::to_lowercase);
+    let matches = entries.iter().filter(|e| {
+        p.owner_id.is_none_or(|o| e.owner_id == o)
+            && p.visible_owner_id.is_none_or(|o| e.owner_id == o)
+            && template.as_deref().is_none_or(|t| e.template_name_lower == t)
+            && name.as_deref().is_none_or(|n| e.name_lower.contains(n))
+            && p.ids.is_none_or(|ids| ids.contains(&e.id))
+            && p.job_status.is_none_or(|s| e.job_status == Some(s))
+            && p.transition.is_none_or(|t| e.transition == Some(t))
+    });
+    let mut count = 0i64;
+    let mut page = Vec::new();
+    let limit = if p.limit == 0 { usize::MAX } else { p.limit as usize };
+    for (i, e) in matches.enumerate() {
+        count += 1;
+        if i >= p.offset as usize && page.len() < limit {
+            page.push(e.id.clone());
+        }
+    }
+    if page.is_empty() {
+        count = 0;
+    }
+    (page, count)
+}
+
+/// The workspace listing, from the store's cache while the data generation (bumped by
+/// triggers on workspaces, builds, jobs, templates and users) is the one it was read at.
+pub(crate) fn get_workspaces_page(tx: &SqliteTx<'_>, p: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
+    let generation = crate::database::sqlite::queries::prebuilds::get_prebuilds_data_generation(tx.conn)?.unwrap_or(-1);
+    let cached = {
+        let cache = tx.inner.workspace_listing.lock().unwrap_or_else(|e| e.into_inner());
+        cache.as_ref().filter(|(g, _)| *g == generation).map(|(_, l)| Arc::clone(l))
+    };
+    let listing = match cached {
+        Some(l) => l,
+        None => {
+            let l = Arc::new(load_listing(tx.conn)?);
+            *tx.inner.workspace_listing.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, Arc::clone(&l)));
+            l
+        }
+    };
+    Ok(page_of(&listing, p))
 }
 
 pub(crate) fn get_workspaces_by_ids(conn: &Connection, ids: &[String]) -> Result<Vec<Workspace>> {
@@ -526,10 +584,13 @@ pub(crate) fn get_running_workspace_agents(conn: &Connection) -> Result<Vec<Runn
 }
 
 impl WorkspaceStore for SqliteTx<'_> {
+    fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
+        get_workspaces_page(self, params)
+    }
+
     run_query! {
         fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
         fn get_workspace_by_id(&self, id: &str) -> Result<Workspace> => get_workspace_by_id;
-        fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> => get_workspaces_page;
         fn get_workspaces_by_ids(&self, ids: &[String]) -> Result<Vec<Workspace>> => get_workspaces_by_ids;
         fn get_latest_workspace_builds(&self, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> => get_latest_workspace_builds;
         fn get_workspace_build_by_id(&self, id: &str) -> Result<WorkspaceBuild> => get_workspace_build_by_id;
