@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use chrono::DurationRound;
 use coderlite::boundaryusage::Tracker;
+use coderlite::clock::Clock;
 use coderlite::clock::MockClock;
 use coderlite::clock::RealClock;
 use coderlite::database::AnyStore;
@@ -82,6 +83,15 @@ fn main() {
     }
     if wanted("api") {
         api_latency();
+    }
+    if wanted("purge") {
+        purge_old_agent_stats();
+    }
+    if wanted("backup") {
+        backup_under_writes();
+    }
+    if wanted("soak") {
+        demo_soak();
     }
     if wanted("server_idle_rss") {
         server_idle_rss(false);
@@ -581,20 +591,7 @@ fn api_latency() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let addr = {
-        use std::io::BufRead;
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines.next().expect("server log").unwrap();
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["fields"]["message"] == "coderlite server started" {
-                break v["fields"]["http_address"].as_str().unwrap().to_owned();
-            }
-        };
-        thread::spawn(move || for _ in lines {});
-        addr
-    };
+    let addr = server_address(&mut child);
     let today = start.date_naive();
     let insights = format!(
         "/api/v2/insights/templates?start_time={}T00:00:00Z&end_time={today}T00:00:00Z",
@@ -648,4 +645,206 @@ fn api_latency() {
     }
     let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
+}
+
+/// One purge run over 1,000,000 agent stats older than the 180-day retention (no rollup yet),
+/// all inside one four-hour window so a single run takes them all: total time, write
+/// transactions, and the longest of them.
+fn purge_old_agent_stats() {
+    let now = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let clock = MockClock::new(now);
+    let db = TestDb::create(&TestEngine::Sqlite, Arc::new(clock)).unwrap();
+    let t = fixtures::template(&db.store).build().unwrap();
+    let built = fixtures::workspace(&db.store, &t.template).build().unwrap();
+    let (ws, agent_id) = (built.workspace, built.agent_id.unwrap());
+    let old = now - chrono::Duration::days(200);
+    const TOTAL: usize = 1_000_000;
+    for chunk in 0..TOTAL / 10_000 {
+        let rows: Vec<WorkspaceAgentStat> = (0..10_000)
+            .map(|i| WorkspaceAgentStat {
+                id: Uuid::new_v4().to_string(),
+                created_at: old + chrono::Duration::milliseconds(((chunk * 10_000 + i) * 14) as i64),
+                user_id: ws.owner_id.clone(),
+                agent_id: agent_id.clone(),
+                workspace_id: ws.id.clone(),
+                template_id: ws.template_id.clone(),
+                connection_count: 1,
+                connection_median_latency_ms: 12.0,
+                rx_bytes: 100,
+                tx_bytes: 100,
+                session_count_vscode: 1,
+                session_count_jetbrains: 0,
+                session_count_reconnecting_pty: 0,
+                session_count_ssh: 0,
+            })
+            .collect();
+        db.store.insert_workspace_agent_stats(&rows).unwrap();
+    }
+    let report = coderlite::purge::purge_once(&db.store, "bench/purge", &coderlite::purge::PurgeConfig::default())
+        .unwrap()
+        .expect("the purge lease is free");
+    let deleted = report.rows(coderlite::database::models::PurgeTarget::AgentStats);
+    assert_eq!(deleted, TOTAL as u64, "one run takes the whole window");
+    emit(json!({
+        "figure": "purge_1m_agent_stats",
+        "rows": deleted,
+        "transactions": report.transactions,
+        "value": (report.took.as_secs_f64() * 100.0).round() / 100.0,
+        "unit": "s",
+        "longest_transaction_ms": (report.longest_transaction.as_secs_f64() * 10_000.0).round() / 10.0,
+        "target": "no long write transaction (each <= a few thousand rows)",
+    }));
+}
+
+/// `db backup` (its own process, as an operator runs it) of a ~1 GB database while this
+/// process keeps writing small transactions: the backup's time and the longest a write
+/// waited meanwhile.
+fn backup_under_writes() {
+    let db = TestDb::on(&TestEngine::Sqlite).unwrap();
+    let user = fixtures::user(&db.store).build().unwrap();
+    // 100,000 notification messages of ~10 KB each, written by SQLite itself.
+    coderlite::testing::execute_sql(
+        &db.location(),
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+             INSERT INTO notification_messages (id, notification_template_id, user_id, payload, created_by, created_at, updated_at)
+             SELECT printf('bench-%d', i), 'bench', '{}', json_object('pad', hex(randomblob(5000))), 'bench', 0, 0 FROM n",
+            user.id
+        ),
+    )
+    .unwrap();
+    coderlite::testing::execute_sql(&db.location(), "PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    let db_bytes = std::fs::metadata(db.path()).unwrap().len();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("backup.db");
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, done, user_id) = (db.store.clone(), done.clone(), user.id.clone());
+        thread::spawn(move || {
+            let (mut writes, mut longest) = (0u64, Duration::ZERO);
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let t = Instant::now();
+                let id = Uuid::new_v4().to_string();
+                store.insert_notification_message(&id, "bench", &user_id, &json!({}), RealClock.now()).unwrap();
+                longest = longest.max(t.elapsed());
+                writes += 1;
+                thread::sleep(Duration::from_millis(5));
+            }
+            (writes, longest)
+        })
+    };
+    thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coderlite"))
+        .arg("--db")
+        .arg(db.path())
+        .args(["-o", "json", "db", "backup"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (writes, longest) = writer.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    emit(json!({
+        "figure": "backup_1gb",
+        "database_mib": db_bytes / (1024 * 1024),
+        "backup_mib": std::fs::metadata(&dest).unwrap().len() / (1024 * 1024),
+        "value": (took.as_secs_f64() * 100.0).round() / 100.0,
+        "unit": "s (VACUUM INTO, integrity check, rename)",
+        "writes_meanwhile": writes,
+        "longest_write_ms": (longest.as_secs_f64() * 10_000.0).round() / 10.0,
+        "target": "writers never stall behind the backup",
+    }));
+}
+
+/// The demo with fast intervals (and the purge every 30 s) for BENCH_SOAK_SECS (600): the
+/// `-wal` file's size and the server's RSS, sampled every 10 s.
+fn demo_soak() {
+    let secs: u64 = std::env::var("BENCH_SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("soak.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coderlite"))
+        .arg("--db")
+        .arg(&path)
+        .args(["--log-format", "json", "server", "--demo", "--http-address", "127.0.0.1:0"])
+        .args(["--reconcile-interval", "300ms", "--provisioner-delay", "100ms"])
+        .args(["--rollup-interval", "1s", "--boundary-flush-interval", "200ms", "--telemetry-interval", "1s"])
+        .args(["--agent-stats-interval", "200ms", "--purge-interval", "30s"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = server_address(&mut child);
+    // SQLite's own heap (page caches fill as the file grows) beside the process's RSS.
+    let sqlite_mib = || -> f64 {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let text = agent
+            .get(&format!("http://{addr}/metrics"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .unwrap_or_default();
+        let bytes: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("coderlite_sqlite_memory_bytes "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN);
+        (bytes / (1024.0 * 1024.0) * 10.0).round() / 10.0
+    };
+    let mut wal_path = path.clone().into_os_string();
+    wal_path.push("-wal");
+    let rss_mib = |pid: u32| -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        (kib / 1024.0 * 10.0).round() / 10.0
+    };
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(secs) {
+        thread::sleep(Duration::from_secs(10));
+        let wal = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
+        samples.push((started.elapsed().as_secs(), wal, rss_mib(child.id()), sqlite_mib()));
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "server exited with {exit}");
+    let db_mib = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0);
+    let max_wal = samples.iter().map(|s| s.1).max().unwrap_or(0);
+    let rss: Vec<f64> = samples.iter().map(|s| s.2).collect();
+    emit(json!({
+        "figure": "demo_soak",
+        "seconds": secs,
+        "value": (max_wal as f64 / (1024.0 * 1024.0) * 100.0).round() / 100.0,
+        "unit": "MiB (largest -wal sampled)",
+        "database_mib": (db_mib * 10.0).round() / 10.0,
+        "rss_mib_first": rss.first(),
+        "rss_mib_last": rss.last(),
+        "rss_mib_max": rss.iter().copied().fold(f64::NAN, f64::max),
+        "sqlite_heap_mib_first": samples.first().map(|s| s.3),
+        "sqlite_heap_mib_last": samples.last().map(|s| s.3),
+        "samples_seconds_wal_bytes_rss_mib_sqlite_heap_mib": samples.iter().map(|(t, w, r, q)| json!([t, w, r, q])).collect::<Vec<_>>(),
+        "target": "WAL bounded, RSS flat",
+    }));
+}
+
+/// The HTTP address a `server --log-format json --http-address 127.0.0.1:0` child logged at
+/// start; its log is drained from then on.
+fn server_address(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("server log").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["fields"]["message"] == "coderlite server started" {
+            break v["fields"]["http_address"].as_str().unwrap().to_owned();
+        }
+    };
+    thread::spawn(move || for _ in lines {});
+    addr
 }

@@ -15,6 +15,7 @@ use coderlite::database::OpenConfig;
 use coderlite::database::copy::COPIED_TABLES;
 use coderlite::database::copy::CopyValue;
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;
+use coderlite::database::models::UpsertBoundaryUsageStats;
 use coderlite::database::prelude::*;
 use coderlite::testing::EmptyDb;
 use coderlite::testing::TestDb;
@@ -107,6 +108,19 @@ fn populated_sqlite() -> EmptyDb {
     let id = uuid::Uuid::new_v4().to_string();
     store
         .insert_notification_message(&id, "hard-limited", PREBUILDS_SYSTEM_USER_ID, &payload, RealClock.now())
+        .unwrap();
+    // The telemetry snapshot resets boundary usage, so whether the server's last flush left a
+    // row depends on timing; a stopped replica's row makes the table's content certain.
+    store
+        .upsert_boundary_usage_stats(&UpsertBoundaryUsageStats {
+            replica_id: "stopped-replica",
+            unique_workspaces_delta: 2,
+            unique_users_delta: 1,
+            unique_workspaces_count: 2,
+            unique_users_count: 1,
+            allowed_requests: 7,
+            denied_requests: 3,
+        })
         .unwrap();
     // An API token: a secret hash (bytes) that must survive the trip.
     let out = coderlite(&db).args(["tokens", "create", "--user", "admin"]).output().unwrap();

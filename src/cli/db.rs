@@ -1,4 +1,4 @@
-//! `migrate`, `db check`, `db copy` and `locks`.
+//! `migrate`, `db check|copy|purge|backup|restore`, `locks` and `replicas`.
 
 use clap::Subcommand;
 use coderlite::clock::format_rfc3339;
@@ -13,6 +13,7 @@ use crate::cli::CliError;
 use crate::cli::Context;
 use crate::cli::GlobalArgs;
 use crate::cli::OutputFormat;
+use crate::cli::args::Sources;
 use crate::cli::output::print_json;
 use crate::cli::output::print_table;
 
@@ -34,6 +35,49 @@ pub enum DbCommand {
         #[arg(long, value_name = "PATH|URL")]
         to: std::path::PathBuf,
     },
+    /// Run the purge once now (what the server's purge service does every 10 minutes, under
+    /// the same lock): old raw agent stats, notification messages, expired API keys, telemetry
+    /// claims and snapshots, audit connection events, and stale replica rows.
+    Purge {
+        /// How long expired API keys are kept; 0 keeps them [default: 7d]
+        #[arg(long, env = "CODER_API_KEYS_RETENTION", value_name = "DURATION")]
+        api_keys_retention: Option<String>,
+        /// How long audit log entries are kept; 0 keeps them forever [default: 0]
+        #[arg(long, env = "CODER_AUDIT_LOGS_RETENTION", value_name = "DURATION")]
+        audit_logs_retention: Option<String>,
+        /// How long telemetry snapshots are kept; 0 keeps them [default: 30d]
+        #[arg(long, env = "CODERLITE_TELEMETRY_SNAPSHOTS_RETENTION", value_name = "DURATION")]
+        telemetry_snapshots_retention: Option<String>,
+    },
+    /// A consistent copy of a SQLite database, taken while servers run on it: written under a
+    /// temporary name, checked, mode 0600, then renamed to DEST. PostgreSQL: use pg_dump (or
+    /// `db copy` to a SQLite file).
+    Backup {
+        /// Where to write the copy.
+        dest: std::path::PathBuf,
+        /// Replace DEST if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the database (--db) with a backup: refused while a server runs on it; the
+    /// current database is kept as DB.before-restore until the next successful start. A backup
+    /// of an older schema is migrated at the next start; a newer one is refused.
+    Restore {
+        /// The backup to restore.
+        src: std::path::PathBuf,
+    },
+}
+
+/// One `replicas` row.
+#[derive(Serialize)]
+struct ReplicaOutput {
+    id: String,
+    hostname: String,
+    pid: i64,
+    version: String,
+    started_at: String,
+    last_heartbeat: String,
+    live: bool,
 }
 
 /// One `db copy` row.
@@ -58,6 +102,9 @@ struct CheckOutput {
     schema_version: i64,
     integrity: String,
     foreign_keys: String,
+    /// The SQLite write-ahead log's size (absent on PostgreSQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wal_bytes: Option<u64>,
 }
 
 /// One `locks` row.
@@ -71,10 +118,15 @@ struct LockOutput {
     expires_at: Option<String>,
 }
 
-pub fn run(ctx: &GlobalArgs, command: DbCommand) -> Result<(), CliError> {
+pub fn run(ctx: &GlobalArgs, command: DbCommand, sources: &Sources<'_>) -> Result<(), CliError> {
     match command {
         DbCommand::Check => check(ctx),
         DbCommand::Copy { from, to } => copy(ctx, from, to),
+        DbCommand::Purge { api_keys_retention, audit_logs_retention, telemetry_snapshots_retention } => {
+            purge(ctx, api_keys_retention, audit_logs_retention, telemetry_snapshots_retention, sources)
+        }
+        DbCommand::Backup { dest, force } => backup(ctx, &dest, force),
+        DbCommand::Restore { src } => restore(ctx, &src),
     }
 }
 
@@ -112,33 +164,225 @@ fn copy(ctx: &GlobalArgs, from: std::path::PathBuf, to: std::path::PathBuf) -> R
     }
 }
 
+fn purge(
+    ctx: &GlobalArgs,
+    api_keys_retention: Option<String>,
+    audit_logs_retention: Option<String>,
+    telemetry_snapshots_retention: Option<String>,
+    sources: &Sources<'_>,
+) -> Result<(), CliError> {
+    let none = None;
+    let config = crate::cli::server::purge_config(
+        sources,
+        [
+            ("purge_interval", &none),
+            ("api_keys_retention", &api_keys_retention),
+            ("audit_logs_retention", &audit_logs_retention),
+            ("telemetry_snapshots_retention", &telemetry_snapshots_retention),
+        ],
+    )?;
+    let store = ctx.open()?;
+    let holder = format!("{}/purge", store.replica_id());
+    let report = coderlite::purge::purge_once(&store, &holder, &config).context(|| "purge".to_owned())?;
+    let Some(report) = report else {
+        return Err(CliError::new("purge", "another process is purging now (it holds lock 4); try again later"));
+    };
+    let rows: Vec<(String, u64)> = report
+        .deleted
+        .iter()
+        .map(|(t, n)| (t.as_str().to_owned(), *n))
+        .chain([("stale_replicas".to_owned(), report.stale_replicas)])
+        .collect();
+    match ctx.output {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "deleted": rows.iter().map(|(t, n)| (t.clone(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+            "transactions": report.transactions,
+            "longest_transaction_ms": coderlite::clock::rounded_millis(report.longest_transaction),
+            "took_ms": coderlite::clock::rounded_millis(report.took),
+        })),
+        OutputFormat::Table => {
+            let table: Vec<Vec<String>> = rows.iter().map(|(t, n)| vec![t.clone(), n.to_string()]).collect();
+            print_table(&["TABLE", "DELETED"], &table);
+            println!("purged in {} transactions, {:.1}s", report.transactions, report.took.as_secs_f64());
+            Ok(())
+        }
+    }
+}
+
+fn backup(ctx: &GlobalArgs, dest: &std::path::Path, force: bool) -> Result<(), CliError> {
+    let store = ctx.open()?;
+    let Some(sqlite) = store.as_sqlite() else {
+        return Err(CliError::new(
+            "db backup",
+            "db backup copies SQLite files; for PostgreSQL use pg_dump, or `coderlite db copy --from URL --to FILE` \
+             for a SQLite snapshot",
+        ));
+    };
+    let progress = |bytes: u64| eprintln!("backup: {:.1} MiB written", bytes as f64 / (1024.0 * 1024.0));
+    let report = sqlite
+        .backup_to(dest, force, &progress)
+        .map_err(|e| CliError::new(format!("back up to {}", dest.display()), e))?;
+    match ctx.output {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "dest": report.dest.display().to_string(),
+            "bytes": report.bytes,
+            "took_ms": coderlite::clock::rounded_millis(report.took),
+        })),
+        OutputFormat::Table => {
+            println!(
+                "backed up to {} ({:.1} MiB in {:.1}s)",
+                report.dest.display(),
+                report.bytes as f64 / (1024.0 * 1024.0),
+                report.took.as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn restore(ctx: &GlobalArgs, src: &std::path::Path) -> Result<(), CliError> {
+    let Location::Sqlite(target) = ctx.location()? else {
+        return Err(CliError::new(
+            "db restore",
+            "db restore writes SQLite files; for PostgreSQL use pg_restore, or `coderlite db copy --from FILE --to URL`",
+        ));
+    };
+    use coderlite::database::sqlite::backup;
+    if backup::same_file(src, &target) {
+        return Err(CliError::new(format!("restore from {}", src.display()), "it is the database itself"));
+    }
+    let binary = coderlite::database::sqlite::binary_schema_version();
+    backup::check_restore_source(src, binary)
+        .map_err(|e| CliError::new(format!("restore from {}", src.display()), e))?;
+    let mut kept = None;
+    if target.exists() {
+        let store = ctx.open()?;
+        let now = store.clock().now();
+        let rows = store.list_replicas().context(|| "list replicas".to_owned())?;
+        if let Some(r) = coderlite::replicas::live(&rows, now).first() {
+            return Err(CliError::new(
+                "db restore",
+                format!(
+                    "a server is running on {} (replica {} on {}, pid {}); stop it first",
+                    target.display(),
+                    r.id,
+                    r.hostname,
+                    r.pid
+                ),
+            ));
+        }
+        let keep = crate::cli::server::before_restore_path(&target);
+        let _ = std::fs::remove_file(&keep);
+        store
+            .as_sqlite()
+            .expect("a SQLite location")
+            .vacuum_into(&keep)
+            .context(|| format!("keep the current database as {}", keep.display()))?;
+        kept = Some(keep);
+    } else if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).context(|| format!("create directory {}", parent.display()))?;
+    }
+    let report = backup::restore_into(src, &target, kept, std::time::Duration::from_secs(5))
+        .map_err(|e| CliError::new(format!("restore {} into {}", src.display(), target.display()), e))?;
+    match ctx.output {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "restored": target.display().to_string(),
+            "schema_version": report.schema_version,
+            "kept": report.kept.map(|k| k.display().to_string()),
+            "took_ms": coderlite::clock::rounded_millis(report.took),
+        })),
+        OutputFormat::Table => {
+            println!("restored {} from {}", target.display(), src.display());
+            if report.schema_version < binary {
+                println!("schema version {} will be migrated to {binary} at the next start", report.schema_version);
+            }
+            if let Some(k) = report.kept {
+                println!("the replaced database is kept as {} until the next successful start", k.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `replicas`: the servers registered on the database.
+pub fn replicas(ctx: &GlobalArgs) -> Result<(), CliError> {
+    let store = ctx.open()?;
+    let now = store.clock().now();
+    let rows = store.list_replicas().context(|| "list replicas".to_owned())?;
+    let live: Vec<String> = coderlite::replicas::live(&rows, now).iter().map(|r| r.id.clone()).collect();
+    let out: Vec<ReplicaOutput> = rows
+        .iter()
+        .map(|r| ReplicaOutput {
+            id: r.id.clone(),
+            hostname: r.hostname.clone(),
+            pid: r.pid,
+            version: r.version.clone(),
+            started_at: format_rfc3339(r.started_at),
+            last_heartbeat: format_rfc3339(r.updated_at),
+            live: live.contains(&r.id),
+        })
+        .collect();
+    match ctx.output {
+        OutputFormat::Json => print_json(&out),
+        OutputFormat::Table => {
+            if out.is_empty() {
+                println!("no servers registered");
+                return Ok(());
+            }
+            let table: Vec<Vec<String>> = out
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.clone(),
+                        r.hostname.clone(),
+                        r.pid.to_string(),
+                        r.version.clone(),
+                        r.started_at.clone(),
+                        if r.live { "live" } else { "gone" }.to_owned(),
+                    ]
+                })
+                .collect();
+            print_table(&["REPLICA", "HOST", "PID", "VERSION", "STARTED", "STATE"], &table);
+            Ok(())
+        }
+    }
+}
+
 pub fn migrate(ctx: &GlobalArgs) -> Result<(), CliError> {
     let store = ctx.open_or_create()?;
     let report = store.check_integrity().context(|| "check database".to_owned())?;
-    print_check(ctx, &report)
+    print_check(ctx, &report, wal_bytes(&store))
 }
 
 fn check(ctx: &GlobalArgs) -> Result<(), CliError> {
     let store = ctx.open()?;
     let report = store.check_integrity().context(|| "check database".to_owned())?;
-    print_check(ctx, &report)?;
+    print_check(ctx, &report, wal_bytes(&store))?;
     if !report.is_ok() {
         return Err(CliError::new("db check", "the database failed its checks (see output)"));
     }
     Ok(())
 }
 
-fn print_check(ctx: &GlobalArgs, report: &IntegrityReport) -> Result<(), CliError> {
+fn wal_bytes(store: &coderlite::database::AnyStore) -> Option<u64> {
+    store.wal_status().ok().flatten().map(|w| w.wal_bytes)
+}
+
+fn print_check(ctx: &GlobalArgs, report: &IntegrityReport, wal_bytes: Option<u64>) -> Result<(), CliError> {
     match ctx.output {
         OutputFormat::Json => print_json(&CheckOutput {
             schema_version: report.schema_version,
             integrity: report.integrity.clone(),
             foreign_keys: report.foreign_keys.clone(),
+            wal_bytes,
         }),
         OutputFormat::Table => {
             println!("schema version  {}", report.schema_version);
             println!("integrity       {}", report.integrity);
             println!("foreign keys    {}", report.foreign_keys);
+            if let Some(bytes) = wal_bytes {
+                println!("wal size        {:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
+            }
             Ok(())
         }
     }

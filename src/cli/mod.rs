@@ -80,7 +80,7 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the control plane until SIGINT/SIGTERM.
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Migrate and run deployment setup, print the deployment ID, then exit.
     Setup,
     /// Apply migrations and print the schema version.
@@ -92,6 +92,8 @@ pub enum Command {
     },
     /// Show held lock rows and leases.
     Locks,
+    /// Servers registered on the database (replica ID, host, pid, last heartbeat).
+    Replicas,
     /// Run the template usage rollup once now.
     Rollup,
     /// Insights over the template usage rollup.
@@ -248,11 +250,12 @@ pub fn init_tracing(cli: &Cli) -> Result<(), CliError> {
 pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
     let ctx = GlobalArgs { db: cli.db, output: cli.output };
     match cli.command {
-        Command::Server(args) => server::run(&ctx, args, &args::Sources::of(matches, &["server"])),
+        Command::Server(args) => server::run(&ctx, *args, &args::Sources::of(matches, &["server"])),
         Command::Setup => setup::run(&ctx),
         Command::Migrate => db::migrate(&ctx),
-        Command::Db { command } => db::run(&ctx, command),
+        Command::Db { command } => db::run(&ctx, command, &args::Sources::of(matches, &["db", "purge"])),
         Command::Locks => db::locks(&ctx),
+        Command::Replicas => db::replicas(&ctx),
         Command::Rollup => rollup::run(&ctx),
         Command::Insights { command } => insights::run(&ctx, command),
         Command::Fixtures { command } => fixtures::run(&ctx, command),

@@ -12,6 +12,7 @@ use coderlite::database::SharedStore;
 use coderlite::database::prelude::*;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;
 use coderlite::provisioner::ProvisionerConfig;
+use coderlite::purge::PurgeConfig;
 use coderlite::server::ServerConfig;
 use coderlite::server::Services;
 use coderlite::server::http::HttpServer;
@@ -60,6 +61,23 @@ pub struct ServerArgs {
     #[arg(long, env = "CODERLITE_AGENT_STATS_INTERVAL", value_name = "DURATION")]
     pub agent_stats_interval: Option<String>,
 
+    /// How long the purge service waits after a run before the next [default: 10m]
+    #[arg(long, env = "CODERLITE_PURGE_INTERVAL", value_name = "DURATION")]
+    pub purge_interval: Option<String>,
+
+    /// How long expired API keys are kept before the purge deletes them; 0 keeps them
+    /// [default: 7d]
+    #[arg(long, env = "CODER_API_KEYS_RETENTION", value_name = "DURATION")]
+    pub api_keys_retention: Option<String>,
+
+    /// How long audit log entries are kept; 0 keeps them forever [default: 0]
+    #[arg(long, env = "CODER_AUDIT_LOGS_RETENTION", value_name = "DURATION")]
+    pub audit_logs_retention: Option<String>,
+
+    /// How long collected telemetry snapshots are kept; 0 keeps them [default: 30d]
+    #[arg(long, env = "CODERLITE_TELEMETRY_SNAPSHOTS_RETENTION", value_name = "DURATION")]
+    pub telemetry_snapshots_retention: Option<String>,
+
     /// This process's replica ID, a UUID: lease holder, provisioner worker and boundary
     /// usage replica [default: a random UUID]
     #[arg(long, env = "CODERLITE_REPLICA_ID", value_name = "UUID")]
@@ -95,8 +113,51 @@ fn server_config(args: &ServerArgs, sources: &Sources<'_>) -> Result<ServerConfi
         boundary_flush_interval: interval("boundary_flush_interval", &args.boundary_flush_interval, 60, 10)?,
         telemetry_interval: interval("telemetry_interval", &args.telemetry_interval, 1800, 60)?,
         demo_agent_stats_interval: demo.then_some(agent_stats),
+        purge: purge_config(
+            sources,
+            [
+                ("purge_interval", &args.purge_interval),
+                ("api_keys_retention", &args.api_keys_retention),
+                ("audit_logs_retention", &args.audit_logs_retention),
+                ("telemetry_snapshots_retention", &args.telemetry_snapshots_retention),
+            ],
+        )?,
         fail_service: args.fail_service.clone(),
     })
+}
+
+/// The purge service's settings from its flags (retention flags take 0 = keep forever).
+pub fn purge_config(sources: &Sources<'_>, flags: [(&str, &Option<String>); 4]) -> Result<PurgeConfig, CliError> {
+    let defaults = PurgeConfig::default();
+    let [(interval_id, interval), (keys_id, keys), (audit_id, audit), (snapshots_id, snapshots)] = flags;
+    Ok(PurgeConfig {
+        interval: sources.parse(interval_id, interval.as_deref(), parse_interval)?.unwrap_or(defaults.interval),
+        api_keys_retention: sources
+            .parse(keys_id, keys.as_deref(), parse_retention)?
+            .unwrap_or(defaults.api_keys_retention),
+        audit_logs_retention: sources
+            .parse(audit_id, audit.as_deref(), parse_retention)?
+            .unwrap_or(defaults.audit_logs_retention),
+        telemetry_snapshots_retention: sources
+            .parse(snapshots_id, snapshots.as_deref(), parse_retention)?
+            .unwrap_or(defaults.telemetry_snapshots_retention),
+    })
+}
+
+/// A retention period: a Go-style duration, 0 (keep forever) up to ten years.
+pub fn parse_retention(text: &str) -> Result<Duration, String> {
+    let d = coderlite::clock::parse_duration(text)?;
+    if d > Duration::from_secs(10 * 365 * 86_400) {
+        return Err("must be at most 10 years (3650d); 0 keeps forever".to_owned());
+    }
+    Ok(d)
+}
+
+/// Where `db restore` keeps the file it replaced, until the next successful start.
+pub fn before_restore_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".before-restore");
+    p.into()
 }
 
 /// Replica IDs are UUIDs, as upstream's (and a `uuid` column on PostgreSQL); kept in the
@@ -167,10 +228,21 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
         }
     }
     let schema_version = store.schema_version().context(|| "read schema version".to_owned())?;
+    coderlite::replicas::register(&store, &config.replica_id).context(|| "register replica".to_owned())?;
     let db = store.location().to_string();
+    // A restore keeps the replaced file until the next successful start: this one.
+    if let Some(path) = store.as_sqlite().map(|s| before_restore_path(s.path()))
+        && path.exists()
+    {
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!(path = %path.display(), "removed the copy kept by the last restore"),
+            Err(error) => tracing::warn!(path = %path.display(), %error, "remove the copy kept by the last restore"),
+        }
+    }
     let store: SharedStore = Arc::new(store);
     let clock: SharedClock = Arc::new(RealClock);
 
+    let store_for_shutdown = store.clone();
     let services = Services::start(store.clone(), clock, &config, &cancel);
     http_state.mark_ready(store, schema_version);
     tracing::info!(
@@ -188,6 +260,9 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
     let stopped = services.shutdown();
     if let Some(http) = http {
         http.stop();
+    }
+    if let Err(error) = coderlite::replicas::deregister(&*store_for_shutdown, &config.replica_id) {
+        tracing::warn!(%error, "deregister replica");
     }
     signals_handle.close();
     let _ = signal_thread.join();

@@ -300,6 +300,14 @@ impl TxStore for AnyStore {
     fn clock(&self) -> SharedClock {
         self.inner().clock()
     }
+
+    fn checkpoint_wal(&self, truncate: bool) -> Result<Option<crate::database::models::WalStatus>> {
+        self.inner().checkpoint_wal(truncate)
+    }
+
+    fn wal_status(&self) -> Result<Option<crate::database::models::WalStatus>> {
+        self.inner().wal_status()
+    }
 }
 
 /// Every domain method on the engine-agnostic store runs in its own transaction.

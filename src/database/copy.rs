@@ -49,11 +49,12 @@ pub const COPIED_TABLES: &[&str] = &[
     "telemetry_snapshots",
 ];
 
-/// Tables never copied: leases and lock rows belong to the processes of one database,
+/// Tables never copied: leases, lock rows and registered replicas belong to the processes of
+/// one database,
 /// migration history to its own migrations, and SQLite's data generation and sequence
 /// bookkeeping to SQLite.
 pub const NOT_COPIED_TABLES: &[&str] =
-    &["locks", "refinery_schema_history", "prebuilds_data_generation", "sqlite_sequence"];
+    &["locks", "replicas", "refinery_schema_history", "prebuilds_data_generation", "sqlite_sequence"];
 
 /// The rows a fresh migration creates, per table (a portable `WHERE`): the default
 /// organization with its Everyone group, the prebuilds system user and its membership. A

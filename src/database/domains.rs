@@ -512,3 +512,33 @@ store_domain! {
         write fn delete_api_key(&self, id: &str) -> Result<bool>;
     }
 }
+
+store_domain! {
+    /// Running an install for months (SPEC §13): registered server replicas, and the purge
+    /// service's bounded deletes (lock 4).
+    pub trait MaintenanceStore {
+        /// Registers (or re-registers) a server replica with a fresh heartbeat.
+        write fn upsert_replica(&self, replica: &ReplicaRow) -> Result<()>;
+
+        /// Moves the replica's heartbeat to `now`; false when its row is gone.
+        write fn heartbeat_replica(&self, id: &str, now: Timestamp) -> Result<bool>;
+
+        /// Deletes the replica's row (a clean shutdown).
+        write fn delete_replica(&self, id: &str) -> Result<()>;
+
+        /// Every registered replica, oldest start first.
+        read fn list_replicas(&self) -> Result<Vec<ReplicaRow>>;
+
+        /// Deletes replicas whose last heartbeat is before `before`; the number deleted.
+        write fn delete_replicas_updated_before(&self, before: Timestamp) -> Result<u64>;
+
+        /// Upstream's cutoff for raw agent stats: one day before the newest rollup bucket (180
+        /// days before `now` without one), and no later than four hours after the oldest
+        /// stat (one run's window). `None` when there are no stats.
+        read fn get_agent_stats_purge_cutoff(&self, now: Timestamp) -> Result<Option<Timestamp>>;
+
+        /// Deletes up to `limit` of the oldest rows `target` names that are older than
+        /// `before`; the number deleted.
+        write fn purge_rows(&self, target: PurgeTarget, before: Timestamp, limit: u32) -> Result<u64>;
+    }
+}

@@ -18,7 +18,7 @@ pub enum LockId {
     EnterpriseDeploymentSetup = 2,
     /// The template usage rollup (lease).
     DbRollup = 3,
-    /// Reserved.
+    /// The purge service (lease): one replica deletes old rows at a time.
     DbPurge = 4,
     /// Reserved.
     NotificationsReportGenerator = 5,

@@ -35,6 +35,7 @@ pub use crate::database::domains::AiProviderStore;
 pub use crate::database::domains::ApiKeyStore;
 pub use crate::database::domains::BoundaryUsageStore;
 pub use crate::database::domains::IdentityStore;
+pub use crate::database::domains::MaintenanceStore;
 pub use crate::database::domains::PooledStore;
 pub use crate::database::domains::PrebuildsStore;
 pub use crate::database::domains::ProvisionerStore;
@@ -55,6 +56,7 @@ pub mod prelude {
     pub use crate::database::ApiKeyStore;
     pub use crate::database::BoundaryUsageStore;
     pub use crate::database::IdentityStore;
+    pub use crate::database::MaintenanceStore;
     pub use crate::database::PrebuildsStore;
     pub use crate::database::ProvisionerStore;
     pub use crate::database::RollupStore;
@@ -120,6 +122,18 @@ pub trait TxStore {
 
     /// The clock this store binds timestamps from.
     fn clock(&self) -> SharedClock;
+
+    /// Checkpoints SQLite's write-ahead log (passive; with `truncate`, waits up to the busy
+    /// timeout for readers and writers and empties the file) and reports it. `None` for an
+    /// engine without one, and on a transaction handle.
+    fn checkpoint_wal(&self, _truncate: bool) -> Result<Option<models::WalStatus>> {
+        Ok(None)
+    }
+
+    /// The write-ahead log's size without checkpointing; `None` without one.
+    fn wal_status(&self) -> Result<Option<models::WalStatus>> {
+        Ok(None)
+    }
 }
 
 /// The one storage interface domain code sees: the transaction core and every domain (see
@@ -129,6 +143,7 @@ pub trait Store:
     TxStore
     + SystemStore
     + ApiKeyStore
+    + MaintenanceStore
     + BoundaryUsageStore
     + IdentityStore
     + TemplateStore
@@ -145,6 +160,7 @@ impl<T> Store for T where
         + TxStore
         + SystemStore
         + ApiKeyStore
+        + MaintenanceStore
         + BoundaryUsageStore
         + IdentityStore
         + TemplateStore

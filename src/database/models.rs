@@ -917,3 +917,62 @@ pub struct WorkspacePageParams<'a> {
     /// 0 means no limit.
     pub limit: u32,
 }
+
+/// A row of `replicas`: a running server, as upstream's replicas register themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaRow {
+    pub id: String,
+    pub hostname: String,
+    pub pid: i64,
+    pub version: String,
+    pub started_at: Timestamp,
+    /// The last heartbeat.
+    pub updated_at: Timestamp,
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// What one purge delete removes (upstream's dbpurge steps, and coderlite's own tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PurgeTarget {
+    /// Raw agent stats created before the cutoff.
+    AgentStats,
+    /// Notification messages not updated since the cutoff.
+    NotificationMessages,
+    /// API keys expired before the cutoff.
+    ExpiredApiKeys,
+    /// Telemetry period claims ending before the cutoff.
+    TelemetryLocks,
+    /// Collected telemetry snapshots older than the cutoff (coderlite's own table).
+    TelemetrySnapshots,
+    /// Audit entries of connection events (connect, disconnect, open, close) before the cutoff.
+    AuditConnectionEvents,
+    /// Other audit entries before the cutoff.
+    AuditLogs,
+}
+
+impl PurgeTarget {
+    /// The name in logs and `db purge` output (upstream's record types where it has one).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurgeTarget::AgentStats => "workspace_agent_stats",
+            PurgeTarget::NotificationMessages => "notification_messages",
+            PurgeTarget::ExpiredApiKeys => "expired_api_keys",
+            PurgeTarget::TelemetryLocks => "telemetry_locks",
+            PurgeTarget::TelemetrySnapshots => "telemetry_snapshots",
+            PurgeTarget::AuditConnectionEvents => "audit_log_connection_events",
+            PurgeTarget::AuditLogs => "audit_logs",
+        }
+    }
+}
+
+/// SQLite's write-ahead log after a checkpoint (or a look at it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalStatus {
+    /// The `-wal` file's size.
+    pub wal_bytes: u64,
+    /// A checkpoint could not finish: a reader or writer held it back.
+    pub busy: bool,
+    /// Frames in the log, and how many of them are in the database file now.
+    pub frames: i64,
+    pub checkpointed: i64,
+}

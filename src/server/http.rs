@@ -66,16 +66,22 @@ impl HttpState {
     fn healthz(&self) -> (u16, String) {
         let uptime = self.started.elapsed().as_secs_f64();
         match self.ready.get() {
-            Some(ready) => (
-                200,
-                serde_json::json!({
-                    "status": "ok",
-                    "schema_version": ready.schema_version,
-                    "uptime_seconds": uptime,
-                    "replica_id": self.replica_id,
-                })
-                .to_string(),
-            ),
+            Some(ready) => {
+                let now = ready.store.clock().now();
+                let replicas =
+                    ready.store.list_replicas().map(|rows| crate::replicas::live(&rows, now).len()).unwrap_or_default();
+                (
+                    200,
+                    serde_json::json!({
+                        "status": "ok",
+                        "schema_version": ready.schema_version,
+                        "uptime_seconds": uptime,
+                        "replica_id": self.replica_id,
+                        "replicas": replicas,
+                    })
+                    .to_string(),
+                )
+            }
             None => (503, serde_json::json!({ "status": "starting", "uptime_seconds": uptime }).to_string()),
         }
     }
@@ -92,6 +98,18 @@ impl HttpState {
                 }
             },
             None => status = 503,
+        }
+        if let Some(Ok(Some(wal))) = self.ready.get().map(|r| r.store.wal_status()) {
+            text.push_str(&format!(
+                "# HELP coderlite_sqlite_wal_bytes Size of the SQLite write-ahead log.\n\
+                 # TYPE coderlite_sqlite_wal_bytes gauge\ncoderlite_sqlite_wal_bytes {}\n",
+                wal.wal_bytes
+            ));
+            text.push_str(&format!(
+                "# HELP coderlite_sqlite_memory_bytes Heap memory SQLite holds (page caches, statements).\n\
+                 # TYPE coderlite_sqlite_memory_bytes gauge\ncoderlite_sqlite_memory_bytes {}\n",
+                crate::database::sqlite::memory_used_bytes()
+            ));
         }
         text.push_str(&ProcessFigures::read(self.started.elapsed()).render_prometheus());
         (status, text)
@@ -171,7 +189,9 @@ fn router(state: Arc<HttpState>) -> Router {
 }
 
 async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
-    let (status, body) = state.healthz();
+    // Reads the store (the registered replicas): off the async workers.
+    let answer = tokio::task::spawn_blocking(move || state.healthz()).await;
+    let (status, body) = answer.unwrap_or_else(|_| (500, String::new()));
     text(status, body, "application/json")
 }
 

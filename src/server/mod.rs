@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub telemetry_interval: Duration,
     /// How often the demo's simulated agents report; `None` runs no simulation.
     pub demo_agent_stats_interval: Option<Duration>,
+    /// The purge service (lock 4) and its retention periods.
+    pub purge: crate::purge::PurgeConfig,
     /// Makes the named service panic as it starts: the supervision tests' fault injection.
     #[doc(hidden)]
     pub fail_service: Option<String>,
@@ -102,6 +104,22 @@ impl Services {
             let (store, clock, replica) = (store.clone(), clock.clone(), config.replica_id.clone());
             let interval = config.telemetry_interval;
             services.push(("telemetry", Box::new(move |c| run_collector_loop(&*store, clock, &replica, interval, c))));
+        }
+        {
+            let (store, clock, holder, pc) = (store.clone(), clock.clone(), config.replica_id.clone(), config.purge);
+            services.push(("purge", Box::new(move |c| crate::purge::run_purge_loop(&*store, clock, &holder, &pc, c))));
+        }
+        {
+            let (store, clock, id) = (store.clone(), clock.clone(), config.replica_id.clone());
+            services.push((
+                "replica-heartbeat",
+                Box::new(move |c| crate::replicas::run_heartbeat_loop(&*store, clock, &id, c)),
+            ));
+        }
+        // Only SQLite has a write-ahead log file to look after.
+        if matches!(store.wal_status(), Ok(Some(_))) {
+            let (store, clock) = (store.clone(), clock.clone());
+            services.push(("wal-checkpoint", Box::new(move |c| crate::wal::run_wal_loop(&*store, clock, c))));
         }
         if let Some(interval) = config.demo_agent_stats_interval {
             let (store, clock, tracker) = (store.clone(), clock.clone(), tracker.clone());

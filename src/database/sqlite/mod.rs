@@ -18,12 +18,14 @@
 //! transaction back and re-runs it after a back-off, because waiting inside the write
 //! transaction would block the lease holder's own writes.
 
+pub mod backup;
 mod copy;
 mod errors;
 mod migrate;
 mod queries;
 mod tx;
 
+use std::fs::File;
 use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -51,10 +53,19 @@ use crate::database::TxFn;
 use crate::database::TxOptions;
 use crate::database::TxStore;
 use crate::database::WriteThreadMark;
+use crate::database::models::WalStatus;
 use crate::database::sqlite::errors::OpContext;
 pub use crate::database::sqlite::migrate::binary_schema_version;
 pub use crate::database::sqlite::migrate::migrations_fingerprint;
 use crate::database::sqlite::tx::SqliteTx;
+
+/// The size a writer connection truncates the `-wal` file to when the log restarts after a
+/// checkpoint (`journal_size_limit`): one large transaction does not leave a large file behind.
+pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How long a truncate checkpoint waits for readers to leave the old log before giving up;
+/// it holds the write lock meanwhile, so writers never stall longer than this for it.
+const TRUNCATE_CHECKPOINT_WAIT: Duration = Duration::from_millis(100);
 
 /// SQLite's `synchronous` setting for every connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,15 +210,34 @@ impl SqliteStore {
         Arc::clone(&self.inner.config.clock)
     }
 
-    /// Writes a compact, standalone copy of the database to `dest` (`VACUUM INTO`).
+    /// The `-wal` file's size (0 when there is none). A `stat`, never an open: no descriptor
+    /// on the log while connections use it.
+    pub fn wal_bytes(&self) -> u64 {
+        let mut wal = self.inner.config.path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Writes a compact, standalone copy of the database to `dest` (`VACUUM INTO`), a new
+    /// file of mode 0600 from the start (it holds secrets), synced to disk before returning
+    /// (`VACUUM INTO` itself does not sync). On failure `dest` is removed.
     pub fn vacuum_into(&self, dest: &Path) -> Result<()> {
         let op = "vacuum into";
-        let _mark = WriteThreadMark::enter(op)?;
-        let conn = self.inner.lock_writer();
-        let dest =
+        let io_error = |e: io::Error| Error::Open { path: dest.to_owned(), message: e.to_string() };
+        let dest_text =
             dest.to_str().ok_or_else(|| Error::Sqlite { op, message: "destination path is not UTF-8".into() })?;
-        conn.execute("VACUUM INTO ?1", [dest]).op(op)?;
-        Ok(())
+        // VACUUM INTO accepts an existing empty file: create it private first.
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(dest).map_err(io_error)?;
+        let copied = {
+            let _mark = WriteThreadMark::enter(op)?;
+            let conn = self.inner.lock_writer();
+            conn.execute("VACUUM INTO ?1", [dest_text]).op(op).map(|_| ())
+        }
+        .and_then(|()| File::open(dest).and_then(|f| f.sync_all()).map_err(io_error));
+        if copied.is_err() {
+            let _ = std::fs::remove_file(dest);
+        }
+        copied
     }
 
     fn write_tx(&self, opts: TxOptions, f: &mut TxFn<'_>) -> Result<()> {
@@ -367,12 +397,21 @@ fn bootstrap_error(path: &Path, e: rusqlite::Error) -> Error {
 /// Safe beside SQLite's locks (SPEC §13): a descriptor is opened only on a file this call
 /// creates, which no connection of this process can have open; on an existing file,
 /// `create_new` fails before any descriptor exists.
-fn create_private_file(path: &Path) -> io::Result<()> {
+pub(crate) fn create_private_file(path: &Path) -> io::Result<()> {
     match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Heap memory SQLite holds in this process now (page caches, statements, schemas): what
+/// tells a growing cache from a leak when resident memory rises.
+pub fn memory_used_bytes() -> u64 {
+    // SAFETY: sqlite3_memory_used takes no arguments and only reads SQLite's own counter,
+    // which is thread-safe in the bundled (serialized) build.
+    let used = unsafe { rusqlite::ffi::sqlite3_memory_used() };
+    u64::try_from(used).unwrap_or(0)
 }
 
 static STATEMENTS_EXECUTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -397,9 +436,10 @@ fn init_connection(conn: &Connection, config: &StoreConfig, query_only: bool) ->
     }
     conn.set_prepared_statement_cache_capacity(256);
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA query_only = {};",
+        "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA query_only = {}; PRAGMA journal_size_limit = {};",
         config.synchronous.as_str(),
         if query_only { "ON" } else { "OFF" },
+        WAL_SIZE_LIMIT_BYTES,
     ))
 }
 
@@ -449,6 +489,27 @@ impl TxStore for SqliteStore {
 
     fn clock(&self) -> SharedClock {
         SqliteStore::clock(self)
+    }
+
+    fn checkpoint_wal(&self, truncate: bool) -> Result<Option<WalStatus>> {
+        let op = "checkpoint wal";
+        let sql = if truncate { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "PRAGMA wal_checkpoint(PASSIVE)" };
+        let (busy, frames, checkpointed): (i64, i64, i64) = {
+            let conn = self.inner.lock_writer();
+            if truncate {
+                conn.busy_timeout(TRUNCATE_CHECKPOINT_WAIT).op(op)?;
+            }
+            let result = conn.query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).op(op);
+            if truncate {
+                conn.busy_timeout(self.inner.config.busy_timeout).op(op)?;
+            }
+            result?
+        };
+        Ok(Some(WalStatus { wal_bytes: self.wal_bytes(), busy: busy != 0, frames, checkpointed }))
+    }
+
+    fn wal_status(&self) -> Result<Option<WalStatus>> {
+        Ok(Some(WalStatus { wal_bytes: self.wal_bytes(), busy: false, frames: 0, checkpointed: 0 }))
     }
 
     fn try_acquire_lease(&self, id: LockId, holder: &str, ttl: Duration) -> Result<Option<LeaseGuard>> {

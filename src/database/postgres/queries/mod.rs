@@ -19,6 +19,7 @@ pub(crate) mod api_keys;
 pub(crate) mod boundary_usage;
 pub(crate) mod identity;
 pub(crate) mod locks;
+pub(crate) mod maintenance;
 pub(crate) mod prebuilds;
 pub(crate) mod provisioner;
 pub(crate) mod rollup;
