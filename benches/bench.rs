@@ -6,7 +6,13 @@
 //! whose user may create databases, e.g. under scripts/with-postgres:
 //! `scripts/with-postgres sh -c 'CODERLITE_BENCH_POSTGRES_URL=$CODERLITE_TEST_POSTGRES_URL cargo bench -- postgres'`.
 
+use std::alloc::GlobalAlloc;
+use std::alloc::Layout;
+use std::alloc::System;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicIsize;
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 use std::time::Instant;
@@ -39,6 +45,60 @@ use coderlite::testing::TestEngine;
 use coderlite::testing::fixtures;
 use serde_json::json;
 use uuid::Uuid;
+
+/// The system allocator, counting the Rust heap while `HEAP_COUNTING` is on (SQLite's own
+/// allocations go through its malloc and are not counted): what one rollup run holds at its
+/// peak. Off, an allocation costs one relaxed load more.
+struct CountingAlloc;
+
+static HEAP_COUNTING: AtomicBool = AtomicBool::new(false);
+static HEAP_BYTES: AtomicIsize = AtomicIsize::new(0);
+static HEAP_PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn count_heap(delta: isize) {
+    if HEAP_COUNTING.load(Ordering::Relaxed) {
+        let now = HEAP_BYTES.fetch_add(delta, Ordering::Relaxed) + delta;
+        HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            count_heap(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        count_heap(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            count_heap(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result with the Rust heap's peak above where it started, in MiB
+/// (allocations made and freed inside `f` only; single-threaded callers).
+fn with_heap_peak<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    HEAP_BYTES.store(0, Ordering::Relaxed);
+    HEAP_PEAK.store(0, Ordering::Relaxed);
+    HEAP_COUNTING.store(true, Ordering::Relaxed);
+    let out = f();
+    HEAP_COUNTING.store(false, Ordering::Relaxed);
+    let peak = HEAP_PEAK.load(Ordering::Relaxed).max(0) as f64 / (1024.0 * 1024.0);
+    (out, (peak * 100.0).round() / 100.0)
+}
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -245,13 +305,14 @@ fn rollup_runs(engine: &TestEngine) {
             .collect();
         db.store.insert_workspace_app_stats(&rows).unwrap();
     }
-    let outcome = rollup::run_once(&db.store, "bench/rollup").unwrap();
+    let (outcome, heap_peak_mib) = with_heap_peak(|| rollup::run_once(&db.store, "bench/rollup").unwrap());
     emit(json!({
         "figure": "rollup_first_run",
         "engine": engine.engine().as_str(),
         "agent_stats": 1_000_000,
         "app_stats": 200_000,
         "rows_written": outcome.rows_written,
+        "rust_heap_peak_mib": heap_peak_mib,
         "value": (outcome.took.as_secs_f64() * 1000.0).round(),
         "unit": "ms",
         "target": if engine.engine() == Engine::Sqlite { "<= 5000" } else { "<= 10000" },
@@ -265,12 +326,13 @@ fn rollup_runs(engine: &TestEngine) {
     db.store.insert_workspace_agent_stats(&agents).unwrap();
     let apps: Vec<_> = (0..100).map(|i| app(i, start + chrono::Duration::seconds(i as i64 * 3))).collect();
     db.store.insert_workspace_app_stats(&apps).unwrap();
-    let outcome = rollup::run_once(&db.store, "bench/rollup").unwrap();
+    let (outcome, heap_peak_mib) = with_heap_peak(|| rollup::run_once(&db.store, "bench/rollup").unwrap());
     emit(json!({
         "figure": "rollup_steady_state",
         "engine": engine.engine().as_str(),
         "new_agent_stats": agents.len(),
         "rows_written": outcome.rows_written,
+        "rust_heap_peak_mib": heap_peak_mib,
         "value": (outcome.took.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
         "unit": "ms",
         "target": "<= 50",

@@ -394,11 +394,14 @@ store_domain! {
         /// (newest bucket start, earliest agent stat): the inputs of the rollup window.
         read fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>;
 
-        /// Agent stats created in `[start, end)`.
-        read fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>>;
+        /// Hands each agent stat created in `[start, end)` to `visit` as it is read: the window
+        /// holds hours of rows, and the rollup's memory must not grow with them. Call it inside
+        /// a transaction (a transaction that runs again visits the rows again).
+        read fn visit_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp, visit: &mut dyn FnMut(&RollupAgentStat<'_>)) -> Result<()>;
 
-        /// App sessions overlapping `[start, end)`, with their workspace's template.
-        read fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>>;
+        /// Hands each app session overlapping `[start, end)`, with its workspace's template,
+        /// to `visit` as it is read (as `visit_agent_stats_for_rollup`).
+        read fn visit_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp, visit: &mut dyn FnMut(&RollupAppStat<'_>)) -> Result<()>;
 
         /// Upserts rollup rows, skipping unchanged ones; returns the number written.
         write fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize>;

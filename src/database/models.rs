@@ -748,12 +748,13 @@ pub struct TemplateUsageStat {
     pub app_usage_mins: Option<std::collections::BTreeMap<String, i64>>,
 }
 
-/// An agent stats row as the rollup reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RollupAgentStat {
+/// An agent stats row as the rollup reads it, borrowed from the row being read (the rollup
+/// window holds hours of rows; they are visited one at a time, never collected).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollupAgentStat<'a> {
     pub created_at: Timestamp,
-    pub template_id: String,
-    pub user_id: String,
+    pub template_id: &'a str,
+    pub user_id: &'a str,
     pub connection_count: i64,
     pub connection_median_latency_ms: f64,
     pub session_count_ssh: i64,
@@ -762,13 +763,14 @@ pub struct RollupAgentStat {
     pub session_count_jetbrains: i64,
 }
 
-/// An app session as the rollup reads it (template from the workspace).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RollupAppStat {
-    pub template_id: String,
-    pub user_id: String,
-    pub access_method: String,
-    pub slug_or_port: String,
+/// An app session as the rollup reads it (template from the workspace), borrowed from the
+/// row being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupAppStat<'a> {
+    pub template_id: &'a str,
+    pub user_id: &'a str,
+    pub access_method: &'a str,
+    pub slug_or_port: &'a str,
     pub session_started_at: Timestamp,
     pub session_ended_at: Timestamp,
 }

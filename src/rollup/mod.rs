@@ -41,12 +41,13 @@ pub fn upsert_template_usage_stats(tx: &dyn Store) -> Result<usize> {
     if start >= now {
         return Ok(0);
     }
-    let agents = tx.get_agent_stats_for_rollup(start, now)?;
+    let mut usage = compute::UsageAccumulator::new(start, now);
+    tx.visit_agent_stats_for_rollup(start, now, &mut |s| usage.add_agent_stat(s))?;
     // Step B keeps every minute in [start, now): a session starting later in the current
     // minute than `now` (clock skew, or reported at M+58s for a rollup at M+10s) still covers
     // minute M, so the fetch reaches to the end of the current minute; the expansion clamps.
-    let apps = tx.get_app_stats_for_rollup(start, compute::end_of_minute(now))?;
-    let rows = compute::compute(start, now, &agents, &apps);
+    tx.visit_app_stats_for_rollup(start, compute::end_of_minute(now), &mut |a| usage.add_app_stat(a))?;
+    let rows = usage.finish();
     tx.upsert_template_usage_stats(&rows)
 }
 

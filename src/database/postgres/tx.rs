@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use postgres::Row;
 use postgres::SimpleQueryMessage;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 
 use crate::clock::SharedClock;
@@ -102,6 +103,23 @@ impl<'a> PgTx<'a> {
         let mut conn = self.conn(op)?;
         let statement = conn.statement(sql).map_err(|e| self.error(op, &e))?;
         conn.client.query(&statement, params).map_err(|e| self.error(op, &e))
+    }
+
+    /// Runs `sql` and hands each row to `visit` as it arrives, holding none of them.
+    pub(crate) fn query_each(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        visit: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        let mut conn = self.conn(op)?;
+        let statement = conn.statement(sql).map_err(|e| self.error(op, &e))?;
+        let mut rows = conn.client.query_raw(&statement, params.iter().copied()).map_err(|e| self.error(op, &e))?;
+        while let Some(row) = rows.next().map_err(|e| self.error(op, &e))? {
+            visit(&row)?;
+        }
+        Ok(())
     }
 
     /// The one row of `sql`; `NotFound` when there is none.

@@ -30,57 +30,77 @@ pub(crate) fn get_rollup_window_inputs(tx: &PgTx<'_>) -> Result<(Option<Timestam
     Ok((get(op, &r, 0)?, get(op, &r, 1)?))
 }
 
-pub(crate) fn get_agent_stats_for_rollup(
+pub(crate) fn visit_agent_stats_for_rollup(
     tx: &PgTx<'_>,
     start: Timestamp,
     end: Timestamp,
-) -> Result<Vec<RollupAgentStat>> {
+    visit: &mut dyn FnMut(&RollupAgentStat<'_>),
+) -> Result<()> {
     let op = "get agent stats for rollup";
-    let rows = tx.query(
+    let (mut template_id, mut user_id) = (IdText::new(), IdText::new());
+    tx.query_each(
         op,
         "SELECT created_at, template_id, user_id, connection_count, connection_median_latency_ms, session_count_ssh,
                 session_count_reconnecting_pty, session_count_vscode, session_count_jetbrains
          FROM workspace_agent_stats WHERE created_at >= $1 AND created_at < $2",
         &[&start, &end],
-    )?;
-    rows.iter()
-        .map(|r| {
-            Ok(RollupAgentStat {
+        &mut |r| {
+            visit(&RollupAgentStat {
                 created_at: get(op, r, 0)?,
-                template_id: get_id(op, r, 1)?,
-                user_id: get_id(op, r, 2)?,
+                template_id: template_id.encode(get(op, r, 1)?),
+                user_id: user_id.encode(get(op, r, 2)?),
                 connection_count: get(op, r, 3)?,
                 connection_median_latency_ms: get(op, r, 4)?,
                 session_count_ssh: get(op, r, 5)?,
                 session_count_reconnecting_pty: get(op, r, 6)?,
                 session_count_vscode: get(op, r, 7)?,
                 session_count_jetbrains: get(op, r, 8)?,
-            })
-        })
-        .collect()
+            });
+            Ok(())
+        },
+    )
 }
 
-pub(crate) fn get_app_stats_for_rollup(tx: &PgTx<'_>, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>> {
+pub(crate) fn visit_app_stats_for_rollup(
+    tx: &PgTx<'_>,
+    start: Timestamp,
+    end: Timestamp,
+    visit: &mut dyn FnMut(&RollupAppStat<'_>),
+) -> Result<()> {
     let op = "get app stats for rollup";
-    let rows = tx.query(
+    let (mut template_id, mut user_id) = (IdText::new(), IdText::new());
+    tx.query_each(
         op,
         "SELECT w.template_id, s.user_id, s.access_method, s.slug_or_port, s.session_started_at, s.session_ended_at
          FROM workspace_app_stats s JOIN workspaces w ON w.id = s.workspace_id
          WHERE s.session_ended_at > $1 AND s.session_started_at < $2",
         &[&start, &end],
-    )?;
-    rows.iter()
-        .map(|r| {
-            Ok(RollupAppStat {
-                template_id: get_id(op, r, 0)?,
-                user_id: get_id(op, r, 1)?,
+        &mut |r| {
+            visit(&RollupAppStat {
+                template_id: template_id.encode(get(op, r, 0)?),
+                user_id: user_id.encode(get(op, r, 1)?),
                 access_method: get(op, r, 2)?,
                 slug_or_port: get(op, r, 3)?,
                 session_started_at: get(op, r, 4)?,
                 session_ended_at: get(op, r, 5)?,
-            })
-        })
-        .collect()
+            });
+            Ok(())
+        },
+    )
+}
+
+/// A uuid column as the domain's lowercase hyphenated text, written into a reused buffer so
+/// a visited row costs no allocation.
+struct IdText([u8; uuid::fmt::Hyphenated::LENGTH]);
+
+impl IdText {
+    fn new() -> Self {
+        Self([0; uuid::fmt::Hyphenated::LENGTH])
+    }
+
+    fn encode(&mut self, id: Uuid) -> &str {
+        id.hyphenated().encode_lower(&mut self.0)
+    }
 }
 
 pub(crate) fn upsert_template_usage_stats(tx: &PgTx<'_>, rows: &[TemplateUsageStat]) -> Result<usize> {
@@ -185,8 +205,8 @@ pub(crate) fn get_template_usage_stats(
 impl RollupStore for PgTx<'_> {
     run_query! {
         fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)> => get_rollup_window_inputs;
-        fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>> => get_agent_stats_for_rollup;
-        fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>> => get_app_stats_for_rollup;
+        fn visit_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp, visit: &mut dyn FnMut(&RollupAgentStat<'_>)) -> Result<()> => visit_agent_stats_for_rollup;
+        fn visit_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp, visit: &mut dyn FnMut(&RollupAppStat<'_>)) -> Result<()> => visit_app_stats_for_rollup;
         fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize> => upsert_template_usage_stats;
         fn get_template_usage_stats(&self, start: Timestamp, end: Timestamp, template_ids: &[String]) -> Result<Vec<TemplateUsageStat>> => get_template_usage_stats;
     }

@@ -54,6 +54,11 @@ where
     text.parse().map_err(|message: String| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, message.into()))
 }
 
+/// Reads a TEXT column borrowed from the row (no copy).
+pub(crate) fn str_at<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(idx)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
+}
+
 /// Reads an INTEGER microseconds column as a timestamp.
 pub(crate) fn timestamp_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
     row.get::<_, i64>(idx).map(from_micros)

@@ -13,6 +13,7 @@ use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
 use crate::database::models::TemplateUsageStat;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::str_at;
 use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
@@ -27,63 +28,68 @@ pub(crate) fn get_rollup_window_inputs(conn: &Connection) -> Result<(Option<Time
     .op(op)
 }
 
-/// Agent stats created in `[start, end)`.
-pub(crate) fn get_agent_stats_for_rollup(
+/// Agent stats created in `[start, end)`, visited as they are read.
+pub(crate) fn visit_agent_stats_for_rollup(
     conn: &Connection,
     start: Timestamp,
     end: Timestamp,
-) -> Result<Vec<RollupAgentStat>> {
+    visit: &mut dyn FnMut(&RollupAgentStat<'_>),
+) -> Result<()> {
     let op = "get agent stats for rollup";
-    conn.prepare_cached(
-        "SELECT created_at, template_id, user_id, connection_count, connection_median_latency_ms, session_count_ssh,
-                session_count_reconnecting_pty, session_count_vscode, session_count_jetbrains
-         FROM workspace_agent_stats WHERE created_at >= ?1 AND created_at < ?2",
-    )
-    .op(op)?
-    .query_map([to_micros(start), to_micros(end)], |r| {
-        Ok(RollupAgentStat {
-            created_at: timestamp_at(r, 0)?,
-            template_id: r.get(1)?,
-            user_id: r.get(2)?,
-            connection_count: r.get(3)?,
-            connection_median_latency_ms: r.get(4)?,
-            session_count_ssh: r.get(5)?,
-            session_count_reconnecting_pty: r.get(6)?,
-            session_count_vscode: r.get(7)?,
-            session_count_jetbrains: r.get(8)?,
-        })
-    })
-    .op(op)?
-    .collect::<rusqlite::Result<_>>()
-    .op(op)
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT created_at, template_id, user_id, connection_count, connection_median_latency_ms, session_count_ssh,
+                    session_count_reconnecting_pty, session_count_vscode, session_count_jetbrains
+             FROM workspace_agent_stats WHERE created_at >= ?1 AND created_at < ?2",
+        )
+        .op(op)?;
+    let mut rows = stmt.query([to_micros(start), to_micros(end)]).op(op)?;
+    while let Some(r) = rows.next().op(op)? {
+        let stat = RollupAgentStat {
+            created_at: timestamp_at(r, 0).op(op)?,
+            template_id: str_at(r, 1).op(op)?,
+            user_id: str_at(r, 2).op(op)?,
+            connection_count: r.get(3).op(op)?,
+            connection_median_latency_ms: r.get(4).op(op)?,
+            session_count_ssh: r.get(5).op(op)?,
+            session_count_reconnecting_pty: r.get(6).op(op)?,
+            session_count_vscode: r.get(7).op(op)?,
+            session_count_jetbrains: r.get(8).op(op)?,
+        };
+        visit(&stat);
+    }
+    Ok(())
 }
 
-/// App sessions overlapping `[start, end)`, with their workspace's template.
-pub(crate) fn get_app_stats_for_rollup(
+/// App sessions overlapping `[start, end)`, with their workspace's template, visited as they
+/// are read.
+pub(crate) fn visit_app_stats_for_rollup(
     conn: &Connection,
     start: Timestamp,
     end: Timestamp,
-) -> Result<Vec<RollupAppStat>> {
+    visit: &mut dyn FnMut(&RollupAppStat<'_>),
+) -> Result<()> {
     let op = "get app stats for rollup";
-    conn.prepare_cached(
-        "SELECT w.template_id, s.user_id, s.access_method, s.slug_or_port, s.session_started_at, s.session_ended_at
-         FROM workspace_app_stats s JOIN workspaces w ON w.id = s.workspace_id
-         WHERE s.session_ended_at > ?1 AND s.session_started_at < ?2",
-    )
-    .op(op)?
-    .query_map([to_micros(start), to_micros(end)], |r| {
-        Ok(RollupAppStat {
-            template_id: r.get(0)?,
-            user_id: r.get(1)?,
-            access_method: r.get(2)?,
-            slug_or_port: r.get(3)?,
-            session_started_at: timestamp_at(r, 4)?,
-            session_ended_at: timestamp_at(r, 5)?,
-        })
-    })
-    .op(op)?
-    .collect::<rusqlite::Result<_>>()
-    .op(op)
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT w.template_id, s.user_id, s.access_method, s.slug_or_port, s.session_started_at, s.session_ended_at
+             FROM workspace_app_stats s JOIN workspaces w ON w.id = s.workspace_id
+             WHERE s.session_ended_at > ?1 AND s.session_started_at < ?2",
+        )
+        .op(op)?;
+    let mut rows = stmt.query([to_micros(start), to_micros(end)]).op(op)?;
+    while let Some(r) = rows.next().op(op)? {
+        let stat = RollupAppStat {
+            template_id: str_at(r, 0).op(op)?,
+            user_id: str_at(r, 1).op(op)?,
+            access_method: str_at(r, 2).op(op)?,
+            slug_or_port: str_at(r, 3).op(op)?,
+            session_started_at: timestamp_at(r, 4).op(op)?,
+            session_ended_at: timestamp_at(r, 5).op(op)?,
+        };
+        visit(&stat);
+    }
+    Ok(())
 }
 
 /// Inserts or updates rows, skipping rows whose stored values are already equal. Returns
@@ -188,8 +194,8 @@ pub(crate) fn get_template_usage_stats(
 impl RollupStore for SqliteTx<'_> {
     run_query! {
         fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)> => get_rollup_window_inputs;
-        fn get_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAgentStat>> => get_agent_stats_for_rollup;
-        fn get_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp) -> Result<Vec<RollupAppStat>> => get_app_stats_for_rollup;
+        fn visit_agent_stats_for_rollup(&self, start: Timestamp, end: Timestamp, visit: &mut dyn FnMut(&RollupAgentStat<'_>)) -> Result<()> => visit_agent_stats_for_rollup;
+        fn visit_app_stats_for_rollup(&self, start: Timestamp, end: Timestamp, visit: &mut dyn FnMut(&RollupAppStat<'_>)) -> Result<()> => visit_app_stats_for_rollup;
         fn upsert_template_usage_stats(&self, rows: &[TemplateUsageStat]) -> Result<usize> => upsert_template_usage_stats;
         fn get_template_usage_stats(&self, start: Timestamp, end: Timestamp, template_ids: &[String]) -> Result<Vec<TemplateUsageStat>> => get_template_usage_stats;
     }
