@@ -885,6 +885,7 @@ fn demo_soak() {
         "unit": "MiB (largest -wal sampled)",
         "database_mib": (db_mib * 10.0).round() / 10.0,
         "rss_mib_first": rss.first(),
+        "rss_mib_at_half": rss.get(rss.len() / 2),
         "rss_mib_last": rss.last(),
         "rss_mib_max": rss.iter().copied().fold(f64::NAN, f64::max),
         "sqlite_heap_mib_first": samples.first().map(|s| s.3),

@@ -3,6 +3,12 @@
 //! shutdown; a row whose heartbeat is older than three intervals is a server that is gone
 //! (the purge service deletes it). Leases are held for milliseconds per cycle, so they cannot
 //! tell whether a server runs; this can.
+//!
+//! `db restore` registers too, under an ID starting `restore:`, in the same write transaction
+//! that finds no server running, and a server registering finds it there and refuses: one of
+//! the two always sees the other, so no server starts on a file while a restore replaces it.
+//! The restore holds the writer for its whole copy and cannot move a heartbeat, so its row
+//! is live while its process runs (same host), whatever its heartbeat says.
 
 use std::time::Duration;
 
@@ -12,6 +18,7 @@ use crate::clock::Timestamp;
 use crate::clock::sub_duration;
 use crate::database;
 use crate::database::Store;
+use crate::database::TxOptions;
 use crate::database::models::ReplicaRow;
 
 /// How often a server moves its heartbeat (upstream's replica update interval).
@@ -30,10 +37,11 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// Registers this process as replica `id`.
-pub fn register(store: &dyn Store, id: &str) -> database::Result<ReplicaRow> {
-    let now = store.clock().now();
-    let row = ReplicaRow {
+/// The ID prefix of a restore's row.
+pub const RESTORE_ID_PREFIX: &str = "restore:";
+
+fn this_process(id: &str, now: Timestamp) -> ReplicaRow {
+    ReplicaRow {
         id: id.to_owned(),
         hostname: hostname(),
         pid: i64::from(std::process::id()),
@@ -41,9 +49,55 @@ pub fn register(store: &dyn Store, id: &str) -> database::Result<ReplicaRow> {
         started_at: now,
         updated_at: now,
         stopped_at: None,
-    };
-    store.upsert_replica(&row)?;
-    Ok(row)
+    }
+}
+
+/// Registers this process as replica `id`, in one write transaction with the check that no
+/// restore is replacing the database (`RestoreInProgress`).
+pub fn register(store: &dyn Store, id: &str) -> database::Result<ReplicaRow> {
+    database::in_tx(store, TxOptions::write("register replica"), |tx| {
+        let now = tx.clock().now();
+        if let Some(r) = restore_in_progress(&tx.list_replicas()?, now, &hostname(), process_exists) {
+            return Err(restore_error(r));
+        }
+        let row = this_process(id, now);
+        tx.upsert_replica(&row)?;
+        Ok(row)
+    })
+}
+
+/// Registers a restore about to replace the database: refused (`RestoreInProgress`, or
+/// `ServerRunning`) while another restore or a live server is registered. Returns the row's ID;
+/// the restore's copy deletes every replica row, this one with them, and a restore that fails
+/// first deletes it with [`deregister`].
+pub fn register_restore(store: &dyn Store) -> database::Result<String> {
+    let id = format!("{RESTORE_ID_PREFIX}{}", uuid::Uuid::new_v4());
+    database::in_tx(store, TxOptions::write("register restore"), |tx| {
+        let now = tx.clock().now();
+        let rows = tx.list_replicas()?;
+        if let Some(r) = restore_in_progress(&rows, now, &hostname(), process_exists) {
+            return Err(restore_error(r));
+        }
+        if let Some(r) = live(&rows, now).first() {
+            return Err(database::Error::ServerRunning {
+                replica: r.id.clone(),
+                hostname: r.hostname.clone(),
+                pid: r.pid,
+            });
+        }
+        tx.upsert_replica(&this_process(&id, now))?;
+        Ok(id.clone())
+    })
+}
+
+fn restore_error(r: &ReplicaRow) -> database::Error {
+    database::Error::RestoreInProgress { replica: r.id.clone(), hostname: r.hostname.clone(), pid: r.pid }
+}
+
+/// Whether process `pid` runs on this machine; `None` where that cannot be told (no /proc).
+fn process_exists(pid: i64) -> Option<bool> {
+    let proc = std::path::Path::new("/proc");
+    proc.join("self").exists().then(|| proc.join(pid.to_string()).exists())
 }
 
 /// Removes this process's row (a clean shutdown).
@@ -51,10 +105,33 @@ pub fn deregister(store: &dyn Store, id: &str) -> database::Result<()> {
     store.delete_replica(id)
 }
 
-/// The replicas that are running at `now`: not stopped, heartbeat within three intervals.
+/// The servers that are running at `now`: not stopped, heartbeat within three intervals (a
+/// restore's row is not a server).
 pub fn live(replicas: &[ReplicaRow], now: Timestamp) -> Vec<&ReplicaRow> {
     let after = sub_duration(now, REPLICA_STALE_AFTER);
-    replicas.iter().filter(|r| r.stopped_at.is_none() && r.updated_at >= after).collect()
+    replicas
+        .iter()
+        .filter(|r| !r.id.starts_with(RESTORE_ID_PREFIX) && r.stopped_at.is_none() && r.updated_at >= after)
+        .collect()
+}
+
+/// The restore replacing the database at `now`, if any: a restore row whose process still
+/// runs on this host (`process_exists`; `None`, unknown, falls back to the heartbeat), or,
+/// from another host, whose heartbeat is within three intervals.
+pub fn restore_in_progress<'a>(
+    replicas: &'a [ReplicaRow],
+    now: Timestamp,
+    this_host: &str,
+    process_exists: impl Fn(i64) -> Option<bool>,
+) -> Option<&'a ReplicaRow> {
+    let after = sub_duration(now, REPLICA_STALE_AFTER);
+    replicas.iter().find(|r| {
+        if !r.id.starts_with(RESTORE_ID_PREFIX) || r.stopped_at.is_some() {
+            return false;
+        }
+        let running_here = if r.hostname == this_host { process_exists(r.pid) } else { None };
+        running_here.unwrap_or(r.updated_at >= after)
+    })
 }
 
 /// The heartbeat service: moves the row's heartbeat every [`REPLICA_HEARTBEAT`], registering
@@ -99,5 +176,31 @@ mod tests {
         };
         let rows = [row(0, false), row(14, false), row(16, false), row(0, true)];
         assert_eq!(live(&rows, now).len(), 2);
+    }
+
+    #[test]
+    fn a_restore_is_in_progress_while_its_process_runs_here() {
+        let now = chrono::Utc::now();
+        let restore = |host: &str, pid: i64, updated: i64| ReplicaRow {
+            id: format!("{RESTORE_ID_PREFIX}x"),
+            hostname: host.into(),
+            pid,
+            version: "v".into(),
+            started_at: now,
+            updated_at: now - chrono::Duration::seconds(updated),
+            stopped_at: None,
+        };
+        let alive = |pid: i64| Some(pid == 7);
+        // Here: the process decides, whatever the heartbeat says (a long copy moves none).
+        assert!(restore_in_progress(&[restore("h", 7, 3600)], now, "h", alive).is_some());
+        assert!(restore_in_progress(&[restore("h", 8, 0)], now, "h", alive).is_none(), "a crashed restore");
+        // Elsewhere, or where processes cannot be seen: the heartbeat decides.
+        assert!(restore_in_progress(&[restore("other", 8, 14)], now, "h", alive).is_some());
+        assert!(restore_in_progress(&[restore("other", 7, 16)], now, "h", alive).is_none());
+        assert!(restore_in_progress(&[restore("h", 7, 16)], now, "h", |_| None).is_none());
+        // A restore row is not a server, and a server's row is not a restore.
+        assert!(live(&[restore("h", 7, 0)], now).is_empty());
+        let server = ReplicaRow { id: "server".into(), ..restore("h", 7, 0) };
+        assert!(restore_in_progress(&[server], now, "h", alive).is_none());
     }
 }

@@ -227,6 +227,35 @@ contract_tests! {
         assert!(db.store.get_api_key_by_id(&kept.1.id).unwrap().is_some());
     }
 
+    /// A restore registers in the same transaction that finds no server, and a server
+    /// registering finds the restore: neither starts while the other holds the database.
+    fn a_restore_and_a_server_never_hold_the_database_together(engine) {
+        use coderlite::database::Error;
+        use coderlite::replicas;
+        let db = EmptyDb::create(engine).unwrap();
+        let store = db.open(Arc::new(coderlite::clock::RealClock), "test").unwrap();
+        let restore = replicas::register_restore(&store).unwrap();
+        assert!(restore.starts_with(replicas::RESTORE_ID_PREFIX));
+        let refused = replicas::register(&store, "server-1").unwrap_err();
+        assert!(matches!(refused, Error::RestoreInProgress { ref replica, .. } if *replica == restore), "{refused}");
+        let again = replicas::register_restore(&store).unwrap_err();
+        assert!(matches!(again, Error::RestoreInProgress { .. }), "{again}");
+        // A server process meets it at start, before serving anything.
+        let out = coderlite(&db).args(["server", "--http-address", "127.0.0.1:0"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("a restore") && stderr.contains(&restore), "{stderr}");
+        // The restore row is not a server: `replicas` shows it, not live.
+        let listed = admin(&db, &["replicas"]);
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed[0]["live"], false);
+        replicas::deregister(&store, &restore).unwrap();
+        replicas::register(&store, "server-1").unwrap();
+        let blocked = replicas::register_restore(&store).unwrap_err();
+        assert!(matches!(blocked, Error::ServerRunning { ref replica, .. } if replica == "server-1"), "{blocked}");
+        assert_eq!(store.list_replicas().unwrap().len(), 1, "a refused restore registers nothing");
+    }
+
     /// A server registers itself, `replicas` lists it and `/healthz` counts it; a clean stop
     /// removes the row; a restore is refused while it runs.
     fn servers_register_and_a_restore_waits_for_them(engine) {

@@ -255,35 +255,49 @@ fn restore(ctx: &GlobalArgs, src: &std::path::Path) -> Result<(), CliError> {
     backup::check_restore_source(src, binary)
         .map_err(|e| CliError::new(format!("restore from {}", src.display()), e))?;
     let mut kept = None;
+    let mut restore_id = None;
     if target.exists() {
         let store = ctx.open()?;
-        let now = store.clock().now();
-        let rows = store.list_replicas().context(|| "list replicas".to_owned())?;
-        if let Some(r) = coderlite::replicas::live(&rows, now).first() {
-            return Err(CliError::new(
-                "db restore",
-                format!(
-                    "a server is running on {} (replica {} on {}, pid {}); stop it first",
-                    target.display(),
-                    r.id,
-                    r.hostname,
-                    r.pid
-                ),
-            ));
-        }
+        // From here until the copy clears every replica row, a server starting on the target
+        // finds this restore registered and refuses; a live server refuses this restore.
+        let id = coderlite::replicas::register_restore(&store).map_err(|e| CliError::new("db restore", e))?;
         let keep = crate::cli::server::before_restore_path(&target);
         let _ = std::fs::remove_file(&keep);
-        store
+        let kept_copy = store
             .as_sqlite()
             .expect("a SQLite location")
             .vacuum_into(&keep)
-            .context(|| format!("keep the current database as {}", keep.display()))?;
+            .context(|| format!("keep the current database as {}", keep.display()));
+        if let Err(e) = kept_copy {
+            let _ = coderlite::replicas::deregister(&store, &id);
+            return Err(e);
+        }
         kept = Some(keep);
+        restore_id = Some(id);
     } else if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).context(|| format!("create directory {}", parent.display()))?;
     }
-    let report = backup::restore_into(src, &target, kept, std::time::Duration::from_secs(5))
-        .map_err(|e| CliError::new(format!("restore {} into {}", src.display(), target.display()), e))?;
+    // The store above is closed: the copy opens the target's only connection in this process.
+    let restored = backup::restore_into(src, &target, kept, std::time::Duration::from_secs(5));
+    if let (Err(_), Some(id)) = (&restored, &restore_id) {
+        // The copy did not land, so this restore's row is still there: remove it, or servers
+        // would refuse to start until this process is gone.
+        if let Ok(store) = ctx.open() {
+            let _ = coderlite::replicas::deregister(&store, id);
+        }
+    }
+    let report =
+        restored.map_err(|e| CliError::new(format!("restore {} into {}", src.display(), target.display()), e))?;
+    print_restore(ctx, src, &target, report, binary)
+}
+
+fn print_restore(
+    ctx: &GlobalArgs,
+    src: &std::path::Path,
+    target: &std::path::Path,
+    report: coderlite::database::sqlite::backup::RestoreReport,
+    binary: i64,
+) -> Result<(), CliError> {
     match ctx.output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "restored": target.display().to_string(),

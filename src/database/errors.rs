@@ -105,6 +105,16 @@ pub enum Error {
     #[error("cannot reach PostgreSQL at {target}: {message}")]
     Unreachable { target: String, message: String },
 
+    /// A server may not register while `db restore` replaces the database.
+    #[error(
+        "a restore ({replica}, pid {pid} on {hostname}) is replacing this database; start the server when it has finished"
+    )]
+    RestoreInProgress { replica: String, hostname: String, pid: i64 },
+
+    /// `db restore` may not replace a database a server runs on.
+    #[error("a server is running on this database (replica {replica} on {hostname}, pid {pid}); stop it first")]
+    ServerRunning { replica: String, hostname: String, pid: i64 },
+
     /// System users cannot be suspended, deleted, made dormant or renamed.
     #[error("{op}: user {user_id} is a system user and cannot be changed this way")]
     SystemUser { op: &'static str, user_id: String },
