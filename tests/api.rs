@@ -687,15 +687,23 @@ contract_tests! {
     }
 
     /// Error answers common to every route: 404 for an unknown route, 413 for a body over
-    /// 1 MiB, 400 for a body that is not JSON.
+    /// 1 MiB, 400 for a body that is not JSON. A client that writes its whole body before
+    /// reading (as this one does) gets the answer, not a reset connection: the server reads
+    /// what the handler left unread before it answers.
     fn common_error_answers(engine) {
         let e = env(engine);
         let route = e.get("/no/such/route", &e.owner);
         assert_eq!((route.status, route.body["message"].as_str()), (404, Some("Route not found.")));
-        let huge = json!({"name": "x".repeat(2 << 20)});
-        let too_large = e.post("/users/me/workspaces", &e.owner, huge);
+        // 8 MiB: far more than the kernel's socket buffers take up for a server that stopped
+        // reading at 1 MiB.
+        let huge = json!({"name": "x".repeat(8 << 20)});
+        let too_large = e.post("/users/me/workspaces", &e.owner, huge.clone());
         assert_eq!(too_large.status, 413, "{}", too_large.text);
         assert!(too_large.body["message"].is_string());
+        let unrouted = e.post("/no/such/route", &e.owner, huge.clone());
+        assert_eq!(unrouted.status, 404, "{}", unrouted.text);
+        let anonymous = e.call("POST", "/users/me/workspaces", None, Some(&huge));
+        assert_eq!(anonymous.status, 401, "{}", anonymous.text);
         let not_json = e.agent.post(format!("{}/users/me/workspaces", e.base)).header("Coder-Session-Token", &e.owner).send("{").unwrap();
         assert_eq!(not_json.status().as_u16(), 400);
     }

@@ -9,11 +9,13 @@
 //! `{"message", "detail", "validations"}`.
 //!
 //! Files: `auth.rs` (tokens, passwords, the caller), `rbac.rs` (site roles, pure),
-//! `search.rs` (the `q` syntax, pure), `shapes.rs` (codersdk's wire format), and one file per
+//! `search.rs` (the `q` syntax, pure), `shapes.rs` (codersdk's wire format), `body.rs`
+//! (reading what a handler left of a request body), and one file per
 //! endpoint family (`users.rs`, `keys.rs`, `organizations.rs`, `templates.rs`,
 //! `workspaces.rs`, `insights.rs`, `prebuilds.rs`, `general.rs`).
 
 pub mod auth;
+mod body;
 mod general;
 mod insights;
 mod keys;
@@ -278,11 +280,13 @@ pub fn routes() -> Router<Arc<HttpState>> {
         })
 }
 
-/// Layers around every route: the body limit (413 through [`read_json`]), the request
-/// timeout (408), and the build version header upstream's clients look for.
+/// Layers around every route: the body limit (413 through [`read_json`]), reading what a
+/// handler left of the body before answering ([`body`]), the request timeout (408), and the
+/// build version header upstream's clients look for.
 pub fn with_layers(router: Router) -> Router {
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body::read_unread_body))
         .layer(axum::middleware::map_response(add_build_version))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
 }
