@@ -419,6 +419,35 @@ fn unusable_paths_are_named_for_what_they_are() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("database file {} is read-only (permission denied)", db.display())), "{stderr}");
     assert!(!stderr.contains("read-only transaction"), "{stderr}");
+    if !root {
+        return;
+    }
+
+    // Another user's database, and another user's `-wal` and `-shm` beside a readable file
+    // (a server running as root while an admin command runs as someone else): each named,
+    // not SQLite's "unable to open database file", and never "no coderlite database".
+    let as_nobody = |db: &Path| {
+        let out = coderlite(db).args(["prebuilds", "status"]).uid(65534).gid(65534).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let private = dir.path().join("private.db");
+    ok(&coderlite(&private).args(["migrate"]).output().unwrap());
+    let stderr = as_nobody(&private);
+    assert!(stderr.contains("cannot open the file (owned by another user?)"), "{stderr}");
+    assert!(!stderr.contains("no coderlite database"), "{stderr}");
+
+    let shared = dir.path().join("shared.db");
+    ok(&coderlite(&shared).args(["migrate"]).output().unwrap());
+    let config =
+        coderlite::database::sqlite::StoreConfig::new(&shared, std::sync::Arc::new(coderlite::clock::RealClock), "t");
+    let running = coderlite::database::sqlite::SqliteStore::open(config).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = as_nobody(&shared);
+    let sidecars = format!("cannot open {0}-wal or {0}-shm (owned by another user?)", shared.display());
+    assert!(stderr.contains(&sidecars), "{stderr}");
+    assert!(stderr.contains("needs read and write access to the database, its -wal and -shm files"), "{stderr}");
+    drop(running);
 }
 
 #[test]

@@ -4,8 +4,6 @@
 
 use std::sync::MutexGuard;
 
-use r2d2::PooledConnection;
-use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use rusqlite::types::Value;
 use rusqlite::types::ValueRef;
@@ -19,6 +17,7 @@ use crate::database::copy::CopyTarget;
 use crate::database::copy::CopyValue;
 use crate::database::sqlite::SqliteStore;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::readers::PooledReader;
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -44,13 +43,13 @@ fn count(conn: &Connection, table: &str, condition: Option<&str>) -> Result<u64>
 }
 
 pub(crate) struct SqliteCopySource {
-    conn: PooledConnection<SqliteConnectionManager>,
+    conn: PooledReader,
 }
 
 impl SqliteStore {
     /// The source side of `db copy`: one read snapshot, held until the source is dropped.
     pub fn copy_source(&self) -> Result<Box<dyn CopySource + '_>> {
-        let conn = self.inner.readers.get().map_err(|e| Error::Pool { op: "copy", message: e.to_string() })?;
+        let conn = self.inner.readers.get("copy")?;
         // A deferred transaction takes its snapshot at the first read: read at once.
         conn.execute_batch("BEGIN DEFERRED; SELECT COUNT(*) FROM sqlite_master;").op("copy: begin snapshot")?;
         Ok(Box::new(SqliteCopySource { conn }))
