@@ -606,7 +606,57 @@ fn an_unreachable_postgres_is_named_and_its_password_never_shown() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1/coder"), "{stderr}");
+    assert!(stderr.contains("cannot connect to PostgreSQL at 127.0.0.1:1/coder: host unreachable"), "{stderr}");
     assert!(stderr.contains("postgres://alice:***@127.0.0.1:1/coder"), "-v names the database: {stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+/// A missing database is named as such, not as "db error"; the server's own notices and
+/// WARNINGs never reach the log at INFO.
+#[test]
+fn a_missing_postgres_database_says_so() {
+    let Some(coderlite::testing::TestEngine::Postgres { url }) = support::contract::postgres() else { return };
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let missing = format!("{base}/coderlite_no_such_database");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_coderlite")).args(["--db", &missing, "locks"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database missing: database \"coderlite_no_such_database\" does not exist"), "{stderr}");
+    let db = coderlite::testing::TestDb::postgres(&url).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coderlite"))
+        .arg("--db")
+        .arg(db.db_arg())
+        .args(["-v", "setup"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("WARNING") && !stderr.contains("NOTICE"), "{stderr}");
+}
+
+/// Token names are one printable line: a newline or ESC is refused at the flag (exit 2); a
+/// name already stored with one is printed escaped, one row per token; a system user is
+/// refused in plain words.
+#[test]
+fn token_names_stay_on_one_line() {
+    let db = coderlite::testing::TestDb::with_fixtures(&["demo"]).unwrap();
+    for bad in ["two\nlines", "esc\u{1b}[31m", &"x".repeat(65)] {
+        let out = coderlite(&db).args(["tokens", "create", "--user", "admin", "--name", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--name"), "{bad:?}");
+    }
+    let out =
+        coderlite(&db).args(["tokens", "create", "--user", "admin", "--name", "ci", "-o", "json"]).output().unwrap();
+    assert!(out.status.success());
+    let id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    db.execute_sql(&format!("UPDATE api_keys SET token_name = 'evil' || char(10) || 'row' WHERE id = '{id}'")).unwrap();
+    let out = coderlite(&db).args(["tokens", "list"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "a header and one row: {stdout}");
+    assert!(stdout.contains("evil\\nrow"), "{stdout}");
+    let out = coderlite(&db).args(["tokens", "create", "--user", "prebuilds"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is a system user, and system users never authenticate"), "{stderr}");
 }

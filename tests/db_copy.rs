@@ -208,4 +208,22 @@ contract_tests! {
             assert!(tables.split(',').any(|t| t == *table), "copied table {table} does not exist");
         }
     }
+
+    /// A source holding a NUL character (an older coderlite accepted one in a token name) is
+    /// refused naming table, row and column, and the destination is left as it was.
+    fn a_nul_in_the_source_is_named_and_nothing_is_written(engine) {
+        let source = TestDb::with_fixtures(&["demo"]).unwrap();
+        let out = coderlite(&source).args(["tokens", "create", "--user", "admin", "--name", "ci", "-o", "json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+        source.execute_sql(&format!("UPDATE api_keys SET token_name = 'bad' || char(0) || 'name' WHERE id = '{id}'")).unwrap();
+        let target = TestDb::on(engine).unwrap();
+        let before = dump(&target.location());
+        let out = copy_cli(&source, &target);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("table api_keys, row 1"), "{stderr}");
+        assert!(stderr.contains(&format!("(id=\"{id}\"), column token_name holds a NUL character")), "{stderr}");
+        assert_same_rows(&before, &dump(&target.location()));
+    }
 }

@@ -45,6 +45,15 @@ contract_tests! {
         let office = &db.store.get_presets_by_template_version_id(&k8s.active_version_id).unwrap()[0];
         assert_eq!(db.store.get_preset_prebuild_schedules(&office.id).unwrap().len(), 1, "a preset with schedules");
 
+        for t in [&docker, &k8s] {
+            assert!(t.updated_at >= t.created_at, "{}: updated before it was created", t.name);
+        }
+        let admin = db.store.get_user_by_username("admin").unwrap();
+        assert!(
+            coderlite::api::auth::verify_password("coderlite-demo", &db.store.get_user_hashed_password(&admin.id).unwrap()),
+            "the demo's admin logs in with the documented password"
+        );
+
         let gpu = db.store.get_template_by_organization_and_name(&acme.id, "gpu").unwrap();
         assert!(db.store.get_template_version_by_id(&gpu.active_version_id).unwrap().fail_builds, "a failing version");
 
@@ -164,4 +173,19 @@ fn checked_in_fixture_files_all_parse() {
             coderlite::testing::fixture_json::parse(&path.display().to_string(), &text).unwrap();
         }
     }
+}
+
+/// A NUL anywhere in a fixture is refused naming its JSON path, and nothing loads.
+#[test]
+fn a_nul_in_a_fixture_is_named_by_its_json_path() {
+    let db = TestDb::new().unwrap();
+    let before = data_version(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nul.json");
+    std::fs::write(&file, r#"{"users": [{"username": "ok"}, {"username": "nul", "name": "a\u0000b"}]}"#).unwrap();
+    let out = load(&db, &[&file]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("users[1].name") && stderr.contains("NUL"), "{stderr}");
+    assert_eq!(data_version(&db), before);
 }

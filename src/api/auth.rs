@@ -238,6 +238,22 @@ pub fn hash_password(password: &str) -> String {
     hasher().hash_password(password.as_bytes(), &salt).expect("argon2 hashes any password").to_string()
 }
 
+/// Whether `password` matches `stored`, doing the work of one hash check whatever `stored`
+/// is: without a stored hash (unknown account, or one without a password) it checks against
+/// a dummy hash and answers false, so the answer's timing does not reveal which accounts
+/// exist.
+pub fn verify_password_in_constant_work(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    match stored.filter(|s| PasswordHash::new(s).is_ok()) {
+        Some(stored) => verify_password(password, stored),
+        None => {
+            let dummy = DUMMY.get_or_init(|| hash_password("coderlite-no-such-account"));
+            let _ = verify_password(password, dummy);
+            false
+        }
+    }
+}
+
 /// Whether `password` matches the stored PHC string (false for an empty or unreadable one).
 pub fn verify_password(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {

@@ -71,7 +71,7 @@ fn read_range(api: &Api<'_>, req: &Req, allowed: &[&str]) -> ApiResult<Range> {
             .validation("end_time", "Query param \"end_time\" is required and cannot be empty"));
     }
     let (start_t, end_t) = insights::parse_insights_time_range(api.now(), start, end).map_err(|e| {
-        let field = if e.0.contains("\"end_time\"") { "end_time" } else { "start_time" };
+        let field = if e.0.starts_with("query param \"end_time\"") { "end_time" } else { "start_time" };
         invalid(field, e.0.replacen("query param", "Query param", 1))
     })?;
     let offset =

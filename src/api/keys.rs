@@ -42,11 +42,16 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
 }
 
 /// The user whose keys the request is about: the caller, or anyone for an owner. Another
-/// user's keys are not readable by others (404).
+/// user's keys are not readable by others (404 on reads; `denied` on writes).
 fn key_owner(api: &Api<'_>, caller: &Caller, param: &str) -> ApiResult<User> {
+    key_owner_or(api, caller, param, ApiError::not_found)
+}
+
+fn key_owner_or(api: &Api<'_>, caller: &Caller, param: &str, denied: fn() -> ApiError) -> ApiResult<User> {
+    // An unknown user is the same 400 as on every `{user}` path.
     let user = resolve_user(api, caller, param)?;
     if user.id != caller.user.id && !caller.roles.manage_all_keys() {
-        return Err(ApiError::not_found());
+        return Err(denied());
     }
     Ok(user)
 }
@@ -59,7 +64,7 @@ async fn create_session_key(
 ) -> Response {
     blocking(s, move |api| {
         let caller = auth::authenticate(api, &Req::new(headers, q))?;
-        let user = key_owner(api, &caller, &user).map_err(|_| ApiError::forbidden())?;
+        let user = key_owner_or(api, &caller, &user, ApiError::forbidden)?;
         let (token, _) = auth::create_key(api, &user, LoginType::Password, api.config.default_token_lifetime, "")?;
         ok(StatusCode::CREATED, &serde_json::json!({ "key": token }))
     })
@@ -101,7 +106,7 @@ async fn create_token(
 ) -> Response {
     blocking(s, move |api| {
         let caller = auth::authenticate(api, &Req::new(headers, q))?;
-        let user = key_owner(api, &caller, &user).map_err(|_| ApiError::forbidden())?;
+        let user = key_owner_or(api, &caller, &user, ApiError::forbidden)?;
         let req: CreateTokenRequest = read_json(body)?;
         let invalid =
             |detail: String| ApiError::bad_request("Failed to validate create API key request.").detail(detail);
@@ -119,6 +124,11 @@ async fn create_token(
         if !matches!(req.scope.as_str(), "" | "all" | "coder:all") {
             return Err(ApiError::bad_request("Failed to create API key.")
                 .detail(format!("invalid or unsupported API key scope: {:?}", req.scope)));
+        }
+        if let Err(why) = crate::names::token_name_valid(&req.token_name) {
+            return Err(ApiError::bad_request("Failed to validate create API key request.")
+                .detail(format!("token name {why}"))
+                .validation("token_name", why));
         }
         let name = if req.token_name.is_empty() { random_token_name() } else { req.token_name.clone() };
         let (token, _) = auth::create_key(api, &user, LoginType::Token, lifetime, &name).map_err(|e| {

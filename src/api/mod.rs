@@ -17,10 +17,12 @@
 pub mod auth;
 mod body;
 mod general;
+mod guard;
 mod insights;
 mod keys;
 mod organizations;
 mod prebuilds;
+pub mod ratelimit;
 pub mod rbac;
 pub mod search;
 pub mod shapes;
@@ -69,6 +71,8 @@ pub struct ApiConfig {
     pub default_token_lifetime: Duration,
     /// The longest token lifetime allowed (`--max-token-lifetime`, about 100 years).
     pub max_token_lifetime: Duration,
+    /// Password logins per minute per client address and path (upstream's 60; 0: off).
+    pub login_rate_limit: u32,
 }
 
 impl Default for ApiConfig {
@@ -77,6 +81,7 @@ impl Default for ApiConfig {
             session_duration: Duration::from_secs(24 * 3600),
             default_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             max_token_lifetime: Duration::from_secs(876_600 * 3600),
+            login_rate_limit: ratelimit::DEFAULT_LOGIN_RATE_LIMIT,
         }
     }
 }
@@ -181,6 +186,11 @@ impl From<DbError> for ApiError {
             DbError::NotFound { .. } => ApiError::not_found(),
             DbError::UniqueViolation { .. } => ApiError::conflict("Resource already exists.").detail(e.to_string()),
             DbError::SystemUser { .. } => ApiError::forbidden(),
+            // Handlers refuse bad text first; should one slip through, it is still the
+            // input's fault, and the engine's message is no business of the client.
+            DbError::InvalidText { .. } => {
+                ApiError::bad_request("Validation failed.").detail("a text value is not valid (NUL characters?)")
+            }
             _ => ApiError::internal("An internal server error occurred.", e),
         }
     }
@@ -258,10 +268,18 @@ pub fn read_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Ap
             ApiError::new(status, "Failed to read the request body.").detail(rejection.body_text())
         }
     })?;
-    serde_json::from_slice(&body).map_err(|e| {
+    let parsed = serde_json::from_slice(&body).map_err(|e| {
         let detail = if body.is_empty() { "EOF".to_owned() } else { e.to_string() };
         ApiError::bad_request("Request body must be valid JSON.").detail(detail)
-    })
+    })?;
+    // JSON can carry NUL only as the escape `\u0000`: look for the field only then.
+    if body.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
+        && let Some(field) = crate::names::first_nul_in_json(&value)
+    {
+        return Err(ApiError::bad_request("Validation failed.").validation(field, "must not contain NUL characters"));
+    }
+    Ok(parsed)
 }
 
 /// The `/api/v2` routes.
@@ -280,15 +298,19 @@ pub fn routes() -> Router<Arc<HttpState>> {
         })
 }
 
-/// Layers around every route: the body limit (413 through [`read_json`]), reading what a
-/// handler left of the body before answering ([`body`]), the request timeout (408), and the
-/// build version header upstream's clients look for.
+/// Layers around every route, innermost first: the body limit (413 through [`read_json`]),
+/// the checks of path and query ([`guard`]), reading what a handler or the checks left of the
+/// body before answering ([`body`]), the request timeout (408), upstream's envelope for bare error
+/// answers, the build version header upstream's clients look for, and the request log.
 pub fn with_layers(router: Router) -> Router {
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(guard::check_request))
         .layer(axum::middleware::from_fn(body::read_unread_body))
-        .layer(axum::middleware::map_response(add_build_version))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::map_response(guard::envelope_bare_errors))
+        .layer(axum::middleware::map_response(add_build_version))
+        .layer(axum::middleware::from_fn(guard::log_request))
 }
 
 async fn add_build_version(mut response: Response) -> Response {
@@ -322,6 +344,12 @@ pub fn pagination(req: &Req) -> ApiResult<(u32, u32)> {
         }
     };
     let (limit, offset) = (parse("limit"), parse("offset"));
+    // `after_id` (a cursor: the page starts after this row) must be a UUID.
+    if let Some(after) = req.param("after_id").filter(|v| !v.is_empty())
+        && uuid::Uuid::parse_str(after).is_err()
+    {
+        error = error.validation("after_id", "Query param \"after_id\" must be a valid uuid");
+    }
     if error.validations.is_empty() { Ok((limit, offset)) } else { Err(error) }
 }
 
@@ -340,12 +368,26 @@ mod tests {
     }
 
     #[test]
+    fn a_nul_in_a_body_is_named_by_its_json_path() {
+        let body = br#"{"name":"ok","rich_parameter_values":[{"name":"a","value":"x\u0000y"}]}"#;
+        let err = read_json::<serde_json::Value>(Ok(Bytes::from_static(body))).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.validations[0].field, "rich_parameter_values[0].value");
+        // An escaped backslash before "u0000" is no NUL.
+        let fine = br#"{"name":"a\\u0000"}"#;
+        assert!(read_json::<serde_json::Value>(Ok(Bytes::from_static(fine))).is_ok());
+    }
+
+    #[test]
     fn pagination_is_validated_as_upstream() {
         let req = Req::new(HeaderMap::new(), Some("limit=25&offset=50".into()));
         assert_eq!(pagination(&req).unwrap(), (25, 50));
-        let req = Req::new(HeaderMap::new(), Some("limit=-1&offset=x".into()));
+        let req = Req::new(HeaderMap::new(), Some("limit=-1&offset=x&after_id=xyz".into()));
         let err = pagination(&req).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
-        assert_eq!(err.validations.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(), ["limit", "offset"]);
+        assert_eq!(
+            err.validations.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(),
+            ["limit", "offset", "after_id"]
+        );
     }
 }

@@ -54,6 +54,12 @@ impl Roles {
         self.owner || self.user_admin
     }
 
+    /// Delete, suspend or change the roles of a user holding `target`: a user-admin manages
+    /// users, but only an owner manages an owner (a user-admin cannot lock the owners out).
+    pub fn manage_user(&self, target: &Roles) -> bool {
+        self.manage_users() && (self.owner || !target.owner)
+    }
+
     /// Every organization (members see those they belong to).
     pub fn read_all_organizations(&self) -> bool {
         self.owner || self.template_admin || self.user_admin || self.auditor

@@ -1,10 +1,13 @@
 //! Users: the first user, login and logout, auth methods, listing, creation, deletion,
 //! suspension and activation, and a user's organizations.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::Path;
 use axum::extract::RawQuery;
 use axum::extract::State;
@@ -12,7 +15,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
+use axum::http::Uri;
 use axum::http::header;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::routing::post;
@@ -32,7 +37,10 @@ use crate::api::pagination;
 use crate::api::read_json;
 use crate::api::search;
 use crate::api::shapes;
+use crate::database;
 use crate::database::Error as DbError;
+use crate::database::LockId;
+use crate::database::TxOptions;
 use crate::database::models::GetUsersParams;
 use crate::database::models::InsertUser;
 use crate::database::models::LoginType;
@@ -160,18 +168,37 @@ async fn post_first_user(State(s): State<Arc<HttpState>>, body: Result<Bytes, By
         if req.password.is_empty() {
             failures.push(("password", "required", ""));
         }
+        // Upstream trims a real name; coderlite refuses one over 128 characters instead of
+        // cutting it, and one that is not a single printable line.
+        let name = req.name.trim().to_owned();
+        if crate::names::user_real_name_valid(&name).is_err() {
+            failures.push(("name", "user_real_name", req.name.as_str()));
+        }
         if !failures.is_empty() {
             return Err(validation_failed(failures));
         }
         if api.store.get_user_count(false)? > 0 {
             return Err(ApiError::conflict("The initial user has already been created."));
         }
-        let org = api.store.get_default_organization()?;
-        let user = insert_user(api, &req.email, &req.username, &req.name, UserStatus::Active, LoginType::Password)?;
-        api.store.update_user_hashed_password(&user.id, &auth::hash_password(&req.password), api.now())?;
-        api.store.update_user_roles(&user.id, &["owner".to_owned()], api.now())?;
-        api.store.insert_organization_member(&org.id, &user.id, &[], api.now())?;
-        ok(StatusCode::CREATED, &serde_json::json!({ "user_id": user.id, "organization_id": org.id }))
+        // Hashing takes milliseconds: outside the write transaction.
+        let hashed = auth::hash_password(&req.password);
+        // "No user yet" and the insert decide together, under the deployment setup lock (the
+        // first user completes setup, as upstream's /setup page does): of racing requests,
+        // exactly one creates the owner.
+        let (user_id, org_id) = database::in_tx(api.store, TxOptions::write("create first user"), |tx| {
+            tx.acquire_lock(LockId::DeploymentSetup)?;
+            if tx.get_user_count(false)? > 0 {
+                return Err(ApiError::conflict("The initial user has already been created."));
+            }
+            let api = Api { store: tx, config: api.config };
+            let org = tx.get_default_organization()?;
+            let user = insert_user(&api, &req.email, &req.username, &name, UserStatus::Active, LoginType::Password)?;
+            tx.update_user_hashed_password(&user.id, &hashed, api.now())?;
+            tx.update_user_roles(&user.id, &["owner".to_owned()], api.now())?;
+            tx.insert_organization_member(&org.id, &user.id, &[], api.now())?;
+            Ok((user.id, org.id))
+        })?;
+        ok(StatusCode::CREATED, &serde_json::json!({ "user_id": user_id, "organization_id": org_id }))
     })
     .await
 }
@@ -210,7 +237,51 @@ struct LoginRequest {
     password: String,
 }
 
-async fn login(State(s): State<Arc<HttpState>>, body: Result<Bytes, BytesRejection>) -> Response {
+/// Upstream's 429 of the login limit, with httprate's headers.
+fn rate_limited(state: &HttpState, decision: &crate::api::ratelimit::Decision) -> Response {
+    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, state.login_limiter.message()).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::api::ratelimit::WINDOW.as_secs()));
+    add_rate_headers(state, decision, &mut response);
+    response
+}
+
+fn add_rate_headers(state: &HttpState, decision: &crate::api::ratelimit::Decision, response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert("X-RateLimit-Limit", HeaderValue::from(decision.limit));
+    headers.insert("X-RateLimit-Remaining", HeaderValue::from(decision.remaining));
+    if let Some(store) = state.store() {
+        let reset = store.clock().now() + chrono::Duration::from_std(decision.reset_in).unwrap_or_default();
+        headers.insert("X-RateLimit-Reset", HeaderValue::from(reset.timestamp()));
+    }
+}
+
+async fn login(
+    State(s): State<Arc<HttpState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Per client address and path, before any work (upstream limits password logins against
+    // brute force and hashing load alike).
+    let decision = match peer {
+        Some(Extension(ConnectInfo(addr))) if s.api.login_rate_limit > 0 => {
+            let d = s.login_limiter.check(addr.ip(), uri.path(), std::time::Instant::now());
+            if !d.allowed {
+                return rate_limited(&s, &d);
+            }
+            Some(d)
+        }
+        _ => None,
+    };
+    let state = s.clone();
+    let mut response = login_answer(s, body).await;
+    if let Some(d) = decision {
+        add_rate_headers(&state, &d, &mut response);
+    }
+    response
+}
+
+async fn login_answer(s: Arc<HttpState>, body: Result<Bytes, BytesRejection>) -> Response {
     blocking(s, move |api| {
         let req: LoginRequest = read_json(body)?;
         let mut failures = Vec::new();
@@ -227,14 +298,21 @@ async fn login(State(s): State<Arc<HttpState>>, body: Result<Bytes, BytesRejecti
         }
         let incorrect = || ApiError::new(StatusCode::UNAUTHORIZED, "Incorrect email or password.");
         let user = match api.store.get_user_by_email(&req.email) {
-            Ok(u) => u,
-            Err(e) if e.is_not_found() => return Err(incorrect()),
+            // System users never log in, whatever their row holds.
+            Ok(u) if !u.is_system => Some(u),
+            Ok(_) => None,
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
-        // System users never log in, whatever their row holds.
-        if user.is_system || !auth::verify_password(&req.password, &api.store.get_user_hashed_password(&user.id)?) {
+        let stored = match &user {
+            Some(u) => Some(api.store.get_user_hashed_password(&u.id)?),
+            None => None,
+        };
+        // An unknown account costs the same hash as a known one: timing tells nothing.
+        let matches = auth::verify_password_in_constant_work(&req.password, stored.as_deref());
+        let Some(user) = user.filter(|_| matches) else {
             return Err(incorrect());
-        }
+        };
         if user.login_type != LoginType::Password {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -335,6 +413,14 @@ async fn list_users(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuer
             })
             .collect();
         users.sort_by_key(|u| u.username.to_lowercase());
+        // A cursor: the page starts after that user (none after an unknown one, as upstream's
+        // comparison with a missing row matches nothing).
+        if let Some(after) = req.param("after_id").filter(|v| !v.is_empty()) {
+            users = match users.iter().position(|u| u.id == after) {
+                Some(i) => users.split_off(i + 1),
+                None => Vec::new(),
+            };
+        }
         let count = users.len() as i64;
         let page: Vec<User> = users
             .into_iter()
@@ -401,6 +487,12 @@ async fn create_user(
         } else if crate::names::name_valid(&req.username).is_err() {
             failures.push(("username", "username", req.username.as_str()));
         }
+        // Upstream trims a real name; coderlite refuses one over 128 characters instead of
+        // cutting it, and one that is not a single printable line.
+        let name = req.name.trim().to_owned();
+        if crate::names::user_real_name_valid(&name).is_err() {
+            failures.push(("name", "user_real_name", req.name.as_str()));
+        }
         if !failures.is_empty() {
             return Err(validation_failed(failures));
         }
@@ -448,7 +540,7 @@ async fn create_user(
             None | Some("") => UserStatus::Dormant,
             Some(s) => s.parse().map_err(|_| validation_failed(vec![("user_status", "oneof", s)]))?,
         };
-        let user = insert_user(api, &req.email, &req.username, &req.name, status, login_type)?;
+        let user = insert_user(api, &req.email, &req.username, &name, status, login_type)?;
         if !req.password.is_empty() {
             api.store.update_user_hashed_password(&user.id, &auth::hash_password(&req.password), api.now())?;
         }
@@ -493,6 +585,7 @@ async fn delete_user(
         if user.id == caller.user.id {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "You cannot delete yourself!"));
         }
+        protect_owner(api, &caller, &user, "delete")?;
         let owned = api.store.get_workspaces_page(&crate::database::models::WorkspacePageParams {
             owner_id: Some(&user.id),
             limit: 1,
@@ -508,6 +601,37 @@ async fn delete_user(
         message(StatusCode::OK, "User has been deleted!")
     })
     .await
+}
+
+/// Owners are managed only by owners, and the last active owner stays: refuses `action` on
+/// `user` otherwise (403 for a caller who may not, 400 for the last owner).
+fn protect_owner(api: &Api<'_>, caller: &Caller, user: &User, action: &str) -> ApiResult<()> {
+    let target = crate::api::rbac::Roles::from_names(&user.rbac_roles);
+    if !caller.roles.manage_user(&target) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("You cannot {action} a user with the \"owner\" role: only an owner can."),
+        ));
+    }
+    if target.owner && user.status == UserStatus::Active {
+        let active_owners = api
+            .store
+            .get_users(&GetUsersParams {
+                include_system: false,
+                status: Some(UserStatus::Active),
+                after_username: None,
+                limit: 0,
+            })?
+            .iter()
+            .filter(|u| u.rbac_roles.iter().any(|r| r == "owner"))
+            .count();
+        if active_owners <= 1 {
+            return Err(ApiError::bad_request(format!(
+                "You cannot {action} the last active owner: the deployment would have no owner left."
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn set_status(api: &Api<'_>, caller: &Caller, param: &str, status: UserStatus) -> ApiResult<Response> {

@@ -289,7 +289,15 @@ async fn list(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery(q): 
                 "owner" => owner_id = resolve_owner(api, &caller, &value, &mut unknown_owner)?,
                 "template" => template_name = Some(value),
                 "name" => name = Some(value),
-                "id" => ids = Some(value.split(',').map(str::to_owned).collect()),
+                "id" => {
+                    let list: Vec<String> = value.split(',').map(str::to_owned).collect();
+                    if let Some(bad) = list.iter().find(|id| uuid::Uuid::parse_str(id).is_err()) {
+                        let why = uuid::Uuid::parse_str(bad).err().map(|e| e.to_string()).unwrap_or_default();
+                        return Err(ApiError::bad_request("Invalid workspace search query.")
+                            .validation("id", format!("Query param \"id\" has invalid values: {why}")));
+                    }
+                    ids = Some(list);
+                }
                 "status" => {
                     let (job, transition) = status_filter(&value).map_err(invalid)?;
                     params.job_status = Some(job);
@@ -465,7 +473,8 @@ async fn create(
         if owner.id != caller.user.id && !caller.roles.create_workspaces_for_others() {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "Unauthorized to create workspace."));
         }
-        // The template must be one the caller may read (upstream: 403 on use, 400 unknown).
+        // A template the caller may not read answers as a missing one (upstream's
+        // `Is404Error`): nothing tells a member that another organization's template exists.
         let template_id = match (&req.template_version_id, &req.template_id) {
             (Some(v), _) => {
                 uuid_param(v)?;
@@ -482,12 +491,11 @@ async fn create(
         };
         if let Some(t) = &template_id
             && !crate::api::templates::visible_templates(api, &caller)?.iter().any(|x| &x.template.id == t)
-            && api.store.get_template_by_id(t).is_ok()
         {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("Unauthorized access to use the template {t:?}."),
-            ));
+            return Err(workspace_error(match &req.template_version_id {
+                Some(v) => WorkspaceError::VersionNotFound(v.clone()),
+                None => WorkspaceError::TemplateNotFound(t.clone()),
+            }));
         }
         let parameters: Vec<(String, String)> =
             req.rich_parameter_values.iter().map(|p| (p.name.clone(), p.value.clone())).collect();

@@ -213,12 +213,17 @@ pub fn init_tracing(cli: &Cli) -> Result<(), CliError> {
     use std::io::IsTerminal;
 
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
 
+    // `-v`/`-vv` make coderlite itself more verbose; other crates stay at their INFO (their
+    // DEBUG can print statement parameters: keys, hashes, tokens) unless CODERLITE_LOG names
+    // them.
     let base = match (&cli.command, cli.verbose) {
         (_, 0) if matches!(cli.command, Command::Server(_)) => "info",
         (_, 0) => "warn",
-        (_, 1) => "debug",
-        _ => "trace",
+        (_, 1) => "info,coderlite=debug",
+        _ => "info,coderlite=trace",
     };
     let directives = match std::env::var("CODERLITE_LOG") {
         Ok(text) if !text.trim().is_empty() => {
@@ -239,11 +244,24 @@ pub fn init_tracing(cli: &Cli) -> Result<(), CliError> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .log_internal_errors(false);
+    let never_parameters =
+        tracing_subscriber::filter::filter_fn(|meta| keeps_parameters_out(meta.target(), *meta.level()));
     match cli.log_format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.finish().with(never_parameters).init(),
+        LogFormat::Json => builder.json().finish().with(never_parameters).init(),
     }
     Ok(())
+}
+
+/// Whether an event of `target` at `level` may be logged whatever the filter says: the
+/// PostgreSQL client logs each statement's bound parameters (signing keys, password hashes,
+/// API key hashes, provider keys) at DEBUG, and relays the server's notices at INFO; neither
+/// is ever shown. Its warnings and errors are.
+fn keeps_parameters_out(target: &str, level: tracing::Level) -> bool {
+    let postgres_client = ["tokio_postgres", "postgres", "r2d2_postgres"]
+        .iter()
+        .any(|t| target == *t || target.strip_prefix(t).is_some_and(|rest| rest.starts_with("::")));
+    !postgres_client || level <= tracing::Level::WARN
 }
 
 /// Runs the parsed command; `matches` tells flags from environment variables in errors.
@@ -372,6 +390,17 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    #[test]
+    fn the_postgres_client_never_logs_below_warn() {
+        use tracing::Level;
+        assert!(!keeps_parameters_out("tokio_postgres::query", Level::DEBUG));
+        assert!(!keeps_parameters_out("tokio_postgres::connection", Level::INFO));
+        assert!(!keeps_parameters_out("postgres", Level::TRACE));
+        assert!(keeps_parameters_out("tokio_postgres::connection", Level::WARN));
+        assert!(keeps_parameters_out("postgresql_thing", Level::DEBUG));
+        assert!(keeps_parameters_out("coderlite::database::postgres", Level::TRACE));
+    }
 
     /// Every flag and positional argument of every command says what it is for.
     #[test]

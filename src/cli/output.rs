@@ -12,8 +12,15 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Prints rows under headers, columns padded to their widest cell.
+/// Prints rows under headers, columns padded to their widest cell. Control characters and
+/// bidirectional overrides in a cell are printed as escapes, so a stored value can neither
+/// split a row nor drive the terminal.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let escaped: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| coderlite::names::escape_for_terminal(c).into_owned()).collect())
+        .collect();
+    let rows = &escaped;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

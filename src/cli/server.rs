@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use coderlite::api::ApiConfig;
 use coderlite::clock::Cancel;
 use coderlite::clock::RealClock;
 use coderlite::clock::SharedClock;
@@ -15,6 +16,7 @@ use coderlite::provisioner::ProvisionerConfig;
 use coderlite::purge::PurgeConfig;
 use coderlite::server::ServerConfig;
 use coderlite::server::Services;
+use coderlite::server::conn::ConnLimits;
 use coderlite::server::http::HttpServer;
 use coderlite::server::http::HttpState;
 use coderlite::testing::fixture_json;
@@ -83,13 +85,67 @@ pub struct ServerArgs {
     #[arg(long, env = "CODERLITE_REPLICA_ID", value_name = "UUID")]
     pub replica_id: Option<String>,
 
-    /// Serve /healthz and /metrics on this address (host:port) [default: off]
+    /// Serve upstream's /api/v2, /healthz and /metrics on this address (host:port; port 0
+    /// picks a free one) [default: off]
     #[arg(long, env = "CODERLITE_HTTP_ADDRESS", value_name = "HOST:PORT")]
     pub http_address: Option<String>,
+
+    /// Password logins per minute from one client address; 0 turns the limit off
+    /// [default: 60, as upstream]
+    #[arg(long, env = "CODERLITE_LOGIN_RATE_LIMIT", value_name = "COUNT")]
+    pub login_rate_limit: Option<String>,
+
+    /// How long a client may take to send a request's headers, from their first byte
+    /// [default: 10s]
+    #[arg(long, env = "CODERLITE_HTTP_READ_HEADER_TIMEOUT", value_name = "DURATION")]
+    pub http_read_header_timeout: Option<String>,
+
+    /// How long a keep-alive connection may wait for its next request before it is closed
+    /// [default: 60s]
+    #[arg(long, env = "CODERLITE_HTTP_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub http_idle_timeout: Option<String>,
+
+    /// Connections served at once; further clients wait until one closes [default: 512]
+    #[arg(long, env = "CODERLITE_HTTP_MAX_CONNECTIONS", value_name = "COUNT")]
+    pub http_max_connections: Option<String>,
 
     /// Make the named service panic as it starts (supervision tests).
     #[arg(long, hide = true)]
     pub fail_service: Option<String>,
+}
+
+/// The HTTP endpoint's settings from its flags: the login rate limit and the connection
+/// bounds.
+fn http_config(args: &ServerArgs, sources: &Sources<'_>) -> Result<(ApiConfig, ConnLimits), CliError> {
+    let count = |max: u64| {
+        move |text: &str| -> Result<u64, String> {
+            let n: u64 = text.trim().parse().map_err(|_| "must be a whole number".to_owned())?;
+            if n > max { Err(format!("must be at most {max}")) } else { Ok(n) }
+        }
+    };
+    let mut api = ApiConfig::default();
+    if let Some(n) = sources.parse("login_rate_limit", args.login_rate_limit.as_deref(), count(1_000_000))? {
+        api.login_rate_limit = n as u32;
+    }
+    let defaults = ConnLimits::default();
+    let max_connections =
+        match sources.parse("http_max_connections", args.http_max_connections.as_deref(), count(1_000_000))? {
+            Some(0) => {
+                return Err(CliError::usage("invalid value \"0\" for --http-max-connections", "must be at least 1"));
+            }
+            Some(n) => n as usize,
+            None => defaults.max_connections,
+        };
+    let limits = ConnLimits {
+        read_header_timeout: sources
+            .parse("http_read_header_timeout", args.http_read_header_timeout.as_deref(), parse_interval)?
+            .unwrap_or(defaults.read_header_timeout),
+        idle_timeout: sources
+            .parse("http_idle_timeout", args.http_idle_timeout.as_deref(), parse_interval)?
+            .unwrap_or(defaults.idle_timeout),
+        max_connections,
+    };
+    Ok((api, limits))
 }
 
 /// Resolves the flags against the defaults of the mode. Every duration is range-checked here
@@ -186,6 +242,7 @@ fn on_signal(n: usize, signal: i32, cancel: &Cancel) -> Option<i32> {
 
 pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<(), CliError> {
     let config = server_config(&args, sources)?;
+    let (api_config, conn_limits) = http_config(&args, sources)?;
     // Signals first: a signal during startup stops the server once startup is done.
     let cancel = Cancel::new();
     let mut signals = Signals::new([SIGINT, SIGTERM]).context(|| "install signal handlers".to_owned())?;
@@ -204,9 +261,11 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
             .context(|| "spawn signal thread".to_owned())?
     };
 
-    let http_state = Arc::new(HttpState::new(config.replica_id.clone(), config.reconciler));
+    let http_state = Arc::new(HttpState::with_api(config.replica_id.clone(), config.reconciler, api_config));
     let http = match &args.http_address {
-        Some(addr) => Some(HttpServer::bind(addr, http_state.clone()).context(|| format!("listen on {addr}"))?),
+        Some(addr) => {
+            Some(HttpServer::bind_with(addr, http_state.clone(), conn_limits).context(|| format!("listen on {addr}"))?)
+        }
         None => None,
     };
 

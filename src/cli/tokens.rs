@@ -30,8 +30,9 @@ pub enum TokensCommand {
         /// upstream's maximum token lifetime (876600h, about 100 years).
         #[arg(long, default_value = "30d", value_parser = parse_lifetime)]
         lifetime: Duration,
-        /// The token's name (unique per user); default: a random one.
-        #[arg(long)]
+        /// The token's name (unique per user; one printable line of at most 64 characters);
+        /// default: a random one.
+        #[arg(long, value_parser = parse_token_name)]
         name: Option<String>,
     },
     /// List tokens (never their secrets).
@@ -58,6 +59,11 @@ fn parse_lifetime(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_token_name(text: &str) -> Result<String, String> {
+    coderlite::names::token_name_valid(text)?;
+    Ok(text.to_owned())
+}
+
 #[derive(Serialize)]
 struct CreatedOutput {
     id: String,
@@ -80,6 +86,12 @@ pub fn run(ctx: &GlobalArgs, command: TokensCommand) -> Result<(), CliError> {
     match command {
         TokensCommand::Create { user, lifetime, name } => {
             let user = resolve::user(&store, &user)?;
+            if user.is_system {
+                return Err(CliError::new(
+                    "create token",
+                    format!("user {:?} is a system user, and system users never authenticate", user.username),
+                ));
+            }
             let name = name.unwrap_or_else(|| format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
             let (token, key) = issue_key(&store, &user, LoginType::Token, lifetime, &name).map_err(|e| {
                 if e.is_unique_violation_of("idx_api_key_name") {

@@ -250,6 +250,9 @@ pub fn copy(
         let mut copied: u64 = 0;
         let mut next_report = PROGRESS_EVERY;
         let read = source.read(table, &columns, &mut |rows| {
+            if let Some(message) = nul_in_rows(table, &columns, rows, copied) {
+                return Err(Error::CopyRefused { message });
+            }
             target.insert(table, &columns, rows)?;
             copied += rows.len() as u64;
             if copied >= next_report {
@@ -275,9 +278,50 @@ pub fn copy(
     Ok(report)
 }
 
+/// Names the first value of `rows` holding a NUL character, which PostgreSQL cannot store
+/// (nor carry in `jsonb`): table, row (its number in the copy, and its first column's value)
+/// and column. coderlite refuses NUL in every input; an older database may hold one.
+fn nul_in_rows(table: &str, columns: &[String], rows: &[Vec<CopyValue>], before: u64) -> Option<String> {
+    for (i, row) in rows.iter().enumerate() {
+        for (column, value) in columns.iter().zip(row) {
+            let holds_nul = match value {
+                CopyValue::Text(text) => text.contains('\0'),
+                CopyValue::Json(json) => crate::names::first_nul_in_json(json).is_some(),
+                _ => false,
+            };
+            if holds_nul {
+                let key = match row.first() {
+                    Some(CopyValue::Text(t)) => format!("{}={t:?}", columns[0]),
+                    Some(CopyValue::Uuid(u)) => format!("{}={u}", columns[0]),
+                    Some(CopyValue::Int(n)) => format!("{}={n}", columns[0]),
+                    _ => "?".to_owned(),
+                };
+                return Some(format!(
+                    "table {table}, row {} ({key}), column {column} holds a NUL character, which PostgreSQL cannot \
+                     store; change that value (coderlite refuses NUL in new input) and copy again; nothing was written",
+                    before + i as u64 + 1
+                ));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_is_named_by_table_row_and_column() {
+        let columns = vec!["id".to_owned(), "token_name".to_owned()];
+        let rows = vec![
+            vec![CopyValue::Text("k1".into()), CopyValue::Text("fine".into())],
+            vec![CopyValue::Text("k2".into()), CopyValue::Text("bad\0name".into())],
+        ];
+        let message = nul_in_rows("api_keys", &columns, &rows, 10).unwrap();
+        assert!(message.starts_with("table api_keys, row 12 (id=\"k2\"), column token_name"), "{message}");
+        assert_eq!(nul_in_rows("api_keys", &columns, &rows[..1], 0), None);
+    }
 
     #[test]
     fn values_compare_by_meaning_across_engines() {

@@ -96,13 +96,18 @@ pub enum Error {
     #[error("{op}: {message}")]
     Sqlite { op: &'static str, message: String },
 
+    /// The engine refused a value as text (PostgreSQL cannot store NUL in `text`): the input
+    /// was bad, not the database. Callers validate text first; this is the backstop.
+    #[error("{op}: invalid text: {message}")]
+    InvalidText { op: &'static str, message: String },
+
     /// Any other PostgreSQL failure.
     #[error("{op}: {message}")]
     Postgres { op: &'static str, message: String },
 
     /// The PostgreSQL server could not be reached (refused, unknown host, bad credentials).
     /// `target` is `host:port/database`, never the password.
-    #[error("cannot reach PostgreSQL at {target}: {message}")]
+    #[error("cannot connect to PostgreSQL at {target}: {message}")]
     Unreachable { target: String, message: String },
 
     /// A server may not register while `db restore` replaces the database.

@@ -259,9 +259,17 @@ impl ReportInterval {
     }
 }
 
+/// The longest range insights answer (a coderlite bound; upstream sets none). Upstream's
+/// dashboard asks for at most 48 weeks (its week picker; the day picker's presets reach 30
+/// days), and upstream prunes usage older than about six months; a year keeps every range a
+/// client asks in practice, while a range of centuries (hundreds of thousands of daily
+/// intervals) is refused before any work.
+pub const MAX_RANGE_DAYS: i64 = 366;
+
 /// Parses and checks `start_time` and `end_time` against `now`: RFC 3339 (the client's UTC
 /// offset is kept), not zero, not past the next full hour, at midnight in the client's offset
 /// except that an end on today's date may be any full hour, and end not before start.
+/// and at most [`MAX_RANGE_DAYS`] long.
 pub fn parse_insights_time_range(
     now: Timestamp,
     start: &str,
@@ -284,6 +292,12 @@ pub fn parse_insights_time_range_named(
         return Err(InsightsRangeError(format!(
             "{end_name} must be after {}",
             start_name.trim_start_matches("query param ")
+        )));
+    }
+    if end_t - start_t > chrono::Duration::days(MAX_RANGE_DAYS) {
+        return Err(InsightsRangeError(format!(
+            "{start_name} must be at most {MAX_RANGE_DAYS} days before {}",
+            end_name.trim_start_matches("query param ")
         )));
     }
     Ok((start_t.with_timezone(&chrono::Utc), end_t.with_timezone(&chrono::Utc)))
@@ -336,5 +350,19 @@ pub fn parse_report_interval(
             }
         }
         other => Err(InsightsRangeError(format!("query param \"interval\" must be day or week, not {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn a_range_longer_than_a_year_is_refused_naming_start_time() {
+        let now = DateTime::parse_from_rfc3339("2026-12-04T15:30:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert!(parse_insights_time_range(now, "2025-12-03T00:00:00Z", "2026-12-04T00:00:00Z").is_ok());
+        let err = parse_insights_time_range(now, "2025-12-02T00:00:00Z", "2026-12-04T00:00:00Z").unwrap_err();
+        assert!(err.0.starts_with("query param \"start_time\" must be at most 366 days"), "{}", err.0);
+        assert!(parse_insights_time_range(now, "0002-01-01T00:00:00Z", "2026-12-04T00:00:00Z").is_err());
     }
 }

@@ -20,12 +20,14 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 use crate::api::ApiConfig;
+use crate::api::ratelimit::RateLimiter;
 use crate::database::SharedStore;
 use crate::prebuilds::metrics::collect_metrics;
 use crate::prebuilds::reconciler::ReconcilerConfig;
+use crate::server::conn::ConnLimits;
 use crate::server::process::ProcessFigures;
 
 /// What the endpoints answer from. Created before startup; [`HttpState::mark_ready`] once
@@ -35,6 +37,7 @@ pub struct HttpState {
     replica_id: String,
     reconciler: ReconcilerConfig,
     pub(crate) api: ApiConfig,
+    pub(crate) login_limiter: RateLimiter,
     ready: OnceLock<Ready>,
 }
 
@@ -50,7 +53,8 @@ impl HttpState {
 
     /// With the API's settings (token lifetimes).
     pub fn with_api(replica_id: String, reconciler: ReconcilerConfig, api: ApiConfig) -> Self {
-        Self { started: Instant::now(), replica_id, reconciler, api, ready: OnceLock::new() }
+        let login_limiter = RateLimiter::new(api.login_rate_limit);
+        Self { started: Instant::now(), replica_id, reconciler, api, login_limiter, ready: OnceLock::new() }
     }
 
     /// Startup is done: `/healthz` answers 200, `/metrics` and the API read `store` from now on.
@@ -119,13 +123,19 @@ impl HttpState {
 /// The running endpoint; [`HttpServer::stop`] (or drop) stops it and joins its thread.
 pub struct HttpServer {
     local_addr: Option<SocketAddr>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl HttpServer {
-    /// Binds `addr` (`host:port`; port 0 picks a free one) and serves on a thread.
+    /// Binds `addr` (`host:port`; port 0 picks a free one) and serves on a thread, with the
+    /// default connection bounds.
     pub fn bind(addr: &str, state: Arc<HttpState>) -> io::Result<Self> {
+        Self::bind_with(addr, state, ConnLimits::default())
+    }
+
+    /// [`HttpServer::bind`] with the given connection bounds.
+    pub fn bind_with(addr: &str, state: Arc<HttpState>, limits: ConnLimits) -> io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(32)
@@ -135,19 +145,10 @@ impl HttpServer {
             .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
         let local_addr = listener.local_addr().ok();
-        let (shutdown, stopped) = oneshot::channel::<()>();
+        let (shutdown, stopped) = watch::channel(false);
         let app = router(state);
         let thread = std::thread::Builder::new().name("http".to_owned()).spawn(move || {
-            let served = runtime.block_on(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-            });
-            if let Err(error) = served {
-                tracing::error!(%error, "http server stopped");
-            }
+            runtime.block_on(crate::server::conn::serve(listener, app, limits, stopped, Duration::from_secs(5)));
             runtime.shutdown_timeout(Duration::from_secs(5));
         })?;
         Ok(Self { local_addr, shutdown: Some(shutdown), thread: Some(thread) })
@@ -164,7 +165,7 @@ impl HttpServer {
 
     fn shut(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+            let _ = shutdown.send(true);
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -5,6 +5,7 @@
 //! Startup steps (migrate, deployment setup, provider seed, demo fixtures) and signals are
 //! the CLI's; this module starts and stops the services.
 
+pub mod conn;
 pub mod demo;
 pub mod http;
 pub mod process;

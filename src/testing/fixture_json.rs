@@ -151,6 +151,17 @@ pub fn parse(name: &str, text: &str) -> Result<FixtureFile, FixtureError> {
                 .to_owned(),
         });
     }
+    // No stored text may hold NUL (PostgreSQL cannot store it): named by its JSON path.
+    if text.contains("\\u0000")
+        && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+        && let Some(location) = crate::names::first_nul_in_json(&value)
+    {
+        return Err(FixtureError {
+            file: name.to_owned(),
+            location,
+            message: "text must not contain NUL characters".to_owned(),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let location = match e.path().to_string() {
@@ -545,6 +556,8 @@ impl Loader<'_> {
     fn load_user(&mut self, i: usize, u: &UserJson) -> Result<(), Located> {
         let loc = || format!("users[{i}]");
         valid_name(|| format!("users[{i}].username"), &u.username)?;
+        names::user_real_name_valid(&u.name)
+            .map_err(|why| (format!("users[{i}].name"), format!("invalid name {:?}: {why}", u.name)))?;
         let mut builder = fixtures::user(self.tx).username(&u.username).name(&u.name);
         if let Some(email) = &u.email {
             builder = builder.email(email);
@@ -583,6 +596,9 @@ impl Loader<'_> {
     fn load_template(&mut self, i: usize, t: &TemplateJson) -> Result<(), Located> {
         let loc = || format!("templates[{i}]");
         valid_name(|| format!("templates[{i}].name"), &t.name)?;
+        names::display_name_valid(&t.display_name).map_err(|why| {
+            (format!("templates[{i}].display_name"), format!("invalid display name {:?}: {why}", t.display_name))
+        })?;
         if t.versions.is_empty() {
             return Err((format!("templates[{i}].versions"), "a template needs at least one version".to_owned()));
         }
@@ -624,7 +640,14 @@ impl Loader<'_> {
             }
             versions.push(at(|| format!("templates[{i}].versions[{j}]"), vb.build())?);
         }
-        at(loc, self.tx.update_template_active_version(&created.template.id, &versions[active_index].id, self.now))?;
+        // Activated once its versions exist: never before the template or its last version
+        // were created.
+        let activated_at =
+            versions.iter().map(|v| v.created_at).fold(created.template.created_at.max(self.now), Ord::max);
+        at(
+            loc,
+            self.tx.update_template_active_version(&created.template.id, &versions[active_index].id, activated_at),
+        )?;
         for (j, (v, version)) in t.versions.iter().zip(&versions).enumerate() {
             for (k, p) in v.presets.iter().enumerate() {
                 let ploc = || format!("templates[{i}].versions[{j}].presets[{k}]");

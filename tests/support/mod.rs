@@ -2,6 +2,7 @@
 //! collected, admin commands, HTTP GETs, and queries on the database (either engine).
 #![allow(dead_code)]
 
+pub mod api;
 pub mod contract;
 
 use std::io::BufRead;

@@ -37,6 +37,8 @@ pub(crate) fn interpret(op: &'static str, err: &postgres::Error) -> (Error, Kind
         Error::Busy { op }
     } else if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
         Error::ReadOnlyTransaction { op }
+    } else if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *code == SqlState::UNTRANSLATABLE_CHARACTER {
+        Error::InvalidText { op, message }
     } else if *code == SqlState::UNDEFINED_TABLE {
         Error::Postgres { op, message: format!("{message} (is this a coderlite database?)") }
     } else {
@@ -49,4 +51,42 @@ pub(crate) fn interpret(op: &'static str, err: &postgres::Error) -> (Error, Kind
 /// this is the one place to strip it should that ever change.
 pub(crate) fn without_secrets(err: &postgres::Error) -> String {
     err.to_string()
+}
+
+/// Why a connection could not be made, in one line that says which: authentication failed,
+/// the database is missing, the host cannot be reached, or TLS. The postgres crate's own
+/// text for a server's refusal is only "db error"; the reason is in the server's message.
+pub(crate) fn describe_connect_error(err: &postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        let code = db.code();
+        let what = if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            "authentication failed"
+        } else if *code == SqlState::INVALID_CATALOG_NAME {
+            "database missing"
+        } else if *code == SqlState::TOO_MANY_CONNECTIONS {
+            "too many connections"
+        } else {
+            "refused"
+        };
+        return format!("{what}: {}", db.message());
+    }
+    let mut text = without_secrets(err);
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    let lower = text.to_lowercase();
+    let what = if lower.contains("tls") || lower.contains("ssl") {
+        "TLS"
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        "host unreachable (timed out)"
+    } else {
+        "host unreachable"
+    };
+    format!("{what}: {text}")
 }

@@ -209,8 +209,8 @@ impl PgStore {
         let manager =
             Manager { inner: PostgresConnectionManager::new(pg_config, NoTls), lock_timeout: config.lock_timeout };
         {
-            let mut conn =
-                r2d2::ManageConnection::connect(&manager).map_err(|e| unreachable(errors::without_secrets(&e)))?;
+            let mut conn = r2d2::ManageConnection::connect(&manager)
+                .map_err(|e| unreachable(errors::describe_connect_error(&e)))?;
             migrate::migrate(&mut conn.client, &config, target)?;
         }
         let pool = Pool::builder()
