@@ -284,12 +284,11 @@ contract_tests! {
             assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
             // The replaced database is kept until the next successful start.
             let coderlite::database::Location::Sqlite(path) = db.location() else { unreachable!() };
-            let mut kept = path.as_os_str().to_owned();
-            kept.push(".before-restore");
-            assert!(std::path::Path::new(&kept).exists());
+            let kept = coderlite::database::sqlite::backup::keep_copies(path);
+            assert_eq!(kept.len(), 1, "{kept:?}");
             let mut server = Server::start(&db, &[]);
             server.wait_for_message("coderlite server started", Duration::from_secs(30));
-            assert!(!std::path::Path::new(&kept).exists(), "removed once a server started on the restore");
+            assert!(!kept[0].exists(), "removed once a server started on the restore");
             let (code, _, _) = server.terminate();
             assert_eq!(code, Some(0));
         } else {
@@ -375,7 +374,7 @@ fn an_older_backup_is_migrated_at_the_next_start_and_a_newer_one_refused() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["schema_version"], 10);
-    assert!(dir.path().join("target.db.before-restore").exists(), "the replaced database is kept");
+    assert_eq!(coderlite::database::sqlite::backup::keep_copies(&target).len(), 1, "the replaced database is kept");
     let check = admin(&target, &["db", "check"]);
     assert_eq!(check["schema_version"], coderlite::database::sqlite::binary_schema_version(), "migrated when opened");
 
@@ -498,11 +497,303 @@ fn a_backup_onto_the_database_itself_is_refused() {
     for dest in [&dotted, &link] {
         let out = coderlite(&db).args(["db", "backup", "--force"]).arg(dest).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("is the database itself"));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is the database ("));
     }
     let out = coderlite(&db).args(["db", "restore"]).arg(&link).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is the database itself"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it is the database"));
     assert_eq!(db.query_i64("SELECT COUNT(*) FROM templates").unwrap(), before);
     assert_eq!(admin(&db, &["db", "check"])["integrity"], "ok");
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// While a server runs, `db backup` onto its `-wal`, `-shm` or `-journal` is refused, with
+/// `--force`, through a symlink and by a relative path, and so is `db copy --to` one of
+/// them; the server's commits after that survive a SIGKILL.
+#[test]
+fn a_backup_never_writes_over_a_live_servers_log() {
+    let db = TestDb::with_fixtures(&["demo"]).unwrap();
+    let path = db.path();
+    let dir = path.parent().unwrap().to_owned();
+    let mut server = Server::start(&db, &["--http-address", "127.0.0.1:0"]);
+    server.wait_for_message("coderlite server started", Duration::from_secs(30));
+    let wal = dir.join(format!("{}-wal", path.file_name().unwrap().to_str().unwrap()));
+    assert!(wal.exists(), "the server keeps a write-ahead log");
+    let link = dir.join("looks-harmless.db");
+    std::os::unix::fs::symlink(&wal, &link).unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+    let relative = format!("./{name}-wal");
+    let wal_before = std::fs::metadata(&wal).unwrap();
+    for dest in [
+        wal.to_str().unwrap().to_owned(),
+        format!("{}-shm", path.display()),
+        format!("{}-journal", path.display()),
+        link.to_str().unwrap().to_owned(),
+        relative.clone(),
+    ] {
+        let out = coderlite(&db).current_dir(&dir).args(["db", "backup", "--force", &dest]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{dest}: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("choose another path (refused with or without --force)"), "{dest}: {stderr}");
+    }
+    let out = coderlite(&db)
+        .current_dir(&dir)
+        .args(["db", "copy", "--from"])
+        .arg(&path)
+        .args(["--to", &relative])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write-ahead log"));
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&wal).unwrap().ino(), wal_before.ino(), "the log is the same file");
+    // A commit after the refusals, then SIGKILL: the commit is in the log and survives.
+    let token =
+        coderlite(&db).args(["tokens", "create", "--user", "admin", "--name", "after-refusal"]).output().unwrap();
+    assert!(token.status.success());
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let tokens = admin(&db, &["tokens", "list"]);
+    assert!(tokens.as_array().unwrap().iter().any(|t| t["name"] == "after-refusal"), "{tokens}");
+    assert_eq!(admin(&db, &["db", "check"])["integrity"], "ok");
+}
+
+/// Restores in a row keep every replaced database (timestamped), until a server starts; a
+/// restore leaves nothing beside its source, also a WAL-mode one in a read-only directory.
+#[test]
+fn restores_in_a_row_keep_every_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("t.db");
+    let mut backups = Vec::new();
+    for name in ["a", "b", "c"] {
+        let src = dir.path().join(format!("{name}.db"));
+        let out = coderlite(&src).args(["setup"]).output().unwrap();
+        assert!(out.status.success());
+        let out = coderlite(&src).args(["tokens", "create", "--user", "prebuilds"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let marker = format!("INSERT INTO site_configs (key, value) VALUES ('marker', '{name}')");
+        coderlite::testing::execute_sql(&coderlite::database::Location::Sqlite(src.clone()), &marker).unwrap();
+        backups.push(src);
+    }
+    // The target starts as a copy of A.
+    let out = coderlite(&target).args(["db", "restore"]).arg(&backups[0]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let marker = |path: &std::path::Path| {
+        coderlite::testing::query_text(
+            &coderlite::database::Location::Sqlite(path.to_owned()),
+            "SELECT value FROM site_configs WHERE key = 'marker'",
+        )
+        .unwrap()
+    };
+    for src in &backups[1..] {
+        let out = coderlite(&target).args(["db", "restore"]).arg(src).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!dir.path().join(format!("{}-wal", src.display())).exists());
+    }
+    let kept = coderlite::database::sqlite::backup::keep_copies(&target);
+    assert_eq!(kept.iter().map(|k| marker(k)).collect::<Vec<_>>(), ["a", "b"], "{kept:?}");
+    assert_eq!(marker(&target), "c");
+    for src in &backups {
+        for suffix in ["-wal", "-shm"] {
+            let beside = std::path::PathBuf::from(format!("{}{suffix}", src.display()));
+            assert!(!beside.exists(), "{} left beside the source", beside.display());
+        }
+    }
+    let mut server = Server::start(&target, &[]);
+    server.wait_for_message("coderlite server started", Duration::from_secs(30));
+    assert!(kept.iter().all(|k| !k.exists()), "removed once a server started");
+    let (code, _, _) = server.terminate();
+    assert_eq!(code, Some(0));
+
+    // A read-only source directory: read without writing anything there.
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let src = ro.join("s.db");
+    std::fs::copy(&backups[1], &src).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let out = coderlite(&target).args(["db", "restore"]).arg(&src).output().unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 1, "nothing written beside a read-only source");
+    // An unreadable source is named with the operating system's reason.
+    let missing = dir.path().join("nope/s.db");
+    let out = coderlite(&target).args(["db", "restore"]).arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// `db backup` killed at 20 random points (SIGKILL, SIGTERM, SIGINT) leaves no partial file
+/// once the next backup to the same destination has run, and a backup into a directory that
+/// does not exist names that directory.
+#[test]
+fn interrupted_backups_leave_no_partial_files() {
+    let db = TestDb::with_fixtures(&["demo"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("b.db");
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    for round in 0..20 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = Duration::from_micros((seed >> 33) % 60_000);
+        let signal = ["KILL", "TERM", "INT"][round % 3];
+        let mut child = coderlite(&db).args(["db", "backup", "--force"]).arg(&dest).spawn().unwrap();
+        let pid = child.id();
+        std::thread::sleep(delay);
+        let _ = std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status();
+        let _ = child.wait();
+        if signal != "KILL" {
+            // A caught signal removes the process's own temporary files at once (SIGKILL's
+            // are swept by the next backup).
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains(&format!(".partial-{pid}")))
+                .map(|e| e.path())
+                .collect();
+            assert!(left.is_empty(), "round {round} ({signal} after {delay:?}) left {left:?}");
+        }
+    }
+    let out = coderlite(&db).args(["-o", "json", "db", "backup", "--force"]).arg(&dest).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "b.db")
+        .collect();
+    assert!(left.is_empty(), "left after the next backup: {left:?}");
+    let missing_dir = dir.path().join("no/such/dir/b.db");
+    let out = coderlite(&db).args(["db", "backup"]).arg(&missing_dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no/such/dir does not exist") && !stderr.contains(".partial-"), "{stderr}");
+}
+
+/// A database and its log readable by others are made 0600 (with a warning) and directories
+/// coderlite creates are 0700 whatever the umask; a `-wal` from another database is refused
+/// with both files unchanged.
+#[test]
+fn permissions_are_tightened_and_a_stray_log_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("open.db");
+    let out = coderlite(&db).args(["setup"]).output().unwrap();
+    assert!(out.status.success());
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = coderlite(&db).args(["setup"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("made the database file private"));
+
+    let nested = dir.path().join("x/y/z.db");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask 000 && exec {} --db {} setup", env!("CARGO_BIN_EXE_coderlite"), nested.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for d in [dir.path().join("x"), dir.path().join("x/y")] {
+        assert_eq!(std::fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700, "{}", d.display());
+    }
+
+    // Another database's log beside this one: a write of the other database that was never
+    // checkpointed (a copy of its log taken while its connection was open).
+    let other = dir.path().join("other.db");
+    let out = coderlite(&other).args(["setup"]).output().unwrap();
+    assert!(out.status.success());
+    let wal = dir.path().join("open.db-wal");
+    let script = format!(
+        "import shutil, sqlite3\n\
+         c = sqlite3.connect({other:?})\n\
+         c.execute('PRAGMA wal_autocheckpoint = 0')\n\
+         c.execute(\"INSERT INTO site_configs (key, value) VALUES ('other', 'x')\")\n\
+         c.commit()\n\
+         shutil.copy({other:?} + '-wal', {wal:?})\n\
+         c.close()\n",
+        other = other.display().to_string(),
+        wal = wal.display().to_string()
+    );
+    let out = std::process::Command::new("python3").arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::metadata(&wal).unwrap().len() > 32);
+    let before = (sha256_of(&db), sha256_of(&wal));
+    for command in [&["setup"][..], &["tokens", "list"][..], &["server"][..]] {
+        let out = coderlite(&db).arg("-v").args(command).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("does not belong to it") && stderr.contains("open.db-wal"), "{stderr}");
+    }
+    assert_eq!((sha256_of(&db), sha256_of(&wal)), before, "both files untouched");
+    // A server killed on a database leaves its log and index; a log copied over its own is
+    // told by salts that disagree with the index.
+    let crashed = dir.path().join("crashed.db");
+    let mut server = Server::start(&crashed, &["--demo"]);
+    server.wait_for_message("coderlite server started", Duration::from_secs(30));
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    assert!(dir.path().join("crashed.db-shm").exists());
+    std::fs::copy(&wal, dir.path().join("crashed.db-wal")).unwrap();
+    let out = coderlite(&crashed).args(["setup"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("are not those the database's index recorded"), "{stderr}");
+    // The killed server's own log is replayed as usual.
+    let out = coderlite(&other).args(["db", "check"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The schema of a database as text: `pg_dump --schema-only`, or SQLite's `sqlite_master`.
+fn schema_dump(db: &coderlite::testing::EmptyDb) -> String {
+    match db.location() {
+        coderlite::database::Location::Postgres(url) => {
+            let out = std::process::Command::new("pg_dump")
+                .args(["--schema-only", "--no-owner", "-d", url])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+            // pg_dump's \restrict lines carry a fresh random key each run.
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.contains("restrict "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        location => coderlite::testing::query_text(
+            location,
+            "SELECT COALESCE(group_concat(sql, ';'), '') FROM (SELECT sql FROM sqlite_master ORDER BY name)",
+        )
+        .unwrap(),
+    }
+}
+
+contract_tests! {
+    /// A first migration that meets objects of another application fails as a whole: the
+    /// database is left as it was (the schema dump unchanged), and the error is one line
+    /// naming the cause, never the migration's SQL. On PostgreSQL a table of a name coderlite
+    /// creates is refused before anything runs, naming it.
+    fn a_failed_first_migration_changes_nothing(engine) {
+        for (setup, expect) in [
+            ("CREATE TABLE users (id integer)", "users"),
+            ("CREATE TABLE idx_api_key_name (x integer)", "idx_api_key_name"),
+        ] {
+            let db = coderlite::testing::EmptyDb::create(engine).unwrap();
+            if let coderlite::database::Location::Sqlite(path) = db.location() {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).unwrap();
+            }
+            coderlite::testing::execute_sql(db.location(), setup).unwrap();
+            let before = schema_dump(&db);
+            let out = coderlite(&db).args(["setup"]).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{setup}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+            assert!(stderr.contains(expect) && !stderr.contains("CREATE TABLE"), "{stderr}");
+            assert!(stderr.contains("already") || stderr.contains("would create"), "{stderr}");
+            assert_eq!(schema_dump(&db), before, "{setup}: the schema changed");
+        }
+    }
 }

@@ -66,8 +66,19 @@ contract_tests! {
         assert!(claim["workspace_id"].is_string());
         let again = cli(&db, &["prebuilds", "claim", "--preset", &p.id, "--user", "alice", "--name", "mine-2"]);
         assert_eq!(again["claimed"], true);
-        let none = cli(&db, &["prebuilds", "claim", "--preset", &p.id, "--user", "alice", "--name", "mine-3"]);
-        assert_eq!(none, serde_json::json!({"claimed": false, "workspace_id": null, "name": null}));
+        // Nothing to claim: the JSON says so on stdout, and the exit code is 1.
+        let none = Command::new(env!("CARGO_BIN_EXE_coderlite"))
+            .arg("--db")
+            .arg(db.db_arg())
+            .args(["prebuilds", "claim", "--preset", &p.id, "--user", "alice", "--name", "mine-3", "-o", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(none.status.code(), Some(1));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&none.stdout).unwrap(),
+            serde_json::json!({"claimed": false, "workspace_id": null, "name": null})
+        );
+        assert!(String::from_utf8_lossy(&none.stderr).contains("no prebuilt workspace of the preset is ready"));
 
         assert_eq!(cli(&db, &["prebuilds", "pause"]), serde_json::json!({"paused": true}));
         assert_eq!(cli(&db, &["prebuilds", "status"])["paused"], true);

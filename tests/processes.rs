@@ -257,6 +257,7 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
     assert_eq!(out.status.code(), Some(2));
     let bad = dir.path().join("bad.db");
     std::fs::write(&bad, vec![b'x'; 4096]).unwrap();
+    // (A file that is not a database is never touched: no permissions warning either.)
     let out = coderlite(&bad).arg("migrate").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();

@@ -60,8 +60,9 @@ pub enum DbCommand {
         force: bool,
     },
     /// Replace the database (--db) with a backup: refused while a server runs on it; the
-    /// current database is kept as DB.before-restore until the next successful start. A backup
-    /// of an older schema is migrated at the next start; a newer one is refused.
+    /// current database is kept as DB.before-restore-<time> (one per restore) until the next
+    /// successful start. A backup of an older schema is migrated at the next start; a newer
+    /// one is refused.
     Restore {
         /// The backup to restore.
         src: std::path::PathBuf,
@@ -134,6 +135,11 @@ fn copy(ctx: &GlobalArgs, from: std::path::PathBuf, to: std::path::PathBuf) -> R
     let (from, to) = (Location::parse(from), Location::parse(to));
     if from == to {
         return Err(CliError::new("db copy", format!("--from and --to are the same database ({from})")));
+    }
+    if let (Location::Sqlite(source), Location::Sqlite(target)) = (&from, &to)
+        && let Some(role) = coderlite::database::sqlite::backup::database_file_role(target, source)
+    {
+        return Err(CliError::new("db copy", format!("--to {} is {role} of --from", target.display())));
     }
     let source = GlobalArgs::for_location(from.clone(), ctx.output).open()?;
     let target = GlobalArgs::for_location(to.clone(), ctx.output).open_or_create()?;
@@ -219,14 +225,21 @@ fn backup(ctx: &GlobalArgs, dest: &std::path::Path, force: bool) -> Result<(), C
         ));
     };
     let progress = |bytes: u64| eprintln!("backup: {:.1} MiB written", bytes as f64 / (1024.0 * 1024.0));
-    let report = sqlite
-        .backup_to(dest, force, &progress)
-        .map_err(|e| CliError::new(format!("back up to {}", dest.display()), e))?;
+    // An interrupt (Ctrl-C, SIGTERM, SIGHUP, a `timeout`) removes the temporary copy before
+    // the process ends; only SIGKILL can leave one, and the next backup to DEST sweeps it.
+    let interrupted = remove_on_signal(coderlite::database::sqlite::backup::partial_files(dest))?;
+    let report = sqlite.backup_to(dest, force, &progress);
+    interrupted.close();
+    let report = report.map_err(|e| CliError::new(format!("back up to {}", dest.display()), e))?;
+    for path in &report.removed_partials {
+        eprintln!("backup: removed {}, left by an interrupted backup", path.display());
+    }
     match ctx.output {
         OutputFormat::Json => print_json(&serde_json::json!({
             "dest": report.dest.display().to_string(),
             "bytes": report.bytes,
             "took_ms": coderlite::clock::rounded_millis(report.took),
+            "removed_partials": report.removed_partials.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         })),
         OutputFormat::Table => {
             println!(
@@ -240,6 +253,29 @@ fn backup(ctx: &GlobalArgs, dest: &std::path::Path, force: bool) -> Result<(), C
     }
 }
 
+/// Until the handle is closed, SIGINT, SIGTERM and SIGHUP remove `files` and end the process
+/// with 128 + the signal, as the default action would have.
+fn remove_on_signal(files: Vec<std::path::PathBuf>) -> Result<signal_hook::iterator::Handle, CliError> {
+    use signal_hook::consts::SIGHUP;
+    use signal_hook::consts::SIGINT;
+    use signal_hook::consts::SIGTERM;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context(|| "install signal handlers".to_owned())?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("backup-signals".to_owned())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                for file in &files {
+                    let _ = std::fs::remove_file(file);
+                }
+                std::process::exit(128 + signal);
+            }
+        })
+        .context(|| "spawn signal thread".to_owned())?;
+    Ok(handle)
+}
+
 fn restore(ctx: &GlobalArgs, src: &std::path::Path) -> Result<(), CliError> {
     let Location::Sqlite(target) = ctx.location()? else {
         return Err(CliError::new(
@@ -248,8 +284,8 @@ fn restore(ctx: &GlobalArgs, src: &std::path::Path) -> Result<(), CliError> {
         ));
     };
     use coderlite::database::sqlite::backup;
-    if backup::same_file(src, &target) {
-        return Err(CliError::new(format!("restore from {}", src.display()), "it is the database itself"));
+    if let Some(role) = backup::database_file_role(src, &target) {
+        return Err(CliError::new(format!("restore from {}", src.display()), format!("it is {role}")));
     }
     let binary = coderlite::database::sqlite::binary_schema_version();
     backup::check_restore_source(src, binary)
@@ -261,8 +297,7 @@ fn restore(ctx: &GlobalArgs, src: &std::path::Path) -> Result<(), CliError> {
         // From here until the copy clears every replica row, a server starting on the target
         // finds this restore registered and refuses; a live server refuses this restore.
         let id = coderlite::replicas::register_restore(&store).map_err(|e| CliError::new("db restore", e))?;
-        let keep = crate::cli::server::before_restore_path(&target);
-        let _ = std::fs::remove_file(&keep);
+        let keep = backup::keep_copy_path(&target, store.clock().now());
         let kept_copy = store
             .as_sqlite()
             .expect("a SQLite location")
@@ -275,7 +310,8 @@ fn restore(ctx: &GlobalArgs, src: &std::path::Path) -> Result<(), CliError> {
         kept = Some(keep);
         restore_id = Some(id);
     } else if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).context(|| format!("create directory {}", parent.display()))?;
+        coderlite::database::sqlite::create_private_dir_all(parent)
+            .context(|| format!("create directory {}", parent.display()))?;
     }
     // The store above is closed: the copy opens the target's only connection in this process.
     let restored = backup::restore_into(src, &target, kept, std::time::Duration::from_secs(5));

@@ -329,7 +329,8 @@ impl GlobalArgs {
         if let Location::Sqlite(path) = &location
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(parent).context(|| format!("create directory {}", parent.display()))?;
+            coderlite::database::sqlite::create_private_dir_all(parent)
+                .context(|| format!("create directory {}", parent.display()))?;
         }
         self.open_location(location, true, replica_id)
     }

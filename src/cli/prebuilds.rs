@@ -175,16 +175,22 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand) -> Result<(), CliError> 
                 name: claimed.map(|c| c.name),
             };
             match ctx.output {
-                OutputFormat::Json => print_json(&out),
+                OutputFormat::Json => print_json(&out)?,
                 OutputFormat::Table => {
-                    match &out.workspace_id {
-                        Some(id) => println!("claimed {id} as {}", out.name.clone().unwrap_or_default()),
-                        None => {
-                            println!("no prebuilt workspace is ready to claim; create an ordinary workspace instead")
-                        }
+                    if let Some(id) = &out.workspace_id {
+                        println!("claimed {id} as {}", out.name.clone().unwrap_or_default());
                     }
-                    Ok(())
                 }
+            }
+            // Nothing claimed is a failure a script must see (exit 1), as upstream's create
+            // falls back to an ordinary build instead.
+            if out.claimed {
+                Ok(())
+            } else {
+                Err(CliError::new(
+                    "claim prebuilt workspace",
+                    "no prebuilt workspace of the preset is ready to claim; create an ordinary workspace instead",
+                ))
             }
         }
         PrebuildsCommand::Invalidate { template } => {

@@ -209,13 +209,6 @@ pub fn parse_retention(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Where `db restore` keeps the file it replaced, until the next successful start.
-pub fn before_restore_path(db: &std::path::Path) -> std::path::PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push(".before-restore");
-    p.into()
-}
-
 /// Replica IDs are UUIDs, as upstream's (and a `uuid` column on PostgreSQL); kept in the
 /// lowercase hyphenated form every other ID uses.
 fn parse_replica_id(text: &str) -> Result<String, String> {
@@ -289,13 +282,13 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
     let schema_version = store.schema_version().context(|| "read schema version".to_owned())?;
     coderlite::replicas::register(&store, &config.replica_id).context(|| "register replica".to_owned())?;
     let db = store.location().to_string();
-    // A restore keeps the replaced file until the next successful start: this one.
-    if let Some(path) = store.as_sqlite().map(|s| before_restore_path(s.path()))
-        && path.exists()
-    {
+    // Restores keep the replaced files until the next successful start: this one.
+    let kept =
+        store.as_sqlite().map(|s| coderlite::database::sqlite::backup::keep_copies(s.path())).unwrap_or_default();
+    for path in kept {
         match std::fs::remove_file(&path) {
-            Ok(()) => tracing::info!(path = %path.display(), "removed the copy kept by the last restore"),
-            Err(error) => tracing::warn!(path = %path.display(), %error, "remove the copy kept by the last restore"),
+            Ok(()) => tracing::info!(path = %path.display(), "removed a copy kept by a restore"),
+            Err(error) => tracing::warn!(path = %path.display(), %error, "remove a copy kept by a restore"),
         }
     }
     let store: SharedStore = Arc::new(store);

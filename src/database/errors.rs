@@ -167,3 +167,16 @@ impl Error {
         )
     }
 }
+
+/// A failed migration run as one line: which versions were being applied and the innermost
+/// cause's first line (`ERROR: relation "users" already exists`), never the migration's SQL.
+pub(crate) fn migration_failed(e: &refinery::Error, from: i64, to: i64) -> Error {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let text = cause.to_string();
+    let first_line = text.lines().next().unwrap_or_default().trim();
+    let versions = if from + 1 == to { format!("V{to}") } else { format!("V{}..V{to}", from + 1) };
+    Error::Migration { message: format!("applying {versions} failed, nothing was applied: {first_line}") }
+}

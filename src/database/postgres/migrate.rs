@@ -94,11 +94,57 @@ fn migrate_locked(client: &mut Client, want: i64, binary: i64) -> Result<(i64, i
     if db >= want {
         return Ok((db, db));
     }
-    let mut runner = migrations::runner();
+    if db == 0 {
+        refuse_foreign_tables(client)?;
+    }
+    // Every pending migration in one transaction (PostgreSQL's DDL is transactional): a
+    // failure leaves the schema as it was.
+    let mut runner = migrations::runner().set_grouped(true);
     if want < binary {
         let version = i32::try_from(want).map_err(|_| Error::Migration { message: format!("bad target {want}") })?;
         runner = runner.set_target(refinery::Target::Version(version));
     }
-    runner.run(client).map_err(|e| Error::Migration { message: e.to_string() })?;
+    if let Err(e) = runner.run(client) {
+        if db == 0 {
+            // refinery creates its history table before the transaction: a fresh database
+            // keeps nothing of a failed first migration.
+            let drop = format!("DROP TABLE IF EXISTS {HISTORY_TABLE}");
+            if let Err(error) = client.batch_execute(&drop) {
+                tracing::warn!(error = %errors::without_secrets(&error), "remove the empty migration history");
+            }
+        }
+        return Err(crate::database::errors::migration_failed(&e, db, want));
+    }
     Ok((db, applied_schema_version(client)?))
+}
+
+/// A database coderlite never migrated must not hold tables of the names coderlite creates
+/// (another application's `users`): refused up front, naming them, with nothing changed.
+fn refuse_foreign_tables(client: &mut Client) -> Result<()> {
+    let op = "check for conflicting tables";
+    let ours: Vec<String> = crate::database::copy::COPIED_TABLES
+        .iter()
+        .chain(crate::database::copy::NOT_COPIED_TABLES)
+        .filter(|t| **t != HISTORY_TABLE)
+        .map(|t| (*t).to_owned())
+        .collect();
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relname = ANY($1) ORDER BY 1",
+            &[&ours],
+        )
+        .map_err(|e| errors::interpret(op, &e).0)?;
+    let conflicts: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Migration {
+        message: format!(
+            "the database already holds {} that coderlite would create ({}); give coderlite a database of its own \
+             (nothing was changed)",
+            if conflicts.len() == 1 { "a table" } else { "tables" },
+            conflicts.join(", ")
+        ),
+    })
 }

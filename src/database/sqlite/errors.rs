@@ -43,6 +43,10 @@ pub(crate) fn interpret(op: &'static str, err: rusqlite::Error) -> Error {
                 _ => Error::Sqlite { op, message },
             }
         }
+        // The message without the statement: a migration's statement is hundreds of lines.
+        rusqlite::Error::SqlInputError { msg, offset, .. } => {
+            Error::Sqlite { op, message: format!("{msg} (at offset {offset} of the statement)") }
+        }
         _ => Error::Sqlite { op, message: err.to_string() },
     }
 }

@@ -110,7 +110,7 @@ fn migrate_locked(conn: &Connection, want: i64, binary: i64) -> Result<(i64, i64
         let version = i32::try_from(want).map_err(|_| Error::Migration { message: format!("bad target {want}") })?;
         runner = runner.set_target(refinery::Target::Version(version));
     }
-    runner.run(&mut InOpenTransaction(conn)).map_err(|e| Error::Migration { message: e.to_string() })?;
+    runner.run(&mut InOpenTransaction(conn)).map_err(|e| crate::database::errors::migration_failed(&e, db, want))?;
     Ok((db, applied_schema_version(conn)?))
 }
 

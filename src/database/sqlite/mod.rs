@@ -24,6 +24,7 @@ mod errors;
 mod migrate;
 mod queries;
 mod readers;
+mod stray_wal;
 mod tx;
 
 use std::fs::File;
@@ -178,6 +179,7 @@ impl SqliteStore {
     }
 
     fn open_at(config: StoreConfig, target: Option<i64>) -> Result<Self> {
+        stray_wal::refuse_stray_wal(&config.path)?;
         let started = Instant::now();
         let mut backoff = Duration::from_millis(5);
         let writer = loop {
@@ -191,6 +193,9 @@ impl SqliteStore {
                 Err(e) => return Err(e),
             }
         };
+        // Once the file is known to be a database: SQLite created any missing `-wal` and
+        // `-shm` with the file's mode, so all three are tightened together (by path).
+        tighten_permissions(&config.path)?;
         let readers = build_pool(&config, true, config.max_readers)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -409,6 +414,14 @@ fn cannot_open(path: &Path) -> Option<Error> {
     if !path.exists() {
         return None;
     }
+    if on_read_only_file_system(path) {
+        return Some(Error::Open {
+            path: path.to_owned(),
+            message: "the file system holding it is mounted read-only: coderlite writes to every database it \
+                      opens (its -wal and -shm files too)"
+                .to_owned(),
+        });
+    }
     let sidecars: Vec<String> = ["-wal", "-shm"]
         .into_iter()
         .map(|suffix| format!("{}{suffix}", path.display()))
@@ -420,6 +433,97 @@ fn cannot_open(path: &Path) -> Option<Error> {
          database, its -wal and -shm files and its directory"
     );
     Some(Error::Open { path: path.to_owned(), message })
+}
+
+/// Makes an existing database and its `-wal` and `-shm` private (0600) when another user may
+/// read them (they hold signing keys and password hashes), warning once per file; refuses to
+/// open when that cannot be done (the file is another user's). `chmod` by path: no
+/// descriptor is opened.
+fn tighten_permissions(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        let Ok(meta) = std::fs::metadata(&file) else { continue };
+        let mode = meta.permissions().mode() & 0o777;
+        if !meta.is_file() || mode & 0o077 == 0 {
+            continue;
+        }
+        if !writable(&file) {
+            // Opening it failed or will fail as read-only, which says more.
+            continue;
+        }
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700)) {
+            Ok(()) => tracing::warn!(
+                path = %file.display(),
+                from = %format!("{mode:04o}"),
+                to = %format!("{:04o}", mode & 0o700),
+                "made the database file private: other users could read it (it holds keys and password hashes)"
+            ),
+            Err(e) => {
+                return Err(Error::Open {
+                    path: file,
+                    message: format!(
+                        "other users may read it (mode {mode:04o}) and coderlite cannot make it private ({e}); \
+                         run `chmod 600` on it as its owner"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` and any missing parents with mode 0700, whatever the umask (a database's
+/// directory holds its keys); directories that exist are left as they are.
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::PermissionsExt;
+    let mut missing = Vec::new();
+    let mut probe = dir;
+    while !probe.as_os_str().is_empty() && !probe.exists() {
+        missing.push(probe.to_owned());
+        match probe.parent() {
+            Some(p) => probe = p,
+            None => break,
+        }
+    }
+    for created in missing.iter().rev() {
+        match std::fs::DirBuilder::new().mode(0o700).create(created) {
+            Ok(()) => std::fs::set_permissions(created, std::fs::Permissions::from_mode(0o700))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process may write `path` (`access(2)`, by path).
+fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
+    // SAFETY: `c_path` is a NUL-terminated path; access only reads it.
+    unsafe { libc::access(c_path.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// Whether the file system holding `path` (or its nearest existing ancestor) is mounted
+/// read-only.
+pub(crate) fn on_read_only_file_system(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let mut probe = path;
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe = p,
+            _ => return false,
+        }
+    }
+    let Ok(c_path) = std::ffi::CString::new(probe.as_os_str().as_bytes()) else { return false };
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a NUL-terminated path and `stat` a buffer statvfs fills on success.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+    // SAFETY: statvfs returned 0, so it initialized `stat`.
+    rc == 0 && unsafe { stat.assume_init() }.f_flag & libc::ST_RDONLY != 0
 }
 
 /// Creates the file with mode 0600 when it does not exist yet, so neither it nor the `-wal`
