@@ -50,7 +50,7 @@ contract_tests! {
         }
         let admin = db.store.get_user_by_username("admin").unwrap();
         assert!(
-            coderlite::api::auth::verify_password("coderlite-demo", &db.store.get_user_hashed_password(&admin.id).unwrap()),
+            coderlite::identity::password::verify_password("coderlite-demo", &db.store.get_user_hashed_password(&admin.id).unwrap()),
             "the demo's admin logs in with the documented password"
         );
 

@@ -153,7 +153,7 @@ contract_tests! {
         db.store.insert_notification_message(&uuid::Uuid::new_v4().to_string(), "t", &user.id, &serde_json::json!({}), now).unwrap();
         db.store.insert_telemetry_lock("boundary", now - chrono::Duration::days(2)).unwrap();
         db.store.insert_telemetry_lock("boundary", now).unwrap();
-        let api = coderlite::api::auth::issue_key(&db.store, &user, coderlite::database::models::LoginType::Token, Duration::from_secs(60), "t").unwrap();
+        let api = coderlite::identity::keys::issue_key(&db.store, &user, coderlite::database::models::LoginType::Token, Duration::from_secs(60), "t").unwrap();
         // The key expired 10 days ago: past the 7-day retention.
         clock.set(now + chrono::Duration::days(10));
         let report = purge_once(&db.store, "me/purge", &PurgeConfig::default()).unwrap().unwrap();
@@ -220,7 +220,7 @@ contract_tests! {
         assert_eq!(left, ["running"]);
 
         // Retention 0 keeps expired keys forever, as upstream.
-        let kept = coderlite::api::auth::issue_key(&db.store, &user, coderlite::database::models::LoginType::Token, Duration::from_secs(1), "k").unwrap();
+        let kept = coderlite::identity::keys::issue_key(&db.store, &user, coderlite::database::models::LoginType::Token, Duration::from_secs(1), "k").unwrap();
         clock.set(now + chrono::Duration::days(30));
         let keep = PurgeConfig { api_keys_retention: Duration::ZERO, ..PurgeConfig::default() };
         purge_once(&db.store, "me/purge", &keep).unwrap().unwrap();

@@ -94,10 +94,16 @@ fn claim(
     preset_id: &str,
     user_id: &str,
     name: &str,
-) -> Result<Option<provision::Claimed>, provision::ProvisionError> {
-    provision::claim_prebuilt_workspace(
+) -> Result<Option<coderlite::workspaces::claim::Claimed>, coderlite::workspaces::create::WorkspaceError> {
+    coderlite::workspaces::claim::claim_prebuilt_workspace(
         &e.db.store,
-        &provision::ClaimRequest { preset_id, user_id, name, autostart_schedule: None, ttl_ms: None },
+        &coderlite::workspaces::claim::ClaimRequest {
+            preset_id,
+            user_id,
+            name,
+            autostart_schedule: None,
+            ttl_ms: None,
+        },
     )
 }
 
@@ -736,27 +742,27 @@ contract_tests! {
             (None, Some(30_000), "at least one minute"),
             (None, Some(31 * 24 * 3_600_000), "less than 30 days"),
         ] {
-            let req = provision::ClaimRequest {
+            let req = coderlite::workspaces::claim::ClaimRequest {
                 preset_id: &p.id,
                 user_id: &alice.id,
                 name: "refused",
                 autostart_schedule: autostart,
                 ttl_ms,
             };
-            let err = provision::claim_prebuilt_workspace(&e.db.store, &req).unwrap_err();
+            let err = coderlite::workspaces::claim::claim_prebuilt_workspace(&e.db.store, &req).unwrap_err();
             assert!(err.to_string().contains(why), "{err}");
         }
         assert_eq!(e.prebuilds(&t.template.id), before, "a refused claim changes nothing");
 
         // Monday 2 June 2025 12:00 UTC: the next 09:30 on an allowed day is Saturday.
-        let req = provision::ClaimRequest {
+        let req = coderlite::workspaces::claim::ClaimRequest {
             preset_id: &p.id,
             user_id: &alice.id,
             name: "mine",
             autostart_schedule: Some("30 9 * * *"),
             ttl_ms: None,
         };
-        let claimed = provision::claim_prebuilt_workspace(&e.db.store, &req).unwrap().unwrap();
+        let claimed = coderlite::workspaces::claim::claim_prebuilt_workspace(&e.db.store, &req).unwrap().unwrap();
         let w = e.db.store.get_workspace_by_id(&claimed.workspace_id).unwrap();
         assert_eq!(w.owner_id, alice.id);
         assert_eq!(w.autostart_schedule.as_deref(), Some("30 9 * * *"));
@@ -783,8 +789,8 @@ contract_tests! {
         assert_eq!(e.reconcile().created, 1);
 
         // An explicit TTL is truncated to the minute.
-        let req = provision::ClaimRequest { ttl_ms: Some(90_500), name: "second", ..req };
-        let second = provision::claim_prebuilt_workspace(&e.db.store, &req).unwrap().unwrap();
+        let req = coderlite::workspaces::claim::ClaimRequest { ttl_ms: Some(90_500), name: "second", ..req };
+        let second = coderlite::workspaces::claim::claim_prebuilt_workspace(&e.db.store, &req).unwrap().unwrap();
         assert_eq!(e.db.store.get_workspace_by_id(&second.workspace_id).unwrap().ttl_ms, Some(60_000));
     }
 }

@@ -53,6 +53,33 @@ fn second_store(db: &TestDb, replica_id: &str) -> AnyStore {
 }
 
 contract_tests! {
+    /// Both engines list workspaces in the same order: owner username, then name, each
+    /// lower-cased and compared byte by byte (PostgreSQL in the "C" collation, whatever the
+    /// database's locale), also for mixed case and non-ASCII text.
+    fn workspaces_list_in_the_same_order_on_both_engines(engine) {
+        let db = TestDb::create(engine, Arc::new(coderlite::clock::RealClock)).unwrap();
+        let t = coderlite::testing::fixtures::template(&db.store).build().unwrap();
+        let mut made = Vec::new();
+        for (owner, names) in [("Zed", &["b", "B2", "a"][..]), ("alice", &["Zeta", "émile", "Éclair", "Ω", "z"][..])] {
+            let user = coderlite::testing::fixtures::user(&db.store).username(owner).build().unwrap();
+            for name in names {
+                coderlite::testing::fixtures::workspace(&db.store, &t.template).owner(&user.id).name(name).build().unwrap();
+                made.push((owner.to_ascii_lowercase(), name.to_ascii_lowercase(), (*name).to_owned()));
+            }
+        }
+        let (ids, count) = db
+            .store
+            .get_workspaces_page(&coderlite::database::models::WorkspacePageParams { limit: 0, ..Default::default() })
+            .unwrap();
+        assert_eq!(count, 8);
+        let by_id = db.store.get_workspaces_by_ids(&ids).unwrap();
+        let listed: Vec<String> =
+            ids.iter().map(|id| by_id.iter().find(|w| &w.id == id).unwrap().name.clone()).collect();
+        made.sort();
+        let expected: Vec<String> = made.into_iter().map(|(_, _, name)| name).collect();
+        assert_eq!(listed, expected);
+    }
+
     fn unique_violation_names_the_constraint_and_operation(engine) {
         let db = real_db(engine);
         db.store.insert_site_config("deployment_id", "a").unwrap();

@@ -11,8 +11,8 @@ use axum::routing::get;
 use crate::api::BUILD_VERSION;
 use crate::api::blocking;
 use crate::api::ok;
+use crate::api::state::HttpState;
 use crate::deployment::DEPLOYMENT_ID_KEY;
-use crate::server::http::HttpState;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new().route("/buildinfo", get(build_info))

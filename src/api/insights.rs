@@ -23,10 +23,10 @@ use crate::api::auth;
 use crate::api::blocking;
 use crate::api::ok;
 use crate::api::shapes::go_time;
+use crate::api::state::HttpState;
 use crate::clock::Timestamp;
 use crate::database::models::TemplateUsageStat;
 use crate::rollup::insights;
-use crate::server::http::HttpState;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()

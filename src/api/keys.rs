@@ -27,11 +27,11 @@ use crate::api::blocking;
 use crate::api::ok;
 use crate::api::read_json;
 use crate::api::shapes;
+use crate::api::state::HttpState;
 use crate::api::users::resolve_user;
 use crate::database::Error as DbError;
 use crate::database::models::LoginType;
 use crate::database::models::User;
-use crate::server::http::HttpState;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()

@@ -4,11 +4,11 @@
 //!
 //! **API Boundary.** Each handler is an async shell around a synchronous function that runs
 //! on tokio's blocking pool ([`blocking`]): it authenticates the caller ([`auth`]), checks
-//! what the caller may do ([`rbac`]), calls the domain and the `Store`, and converts rows to
+//! what the caller may do (the site roles of [`crate::identity::roles`]), calls the domain and the `Store`, and converts rows to
 //! upstream's shapes ([`shapes`]). Errors are [`ApiError`]s, written as upstream's
 //! `{"message", "detail", "validations"}`.
 //!
-//! Files: `auth.rs` (tokens, passwords, the caller), `rbac.rs` (site roles, pure),
+//! Files: `auth.rs` (the caller, from the request's token),
 //! `search.rs` (the `q` syntax, pure), `shapes.rs` (codersdk's wire format), `body.rs`
 //! (reading what a handler left of a request body), and one file per
 //! endpoint family (`users.rs`, `keys.rs`, `organizations.rs`, `templates.rs`,
@@ -23,9 +23,9 @@ mod keys;
 mod organizations;
 mod prebuilds;
 pub mod ratelimit;
-pub mod rbac;
 pub mod search;
 pub mod shapes;
+pub mod state;
 mod templates;
 mod users;
 mod workspaces;
@@ -47,10 +47,10 @@ use axum::response::Response;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::api::state::HttpState;
 use crate::clock::Timestamp;
 use crate::database::Error as DbError;
 use crate::database::Store;
-use crate::server::http::HttpState;
 
 /// Request bodies beyond this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -280,6 +280,18 @@ pub fn read_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Ap
         return Err(ApiError::bad_request("Validation failed.").validation(field, "must not contain NUL characters"));
     }
     Ok(parsed)
+}
+
+/// Every route the HTTP endpoint serves: `/healthz`, `/metrics` and `/api/v2`, with the
+/// layers of [`with_layers`].
+pub fn router(state: Arc<HttpState>) -> Router {
+    with_layers(
+        Router::new()
+            .route("/healthz", axum::routing::get(state::healthz))
+            .route("/metrics", axum::routing::get(state::metrics))
+            .nest("/api/v2", routes())
+            .with_state(state),
+    )
 }
 
 /// The `/api/v2` routes.

@@ -21,8 +21,8 @@ use crate::api::auth::Caller;
 use crate::api::blocking;
 use crate::api::ok;
 use crate::api::shapes;
+use crate::api::state::HttpState;
 use crate::database::models::Organization;
-use crate::server::http::HttpState;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()

@@ -20,9 +20,9 @@ use crate::api::auth;
 use crate::api::blocking;
 use crate::api::ok;
 use crate::api::read_json;
+use crate::api::state::HttpState;
 use crate::prebuilds::reconciler::is_paused;
 use crate::prebuilds::reconciler::set_paused;
-use crate::server::http::HttpState;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new().route("/prebuilds/settings", get(get_settings).put(put_settings))

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::Serializer;
 
-use crate::api::rbac;
 use crate::clock::Timestamp;
 use crate::database::models;
 use crate::database::models::JobStatus;
 use crate::database::models::WorkspaceTransition;
+use crate::identity::roles;
 
 /// A time as Go's `time.RFC3339Nano` writes it: UTC `Z`, trailing zeros of the fraction
 /// trimmed.
@@ -51,7 +51,7 @@ impl SlimRole {
     pub fn site(name: &str) -> Self {
         Self {
             name: name.to_owned(),
-            display_name: rbac::display_name(name).to_owned(),
+            display_name: roles::display_name(name).to_owned(),
             organization_id: String::new(),
         }
     }

@@ -24,10 +24,10 @@ use crate::api::ok;
 use crate::api::organizations::resolve_organization;
 use crate::api::search;
 use crate::api::shapes;
+use crate::api::state::HttpState;
 use crate::database::models::JobStatus;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateWithNames;
-use crate::server::http::HttpState;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()

@@ -37,6 +37,7 @@ use crate::api::pagination;
 use crate::api::read_json;
 use crate::api::search;
 use crate::api::shapes;
+use crate::api::state::HttpState;
 use crate::database;
 use crate::database::Error as DbError;
 use crate::database::LockId;
@@ -46,7 +47,6 @@ use crate::database::models::InsertUser;
 use crate::database::models::LoginType;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
-use crate::server::http::HttpState;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()
@@ -181,7 +181,7 @@ async fn post_first_user(State(s): State<Arc<HttpState>>, body: Result<Bytes, By
             return Err(ApiError::conflict("The initial user has already been created."));
         }
         // Hashing takes milliseconds: outside the write transaction.
-        let hashed = auth::hash_password(&req.password);
+        let hashed = crate::identity::password::hash_password(&req.password);
         // "No user yet" and the insert decide together, under the deployment setup lock (the
         // first user completes setup, as upstream's /setup page does): of racing requests,
         // exactly one creates the owner.
@@ -309,7 +309,7 @@ async fn login_answer(s: Arc<HttpState>, body: Result<Bytes, BytesRejection>) ->
             None => None,
         };
         // An unknown account costs the same hash as a known one: timing tells nothing.
-        let matches = auth::verify_password_in_constant_work(&req.password, stored.as_deref());
+        let matches = crate::identity::password::verify_password_in_constant_work(&req.password, stored.as_deref());
         let Some(user) = user.filter(|_| matches) else {
             return Err(incorrect());
         };
@@ -542,7 +542,11 @@ async fn create_user(
         };
         let user = insert_user(api, &req.email, &req.username, &name, status, login_type)?;
         if !req.password.is_empty() {
-            api.store.update_user_hashed_password(&user.id, &auth::hash_password(&req.password), api.now())?;
+            api.store.update_user_hashed_password(
+                &user.id,
+                &crate::identity::password::hash_password(&req.password),
+                api.now(),
+            )?;
         }
         for org in &orgs {
             api.store.insert_organization_member(&org.id, &user.id, &[], api.now())?;
@@ -606,7 +610,7 @@ async fn delete_user(
 /// Owners are managed only by owners, and the last active owner stays: refuses `action` on
 /// `user` otherwise (403 for a caller who may not, 400 for the last owner).
 fn protect_owner(api: &Api<'_>, caller: &Caller, user: &User, action: &str) -> ApiResult<()> {
-    let target = crate::api::rbac::Roles::from_names(&user.rbac_roles);
+    let target = crate::identity::roles::Roles::from_names(&user.rbac_roles);
     if !caller.roles.manage_user(&target) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -32,6 +32,7 @@ use crate::api::pagination;
 use crate::api::read_json;
 use crate::api::search;
 use crate::api::shapes;
+use crate::api::state::HttpState;
 use crate::api::templates::uuid_param;
 use crate::api::users::resolve_user;
 use crate::database::models::JobStatus;
@@ -46,7 +47,6 @@ use crate::database::models::WorkspaceBuild;
 use crate::database::models::WorkspacePageParams;
 use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
-use crate::server::http::HttpState;
 use crate::workspaces::create::CreateWorkspace;
 use crate::workspaces::create::WorkspaceError;
 
@@ -441,7 +441,7 @@ fn workspace_error(e: WorkspaceError) -> ApiError {
         WorkspaceError::InvalidTtl(why) => {
             ApiError::bad_request("Invalid Workspace Time to Shutdown.").validation("ttl_ms", why)
         }
-        WorkspaceError::NameTaken(name) => ApiError::conflict(format!("Workspace {name:?} already exists."))
+        WorkspaceError::NameTaken { name, .. } => ApiError::conflict(format!("Workspace {name:?} already exists."))
             .validation("name", "This value is already in use and should be unique."),
         WorkspaceError::MissingParameter(name) => {
             ApiError::bad_request("Unable to build workspace with unsupported parameters")
@@ -451,7 +451,7 @@ fn workspace_error(e: WorkspaceError) -> ApiError {
         WorkspaceError::Deleted(t) => ApiError::conflict(format!("Cannot {t} a deleted workspace!"))
             .detail("This workspace has been deleted and cannot be modified."),
         WorkspaceError::BuildActive => ApiError::conflict("A workspace build is already active."),
-        WorkspaceError::SystemUser => ApiError::forbidden(),
+        WorkspaceError::SystemUser { .. } => ApiError::forbidden(),
         WorkspaceError::Database(e) => e.into(),
     }
 }

@@ -266,6 +266,13 @@ fn keeps_parameters_out(target: &str, level: tracing::Level) -> bool {
 
 /// Runs the parsed command; `matches` tells flags from environment variables in errors.
 pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), CliError> {
+    // Test suites that log in a lot ask for fast password hashes (never in production: they
+    // are cheap to brute-force).
+    let cost = match std::env::var("CODERLITE_PASSWORD_HASH").as_deref() {
+        Ok("fast") => coderlite::identity::password::PasswordCost::Fast,
+        _ => coderlite::identity::password::PasswordCost::Standard,
+    };
+    coderlite::identity::password::configure(cost);
     let ctx = GlobalArgs { db: cli.db, output: cli.output };
     match cli.command {
         Command::Server(args) => server::run(&ctx, *args, &args::Sources::of(matches, &["server"])),

@@ -160,14 +160,14 @@ pub fn run(ctx: &GlobalArgs, command: PrebuildsCommand) -> Result<(), CliError> 
         PrebuildsCommand::Claim { preset, user, name, autostart, ttl } => {
             let preset = resolve::preset(&store, &preset)?;
             let user = resolve::user(&store, &user)?;
-            let request = provision::ClaimRequest {
+            let request = coderlite::workspaces::claim::ClaimRequest {
                 preset_id: &preset.id,
                 user_id: &user.id,
                 name: &name,
                 autostart_schedule: autostart.as_deref(),
                 ttl_ms: ttl.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
             };
-            let claimed = provision::claim_prebuilt_workspace(&store, &request)
+            let claimed = coderlite::workspaces::claim::claim_prebuilt_workspace(&store, &request)
                 .map_err(|e| CliError::new("claim prebuilt workspace", e))?;
             let out = ClaimOutput {
                 claimed: claimed.is_some(),

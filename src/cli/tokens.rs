@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use coderlite::api::auth::issue_key;
 use coderlite::clock::format_rfc3339;
 use coderlite::database::models::LoginType;
 use coderlite::database::prelude::*;
+use coderlite::identity::keys::issue_key;
 use serde::Serialize;
 
 use crate::cli::CliError;

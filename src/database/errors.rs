@@ -1,5 +1,6 @@
-//! Typed storage errors. Every error the SQLite implementation returns is one of these, with
-//! the operation that failed named in its text ("insert group member: ...").
+//! Typed storage errors. Every error either engine returns is one of these, with the
+//! operation that failed named in its text ("insert group member: ..."); each engine's
+//! `errors.rs` is the one place its client's errors are interpreted.
 
 use std::path::PathBuf;
 

@@ -1,8 +1,9 @@
 //! The storage boundary: the `Store` trait is the one interface domain code sees.
 //!
 //! **API boundary.** Domain modules (deployment, aiproviders, boundaryusage, rollup,
-//! prebuilds, provisioner) call only what is declared here. The SQLite implementation lives
-//! in [`sqlite`]; no `rusqlite` type crosses this module's edge.
+//! prebuilds, provisioner, identity, workspaces) call only what is declared here. Two engines
+//! implement it: [`sqlite`] (the embedded default) and [`postgres`]; neither engine's client
+//! types cross this module's edge.
 //!
 //! Every method carries a one-line contract. Methods that take data take it borrowed, so a
 //! transaction closure can be re-run (see [`Store::in_tx`]).

@@ -1,124 +1,18 @@
-//! The HTTP endpoint (`--http-address`): `/healthz` and `/metrics` (unauthenticated), and
-//! upstream's `/api/v2` (see [`crate::api`]).
-//!
-//! axum on a small tokio runtime of its own (two workers; store calls go to its blocking
-//! pool), so the rest of the server stays plain threads. Request bodies are limited to 1 MiB,
-//! each request to 30 s; `stop` shuts down gracefully, letting requests in flight finish.
+//! The HTTP endpoint (`--http-address`): serves [`crate::api`]'s router (`/healthz`,
+//! `/metrics` and upstream's `/api/v2`) on a small tokio runtime of its own (two workers;
+//! store calls go to its blocking pool), so the rest of the server stays plain threads;
+//! `stop` shuts down gracefully, letting requests in flight finish.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
-use std::time::Instant;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::response::Response;
-use axum::routing::get;
 use tokio::sync::watch;
 
-use crate::api::ApiConfig;
-use crate::api::ratelimit::RateLimiter;
-use crate::database::SharedStore;
-use crate::prebuilds::metrics::collect_metrics;
-use crate::prebuilds::reconciler::ReconcilerConfig;
+pub use crate::api::state::HttpState;
 use crate::server::conn::ConnLimits;
-use crate::server::process::ProcessFigures;
-
-/// What the endpoints answer from. Created before startup; [`HttpState::mark_ready`] once
-/// startup is done.
-pub struct HttpState {
-    started: Instant,
-    replica_id: String,
-    reconciler: ReconcilerConfig,
-    pub(crate) api: ApiConfig,
-    pub(crate) login_limiter: RateLimiter,
-    ready: OnceLock<Ready>,
-}
-
-pub(crate) struct Ready {
-    pub(crate) store: SharedStore,
-    schema_version: i64,
-}
-
-impl HttpState {
-    pub fn new(replica_id: String, reconciler: ReconcilerConfig) -> Self {
-        Self::with_api(replica_id, reconciler, ApiConfig::default())
-    }
-
-    /// With the API's settings (token lifetimes).
-    pub fn with_api(replica_id: String, reconciler: ReconcilerConfig, api: ApiConfig) -> Self {
-        let login_limiter = RateLimiter::new(api.login_rate_limit);
-        Self { started: Instant::now(), replica_id, reconciler, api, login_limiter, ready: OnceLock::new() }
-    }
-
-    /// Startup is done: `/healthz` answers 200, `/metrics` and the API read `store` from now on.
-    pub fn mark_ready(&self, store: SharedStore, schema_version: i64) {
-        let _ = self.ready.set(Ready { store, schema_version });
-    }
-
-    /// The store, once startup is done.
-    pub(crate) fn store(&self) -> Option<&SharedStore> {
-        self.ready.get().map(|r| &r.store)
-    }
-
-    fn healthz(&self) -> (u16, String) {
-        let uptime = self.started.elapsed().as_secs_f64();
-        match self.ready.get() {
-            Some(ready) => {
-                let now = ready.store.clock().now();
-                let replicas =
-                    ready.store.list_replicas().map(|rows| crate::replicas::live(&rows, now).len()).unwrap_or_default();
-                (
-                    200,
-                    serde_json::json!({
-                        "status": "ok",
-                        "schema_version": ready.schema_version,
-                        "uptime_seconds": uptime,
-                        "replica_id": self.replica_id,
-                        "replicas": replicas,
-                    })
-                    .to_string(),
-                )
-            }
-            None => (503, serde_json::json!({ "status": "starting", "uptime_seconds": uptime }).to_string()),
-        }
-    }
-
-    fn metrics(&self) -> (u16, String) {
-        let mut text = String::new();
-        let mut status = 200;
-        match self.ready.get() {
-            Some(ready) => match collect_metrics(&*ready.store, &self.reconciler) {
-                Ok(m) => text.push_str(&m.render_prometheus()),
-                Err(error) => {
-                    tracing::warn!(%error, "collect prebuild metrics");
-                    status = 500;
-                }
-            },
-            None => status = 503,
-        }
-        if let Some(Ok(Some(wal))) = self.ready.get().map(|r| r.store.wal_status()) {
-            text.push_str(&format!(
-                "# HELP coderlite_sqlite_wal_bytes Size of the SQLite write-ahead log.\n\
-                 # TYPE coderlite_sqlite_wal_bytes gauge\ncoderlite_sqlite_wal_bytes {}\n",
-                wal.wal_bytes
-            ));
-            text.push_str(&format!(
-                "# HELP coderlite_sqlite_memory_bytes Heap memory SQLite holds (page caches, statements).\n\
-                 # TYPE coderlite_sqlite_memory_bytes gauge\ncoderlite_sqlite_memory_bytes {}\n",
-                crate::database::sqlite::memory_used_bytes()
-            ));
-        }
-        text.push_str(&ProcessFigures::read(self.started.elapsed()).render_prometheus());
-        (status, text)
-    }
-}
 
 /// The running endpoint; [`HttpServer::stop`] (or drop) stops it and joins its thread.
 pub struct HttpServer {
@@ -146,7 +40,7 @@ impl HttpServer {
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
         let local_addr = listener.local_addr().ok();
         let (shutdown, stopped) = watch::channel(false);
-        let app = router(state);
+        let app = crate::api::router(state);
         let thread = std::thread::Builder::new().name("http".to_owned()).spawn(move || {
             runtime.block_on(crate::server::conn::serve(listener, app, limits, stopped, Duration::from_secs(5)));
             runtime.shutdown_timeout(Duration::from_secs(5));
@@ -177,33 +71,4 @@ impl Drop for HttpServer {
     fn drop(&mut self) {
         self.shut();
     }
-}
-
-fn router(state: Arc<HttpState>) -> Router {
-    crate::api::with_layers(
-        Router::new()
-            .route("/healthz", get(healthz))
-            .route("/metrics", get(metrics))
-            .nest("/api/v2", crate::api::routes())
-            .with_state(state),
-    )
-}
-
-async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
-    // Reads the store (the registered replicas): off the async workers.
-    let answer = tokio::task::spawn_blocking(move || state.healthz()).await;
-    let (status, body) = answer.unwrap_or_else(|_| (500, String::new()));
-    text(status, body, "application/json")
-}
-
-async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
-    // Reads the store: off the async workers.
-    let answer = tokio::task::spawn_blocking(move || state.metrics()).await;
-    let (status, body) = answer.unwrap_or_else(|_| (500, String::new()));
-    text(status, body, "text/plain; version=0.0.4")
-}
-
-fn text(status: u16, body: String, content_type: &'static str) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }

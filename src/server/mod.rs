@@ -8,7 +8,6 @@
 pub mod conn;
 pub mod demo;
 pub mod http;
-pub mod process;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

@@ -574,7 +574,7 @@ impl Loader<'_> {
             builder = builder.org(&at(loc, self.tx.get_organization_by_id(&id))?);
         }
         for (j, role) in u.roles.iter().enumerate() {
-            if !crate::api::rbac::is_assignable(role) {
+            if !crate::identity::roles::is_assignable(role) {
                 return Err((
                     format!("users[{i}].roles[{j}]"),
                     format!("unknown site role {role:?} (owner, template-admin, user-admin, auditor)"),

@@ -163,7 +163,7 @@ impl UserBuilder<'_> {
         let email = self.email.unwrap_or_else(|| format!("{username}@example.com"));
         let now = self.store.clock().now();
         // Hashed before the transaction: Argon2 takes its time, a write transaction should not.
-        let hashed = self.password.as_deref().map(crate::api::auth::hash_password);
+        let hashed = self.password.as_deref().map(crate::identity::password::hash_password);
         in_tx(self.store, TxOptions::write("fixture user"), |tx| {
             let user = tx.insert_user(&InsertUser {
                 id: &new_id(),

@@ -2,22 +2,23 @@
 //! ready prebuild claims it; otherwise a new workspace and its first start build for the
 //! provisioner. Each is one write transaction.
 
+use crate::cron::WeeklySchedule;
 use crate::database;
 use crate::database::Store;
 use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::InsertWorkspace;
 use crate::database::models::JobStatus;
+use crate::database::models::User;
 use crate::database::models::WorkspaceBuild;
 use crate::database::models::WorkspaceTransition;
 use crate::names;
-use crate::prebuilds::provision;
-use crate::prebuilds::provision::ClaimRequest;
-use crate::prebuilds::provision::ProvisionError;
 use crate::workspaces::builds::BuildJob;
 use crate::workspaces::builds::NewBuild;
 use crate::workspaces::builds::insert_build;
 use crate::workspaces::builds::next_build_of;
+use crate::workspaces::claim::ClaimRequest;
+use crate::workspaces::claim::claim_prebuilt_workspace;
 use crate::workspaces::schedule::valid_ttl_ms;
 
 /// Why a workspace could not be created or built.
@@ -37,36 +38,38 @@ pub enum WorkspaceError {
     InvalidAutostart(String),
     #[error("invalid workspace time to shutdown: {0}")]
     InvalidTtl(String),
-    #[error("workspace {0:?} already exists")]
-    NameTaken(String),
+    #[error("user {username:?} already has a workspace named {name:?}")]
+    NameTaken { username: String, name: String },
     #[error("required parameter {0:?} is not set")]
     MissingParameter(String),
     #[error("cannot {0} a deleted workspace")]
     Deleted(&'static str),
     #[error("a workspace build is already active")]
     BuildActive,
-    #[error("system users cannot own workspaces")]
-    SystemUser,
+    #[error("user {username:?} is a system user; system users cannot claim or own workspaces")]
+    SystemUser { username: String },
     #[error(transparent)]
     Database(#[from] database::Error),
 }
 
-impl From<ProvisionError> for WorkspaceError {
-    fn from(e: ProvisionError) -> Self {
-        match e {
-            ProvisionError::InvalidWorkspaceName { name, why } => WorkspaceError::InvalidName { name, why },
-            ProvisionError::SystemUser { .. } => WorkspaceError::SystemUser,
-            ProvisionError::WorkspaceNameTaken { name, .. } => WorkspaceError::NameTaken(name),
-            ProvisionError::InvalidAutostart { why } => WorkspaceError::InvalidAutostart(why),
-            ProvisionError::InvalidTtl { why } => WorkspaceError::InvalidTtl(why),
-            ProvisionError::MissingParameter { name, .. } => WorkspaceError::MissingParameter(name),
-            ProvisionError::Database(e) => WorkspaceError::Database(e),
-            other => WorkspaceError::Database(database::Error::Constraint {
-                op: "create workspace",
-                message: other.to_string(),
-            }),
-        }
+/// The checks every creation (and claim) makes of its request, before any write: a valid
+/// workspace name, an owner who is not a system user, and a parsable autostart schedule.
+pub(crate) fn check_owner_name_and_schedule(
+    store: &dyn Store,
+    owner_id: &str,
+    name: &str,
+    autostart_schedule: Option<&str>,
+) -> Result<(User, Option<WeeklySchedule>), WorkspaceError> {
+    names::name_valid(name).map_err(|why| WorkspaceError::InvalidName { name: name.to_owned(), why })?;
+    let owner = store.get_user_by_id(owner_id)?;
+    if owner.is_system {
+        return Err(WorkspaceError::SystemUser { username: owner.username });
     }
+    let schedule = match autostart_schedule.filter(|s| !s.trim().is_empty()) {
+        Some(raw) => Some(WeeklySchedule::parse(raw).map_err(WorkspaceError::InvalidAutostart)?),
+        None => None,
+    };
+    Ok((owner, schedule))
 }
 
 /// What a user asks for (upstream's `CreateWorkspaceRequest`).
@@ -96,11 +99,7 @@ pub struct Created {
 /// and its first start build (pending, for the provisioner), with the preset's parameters,
 /// the given ones and the version's defaults.
 pub fn create_workspace(store: &dyn Store, req: &CreateWorkspace<'_>) -> Result<Created, WorkspaceError> {
-    names::name_valid(req.name).map_err(|why| WorkspaceError::InvalidName { name: req.name.to_owned(), why })?;
-    let owner = store.get_user_by_id(req.owner_id)?;
-    if owner.is_system {
-        return Err(WorkspaceError::SystemUser);
-    }
+    let (owner, schedule) = check_owner_name_and_schedule(store, req.owner_id, req.name, req.autostart_schedule)?;
     let (template, version) = match (req.template_version_id, req.template_id) {
         (Some(v), _) => {
             let version = store
@@ -140,15 +139,11 @@ pub fn create_workspace(store: &dyn Store, req: &CreateWorkspace<'_>) -> Result<
                 autostart_schedule: req.autostart_schedule,
                 ttl_ms: req.ttl_ms,
             };
-            if let Some(claimed) = provision::claim_prebuilt_workspace(store, &claim)? {
+            if let Some(claimed) = claim_prebuilt_workspace(store, &claim)? {
                 return Ok(Created { workspace_id: claimed.workspace_id, build_id: claimed.build_id, claimed: true });
             }
         }
     }
-    let schedule = match req.autostart_schedule.filter(|s| !s.trim().is_empty()) {
-        Some(raw) => Some(crate::cron::WeeklySchedule::parse(raw).map_err(WorkspaceError::InvalidAutostart)?),
-        None => None,
-    };
     let ttl_ms = valid_ttl_ms(req.ttl_ms, &template.scheduling).map_err(WorkspaceError::InvalidTtl)?;
     in_tx(store, TxOptions::write("create workspace"), |tx| {
         let now = tx.clock().now();
@@ -166,7 +161,7 @@ pub fn create_workspace(store: &dyn Store, req: &CreateWorkspace<'_>) -> Result<
             })
             .map_err(|e| {
                 if e.is_unique_violation_of("workspaces_owner_id_lower_idx") {
-                    WorkspaceError::NameTaken(req.name.to_owned())
+                    WorkspaceError::NameTaken { username: owner.username.clone(), name: req.name.to_owned() }
                 } else {
                     e.into()
                 }

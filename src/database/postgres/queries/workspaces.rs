@@ -127,7 +127,7 @@ pub(crate) fn get_workspaces_page(tx: &PgTx<'_>, p: &WorkspacePageParams<'_>) ->
            AND ($7::uuid IS NULL OR w.owner_id = $7)
          ORDER BY (j.completed_at IS NOT NULL AND j.canceled_at IS NULL AND COALESCE(j.error, '') = ''
                    AND b.transition = 'start') DESC,
-                  lower(u.username), lower(w.name)
+                  lower(u.username COLLATE \"C\"), lower(w.name COLLATE \"C\")
          LIMIT $8 OFFSET $9",
         &[
             &opt_id(p.owner_id),
