@@ -350,6 +350,10 @@ contract_tests! {
             "GET /workspaces?q={}", "GET /workspaces?q=owner:{}", "GET /workspaces?q=template:{}", "GET /users?q={}",
             "GET /users?after_id={}", "GET /users?limit={}", "GET /insights/templates?start_time={}&end_time={}",
             "GET /insights/user-activity?template_ids={}&start_time=x&end_time=y",
+            "GET /organizations/{}/groups", "GET /templates/{}/versions/x", "GET /users/{}/keys/tokens/x",
+            "POST /users/{}/keys", "PUT /users/{}/status/activate", "GET /templateversions/{}/rich-parameters",
+            "GET /workspaces?q=name:{}", "GET /workspaces?q=status:{}", "GET /users?q=status:{}",
+            "GET /insights/user-latency?start_time={}&end_time=x", "GET /workspaces/x?include_deleted={}",
         ];
         let before = fingerprint(&e.db);
         for route in routes {
