@@ -16,6 +16,7 @@ pub mod lock;
 pub mod models;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub(crate) mod rows;
 pub mod sqlite;
 
 use std::cell::Cell;

@@ -10,29 +10,16 @@ use crate::database::models::AiProviderKey;
 use crate::database::models::AuditLog;
 use crate::database::models::InsertAiProvider;
 use crate::database::models::InsertAuditLog;
+use crate::database::postgres::queries::PgRow;
 use crate::database::postgres::queries::get;
-use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::tx::PgTx;
-
-const PROVIDER_COLUMNS: &str =
-    "id, type, name, display_name, enabled, deleted, base_url, settings, created_at, updated_at";
+use crate::database::rows;
+use crate::database::rows::PROVIDER_COLUMNS;
 
 fn provider(op: &'static str, r: &Row) -> Result<AiProvider> {
-    Ok(AiProvider {
-        id: get_id(op, r, 0)?,
-        provider_type: get_enum(op, "ai_providers.type", r, 1)?,
-        name: get(op, r, 2)?,
-        display_name: get(op, r, 3)?,
-        enabled: get(op, r, 4)?,
-        deleted: get(op, r, 5)?,
-        base_url: get(op, r, 6)?,
-        // jsonb comes back as a value; stored text is compact JSON on both engines.
-        settings: get::<Option<serde_json::Value>>(op, r, 7)?.map(|v| v.to_string()),
-        created_at: get(op, r, 8)?,
-        updated_at: get(op, r, 9)?,
-    })
+    rows::ai_provider(&PgRow { op, row: r })
 }
 
 pub(crate) fn list_ai_providers(tx: &PgTx<'_>, include_deleted: bool) -> Result<Vec<AiProvider>> {

@@ -9,31 +9,16 @@ use crate::database::Result;
 use crate::database::models::ApiKey;
 use crate::database::models::InsertApiKey;
 use crate::database::models::LoginType;
-use crate::database::postgres::queries::get;
-use crate::database::postgres::queries::get_enum;
-use crate::database::postgres::queries::get_id;
+use crate::database::postgres::queries::PgRow;
 use crate::database::postgres::queries::id;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::queries::opt_id;
 use crate::database::postgres::tx::PgTx;
-
-const API_KEY_COLUMNS: &str = "id, hashed_secret, user_id, last_used, expires_at, created_at, updated_at, \
-                               login_type, lifetime_seconds, token_name, scope";
+use crate::database::rows;
+use crate::database::rows::API_KEY_COLUMNS;
 
 fn api_key(op: &'static str, r: &Row) -> Result<ApiKey> {
-    Ok(ApiKey {
-        id: get(op, r, 0)?,
-        hashed_secret: get(op, r, 1)?,
-        user_id: get_id(op, r, 2)?,
-        last_used: get(op, r, 3)?,
-        expires_at: get(op, r, 4)?,
-        created_at: get(op, r, 5)?,
-        updated_at: get(op, r, 6)?,
-        login_type: get_enum(op, "api_keys.login_type", r, 7)?,
-        lifetime_seconds: get(op, r, 8)?,
-        token_name: get(op, r, 9)?,
-        scope: get(op, r, 10)?,
-    })
+    rows::api_key(&PgRow { op, row: r })
 }
 
 pub(crate) fn insert_api_key(tx: &PgTx<'_>, p: &InsertApiKey<'_>) -> Result<ApiKey> {

@@ -18,80 +18,34 @@ use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
+use crate::database::postgres::queries::PgRow;
 use crate::database::postgres::queries::get;
-use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
 use crate::database::postgres::queries::id;
 use crate::database::postgres::queries::ids;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::queries::opt_id;
 use crate::database::postgres::tx::PgTx;
-
-const ORGANIZATION_COLUMNS: &str = "id, name, display_name, description, is_default, created_at, updated_at";
+use crate::database::rows;
+use crate::database::rows::GROUP_COLUMNS;
+use crate::database::rows::GROUP_MEMBER_COLUMNS;
+use crate::database::rows::ORGANIZATION_COLUMNS;
+use crate::database::rows::USER_COLUMNS;
 
 fn organization(op: &'static str, r: &Row) -> Result<Organization> {
-    Ok(Organization {
-        id: get_id(op, r, 0)?,
-        name: get(op, r, 1)?,
-        display_name: get(op, r, 2)?,
-        description: get(op, r, 3)?,
-        is_default: get(op, r, 4)?,
-        created_at: get(op, r, 5)?,
-        updated_at: get(op, r, 6)?,
-    })
+    rows::organization(&PgRow { op, row: r })
 }
-
-const USER_COLUMNS: &str = "id, email, username, name, status, login_type, is_system, deleted, created_at, \
-     updated_at, last_seen_at, rbac_roles, avatar_url";
 
 fn user(op: &'static str, r: &Row) -> Result<User> {
-    Ok(User {
-        id: get_id(op, r, 0)?,
-        email: get(op, r, 1)?,
-        username: get(op, r, 2)?,
-        name: get(op, r, 3)?,
-        status: get_enum(op, "users.status", r, 4)?,
-        login_type: get_enum(op, "users.login_type", r, 5)?,
-        is_system: get(op, r, 6)?,
-        deleted: get(op, r, 7)?,
-        created_at: get(op, r, 8)?,
-        updated_at: get(op, r, 9)?,
-        last_seen_at: get(op, r, 10)?,
-        rbac_roles: serde_json::from_value(get::<serde_json::Value>(op, r, 11)?).map_err(|e| Error::InvalidValue {
-            op,
-            column: "users.rbac_roles",
-            message: e.to_string(),
-        })?,
-        avatar_url: get(op, r, 12)?,
-    })
+    rows::user(&PgRow { op, row: r })
 }
-
-const GROUP_COLUMNS: &str = "id, name, display_name, organization_id, avatar_url, quota_allowance";
 
 fn group(op: &'static str, r: &Row) -> Result<Group> {
-    Ok(Group {
-        id: get_id(op, r, 0)?,
-        name: get(op, r, 1)?,
-        display_name: get(op, r, 2)?,
-        organization_id: get_id(op, r, 3)?,
-        avatar_url: get(op, r, 4)?,
-        quota_allowance: get(op, r, 5)?,
-    })
+    rows::group(&PgRow { op, row: r })
 }
 
-const GROUP_MEMBER_COLUMNS: &str =
-    "user_id, user_username, user_email, user_is_system, organization_id, group_id, group_name";
-
 fn group_member(op: &'static str, r: &Row) -> Result<GroupMember> {
-    Ok(GroupMember {
-        user_id: get_id(op, r, 0)?,
-        user_username: get(op, r, 1)?,
-        user_email: get(op, r, 2)?,
-        user_is_system: get(op, r, 3)?,
-        organization_id: get_id(op, r, 4)?,
-        group_id: get_id(op, r, 5)?,
-        group_name: get(op, r, 6)?,
-    })
+    rows::group_member(&PgRow { op, row: r })
 }
 
 // --- organizations ----------------------------------------------------------------------

@@ -7,21 +7,14 @@ use crate::database::MaintenanceStore;
 use crate::database::Result;
 use crate::database::models::PurgeTarget;
 use crate::database::models::ReplicaRow;
+use crate::database::postgres::queries::PgRow;
 use crate::database::postgres::queries::get;
 use crate::database::postgres::tx::PgTx;
-
-const REPLICA_COLUMNS: &str = "id, hostname, pid, version, started_at, updated_at, stopped_at";
+use crate::database::rows;
+use crate::database::rows::REPLICA_COLUMNS;
 
 fn replica(op: &'static str, r: &Row) -> Result<ReplicaRow> {
-    Ok(ReplicaRow {
-        id: get(op, r, 0)?,
-        hostname: get(op, r, 1)?,
-        pid: get(op, r, 2)?,
-        version: get(op, r, 3)?,
-        started_at: get(op, r, 4)?,
-        updated_at: get(op, r, 5)?,
-        stopped_at: get(op, r, 6)?,
-    })
+    rows::replica(&PgRow { op, row: r })
 }
 
 pub(crate) fn upsert_replica(tx: &PgTx<'_>, r: &ReplicaRow) -> Result<()> {

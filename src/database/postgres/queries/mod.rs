@@ -85,3 +85,64 @@ where
 pub(crate) fn ids(ids: &[String]) -> Vec<Uuid> {
     ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect()
 }
+
+/// A postgres row as the shared mappers of [`crate::database::rows`] read it.
+pub(crate) struct PgRow<'a> {
+    pub op: &'static str,
+    pub row: &'a Row,
+}
+
+impl crate::database::rows::RowReader for PgRow<'_> {
+    fn op(&self) -> &'static str {
+        self.op
+    }
+
+    fn text(&self, idx: usize) -> Result<String> {
+        get(self.op, self.row, idx)
+    }
+
+    fn opt_text(&self, idx: usize) -> Result<Option<String>> {
+        get(self.op, self.row, idx)
+    }
+
+    fn id(&self, idx: usize) -> Result<String> {
+        get_id(self.op, self.row, idx)
+    }
+
+    fn opt_id(&self, idx: usize) -> Result<Option<String>> {
+        get_opt_id(self.op, self.row, idx)
+    }
+
+    fn bool(&self, idx: usize) -> Result<bool> {
+        get(self.op, self.row, idx)
+    }
+
+    fn i64(&self, idx: usize) -> Result<i64> {
+        get(self.op, self.row, idx)
+    }
+
+    fn opt_i64(&self, idx: usize) -> Result<Option<i64>> {
+        get(self.op, self.row, idx)
+    }
+
+    fn time(&self, idx: usize) -> Result<crate::clock::Timestamp> {
+        get(self.op, self.row, idx)
+    }
+
+    fn opt_time(&self, idx: usize) -> Result<Option<crate::clock::Timestamp>> {
+        get(self.op, self.row, idx)
+    }
+
+    fn bytes(&self, idx: usize) -> Result<Vec<u8>> {
+        get(self.op, self.row, idx)
+    }
+
+    fn json(&self, idx: usize) -> Result<serde_json::Value> {
+        get(self.op, self.row, idx)
+    }
+
+    fn opt_json_text(&self, idx: usize) -> Result<Option<String>> {
+        // jsonb comes back as a value; stored text is compact JSON on both engines.
+        Ok(get::<Option<serde_json::Value>>(self.op, self.row, idx)?.map(|v| v.to_string()))
+    }
+}

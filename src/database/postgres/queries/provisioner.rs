@@ -11,9 +11,9 @@ use crate::database::postgres::queries::get;
 use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
 use crate::database::postgres::queries::id;
-use crate::database::postgres::queries::templates::JOB_COLUMNS;
 use crate::database::postgres::queries::templates::job;
 use crate::database::postgres::tx::PgTx;
+use crate::database::rows::JOB_COLUMNS;
 
 pub(crate) fn acquire_provisioner_job(
     tx: &PgTx<'_>,

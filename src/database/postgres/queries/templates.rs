@@ -16,38 +16,26 @@ use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::Template;
-use crate::database::models::TemplateScheduling;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
 use crate::database::models::TemplateWithNames;
+use crate::database::postgres::queries::PgRow;
 use crate::database::postgres::queries::get;
-use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
-use crate::database::postgres::queries::get_opt_id;
 use crate::database::postgres::queries::id;
 use crate::database::postgres::queries::ids;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::queries::opt_new_id;
 use crate::database::postgres::tx::PgTx;
-
-pub(crate) const JOB_COLUMNS: &str = "id, created_at, started_at, completed_at, canceled_at, error, worker_id, \
-                                      initiator_id, organization_id, type, input, job_status";
+use crate::database::rows;
+use crate::database::rows::JOB_COLUMNS;
+use crate::database::rows::PRESET_COLUMNS;
+use crate::database::rows::TEMPLATE_COLUMN_COUNT;
+use crate::database::rows::TEMPLATE_COLUMNS;
+use crate::database::rows::VERSION_COLUMNS;
 
 pub(crate) fn job(op: &'static str, r: &Row) -> Result<ProvisionerJob> {
-    Ok(ProvisionerJob {
-        id: get_id(op, r, 0)?,
-        created_at: get(op, r, 1)?,
-        started_at: get(op, r, 2)?,
-        completed_at: get(op, r, 3)?,
-        canceled_at: get(op, r, 4)?,
-        error: get(op, r, 5)?,
-        worker_id: get(op, r, 6)?,
-        initiator_id: get_id(op, r, 7)?,
-        organization_id: get_id(op, r, 8)?,
-        job_type: get_enum(op, "provisioner_jobs.type", r, 9)?,
-        input: get(op, r, 10)?,
-        job_status: get_enum(op, "provisioner_jobs.job_status", r, 11)?,
-    })
+    rows::job(&PgRow { op, row: r })
 }
 
 pub(crate) fn insert_provisioner_job(tx: &PgTx<'_>, p: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> {
@@ -88,49 +76,8 @@ pub(crate) fn get_provisioner_jobs_by_ids(tx: &PgTx<'_>, job_ids: &[String]) -> 
     rows.iter().map(|r| job(op, r)).collect()
 }
 
-const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, \
-     deprecated, active_version_id, description, icon, default_ttl_ms, activity_bump_ms, autostart_block_days_of_week, \
-     autostop_requirement_days_of_week, autostop_requirement_weeks, allow_user_autostart, allow_user_autostop, \
-     failure_ttl_ms, time_til_dormant_ms, time_til_dormant_autodelete_ms, allow_user_cancel_workspace_jobs, \
-     require_active_version";
-
-/// How many columns `TEMPLATE_COLUMNS` names: where a join's extra columns start.
-const TEMPLATE_COLUMN_COUNT: usize = 24;
-
-fn day_bitmap(op: &'static str, r: &Row, idx: usize) -> Result<u8> {
-    let v: i64 = get(op, r, idx)?;
-    u8::try_from(v).map_err(|_| Error::InvalidValue { op, column: "day bitmap", message: format!("{v} out of range") })
-}
-
 fn template(op: &'static str, r: &Row) -> Result<Template> {
-    Ok(Template {
-        id: get_id(op, r, 0)?,
-        organization_id: get_id(op, r, 1)?,
-        name: get(op, r, 2)?,
-        display_name: get(op, r, 3)?,
-        created_at: get(op, r, 4)?,
-        updated_at: get(op, r, 5)?,
-        created_by: get_opt_id(op, r, 6)?,
-        deleted: get(op, r, 7)?,
-        deprecated: get(op, r, 8)?,
-        active_version_id: get_id(op, r, 9)?,
-        description: get(op, r, 10)?,
-        icon: get(op, r, 11)?,
-        scheduling: TemplateScheduling {
-            default_ttl_ms: get(op, r, 12)?,
-            activity_bump_ms: get(op, r, 13)?,
-            autostart_block_days_of_week: day_bitmap(op, r, 14)?,
-            autostop_requirement_days_of_week: day_bitmap(op, r, 15)?,
-            autostop_requirement_weeks: get(op, r, 16)?,
-            allow_user_autostart: get(op, r, 17)?,
-            allow_user_autostop: get(op, r, 18)?,
-            failure_ttl_ms: get(op, r, 19)?,
-            time_til_dormant_ms: get(op, r, 20)?,
-            time_til_dormant_autodelete_ms: get(op, r, 21)?,
-        },
-        allow_user_cancel_workspace_jobs: get(op, r, 22)?,
-        require_active_version: get(op, r, 23)?,
-    })
+    rows::template(&PgRow { op, row: r })
 }
 
 pub(crate) fn insert_template(tx: &PgTx<'_>, p: &InsertTemplate<'_>) -> Result<Template> {
@@ -266,18 +213,8 @@ pub(crate) fn update_template_deleted_and_deprecated(
     Ok(())
 }
 
-const VERSION_COLUMNS: &str = "id, template_id, organization_id, name, created_at, job_id, fail_builds";
-
 fn version(op: &'static str, r: &Row) -> Result<TemplateVersion> {
-    Ok(TemplateVersion {
-        id: get_id(op, r, 0)?,
-        template_id: get_opt_id(op, r, 1)?,
-        organization_id: get_id(op, r, 2)?,
-        name: get(op, r, 3)?,
-        created_at: get(op, r, 4)?,
-        job_id: get_id(op, r, 5)?,
-        fail_builds: get(op, r, 6)?,
-    })
+    rows::template_version(&PgRow { op, row: r })
 }
 
 pub(crate) fn insert_template_version(tx: &PgTx<'_>, p: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> {
@@ -377,22 +314,8 @@ pub(crate) fn get_template_version_parameters(
         .collect()
 }
 
-const PRESET_COLUMNS: &str = "id, template_version_id, name, created_at, desired_instances, invalidate_after_secs, \
-                              scheduling_timezone, prebuild_status, last_invalidated_at, is_default";
-
 fn preset(op: &'static str, r: &Row) -> Result<Preset> {
-    Ok(Preset {
-        id: get_id(op, r, 0)?,
-        template_version_id: get_id(op, r, 1)?,
-        name: get(op, r, 2)?,
-        created_at: get(op, r, 3)?,
-        desired_instances: get(op, r, 4)?,
-        invalidate_after_secs: get(op, r, 5)?,
-        scheduling_timezone: get(op, r, 6)?,
-        prebuild_status: get_enum(op, "template_version_presets.prebuild_status", r, 7)?,
-        last_invalidated_at: get(op, r, 8)?,
-        is_default: get(op, r, 9)?,
-    })
+    rows::preset(&PgRow { op, row: r })
 }
 
 pub(crate) fn insert_preset(tx: &PgTx<'_>, p: &InsertPreset<'_>) -> Result<Preset> {

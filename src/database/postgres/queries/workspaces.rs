@@ -22,6 +22,7 @@ use crate::database::models::WorkspaceBuild;
 use crate::database::models::WorkspacePageParams;
 use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
+use crate::database::postgres::queries::PgRow;
 use crate::database::postgres::queries::get;
 use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
@@ -32,31 +33,15 @@ use crate::database::postgres::queries::new_id;
 use crate::database::postgres::queries::opt_id;
 use crate::database::postgres::queries::opt_new_id;
 use crate::database::postgres::tx::PgTx;
+use crate::database::rows;
+use crate::database::rows::BUILD_COLUMNS;
+use crate::database::rows::WORKSPACE_COLUMNS;
 
 /// Rows per array insert.
 const CHUNK: usize = 5_000;
 
-pub(crate) const WORKSPACE_COLUMNS: &str = "id, created_at, updated_at, owner_id, organization_id, template_id, name, \
-                                            deleted, last_used_at, autostart_schedule, ttl_ms, next_start_at, \
-                                            dormant_at, deleting_at";
-
 pub(crate) fn workspace(op: &'static str, r: &Row) -> Result<Workspace> {
-    Ok(Workspace {
-        id: get_id(op, r, 0)?,
-        created_at: get(op, r, 1)?,
-        updated_at: get(op, r, 2)?,
-        owner_id: get_id(op, r, 3)?,
-        organization_id: get_id(op, r, 4)?,
-        template_id: get_id(op, r, 5)?,
-        name: get(op, r, 6)?,
-        deleted: get(op, r, 7)?,
-        last_used_at: get(op, r, 8)?,
-        autostart_schedule: get(op, r, 9)?,
-        ttl_ms: get(op, r, 10)?,
-        next_start_at: get(op, r, 11)?,
-        dormant_at: get(op, r, 12)?,
-        deleting_at: get(op, r, 13)?,
-    })
+    rows::workspace(&PgRow { op, row: r })
 }
 
 pub(crate) fn insert_workspace(tx: &PgTx<'_>, p: &InsertWorkspace<'_>) -> Result<Workspace> {
@@ -263,22 +248,8 @@ pub(crate) fn update_workspace_deleted(
     Ok(())
 }
 
-const BUILD_COLUMNS: &str = "id, created_at, workspace_id, template_version_id, build_number, transition, \
-                             initiator_id, job_id, reason, template_version_preset_id";
-
 fn build(op: &'static str, r: &Row) -> Result<WorkspaceBuild> {
-    Ok(WorkspaceBuild {
-        id: get_id(op, r, 0)?,
-        created_at: get(op, r, 1)?,
-        workspace_id: get_id(op, r, 2)?,
-        template_version_id: get_id(op, r, 3)?,
-        build_number: get(op, r, 4)?,
-        transition: get_enum(op, "workspace_builds.transition", r, 5)?,
-        initiator_id: get_id(op, r, 6)?,
-        job_id: get_id(op, r, 7)?,
-        reason: get(op, r, 8)?,
-        template_version_preset_id: get_opt_id(op, r, 9)?,
-    })
+    rows::workspace_build(&PgRow { op, row: r })
 }
 
 pub(crate) fn get_latest_workspace_builds(tx: &PgTx<'_>, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> {

@@ -14,28 +14,16 @@ use crate::database::models::AiProviderKey;
 use crate::database::models::AuditLog;
 use crate::database::models::InsertAiProvider;
 use crate::database::models::InsertAuditLog;
+use crate::database::rows;
+use crate::database::rows::PROVIDER_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::from_row;
 use crate::database::sqlite::queries::json_at;
-use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
-const PROVIDER_COLUMNS: &str =
-    "id, type, name, display_name, enabled, deleted, base_url, settings, created_at, updated_at";
-
 fn provider_from_row(r: &Row<'_>) -> rusqlite::Result<AiProvider> {
-    Ok(AiProvider {
-        id: r.get(0)?,
-        provider_type: text_enum_at(r, 1)?,
-        name: r.get(2)?,
-        display_name: r.get(3)?,
-        enabled: r.get(4)?,
-        deleted: r.get(5)?,
-        base_url: r.get(6)?,
-        settings: r.get(7)?,
-        created_at: timestamp_at(r, 8)?,
-        updated_at: timestamp_at(r, 9)?,
-    })
+    from_row(rows::ai_provider, r)
 }
 
 /// Providers by name; soft-deleted ones only with `include_deleted`.

@@ -12,28 +12,14 @@ use crate::database::Result;
 use crate::database::models::ApiKey;
 use crate::database::models::InsertApiKey;
 use crate::database::models::LoginType;
+use crate::database::rows;
+use crate::database::rows::API_KEY_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
-use crate::database::sqlite::queries::text_enum_at;
-use crate::database::sqlite::queries::timestamp_at;
+use crate::database::sqlite::queries::from_row;
 use crate::database::sqlite::tx::SqliteTx;
 
-const API_KEY_COLUMNS: &str = "id, hashed_secret, user_id, last_used, expires_at, created_at, updated_at, \
-                               login_type, lifetime_seconds, token_name, scope";
-
 fn api_key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
-    Ok(ApiKey {
-        id: r.get(0)?,
-        hashed_secret: r.get(1)?,
-        user_id: r.get(2)?,
-        last_used: timestamp_at(r, 3)?,
-        expires_at: timestamp_at(r, 4)?,
-        created_at: timestamp_at(r, 5)?,
-        updated_at: timestamp_at(r, 6)?,
-        login_type: text_enum_at(r, 7)?,
-        lifetime_seconds: r.get(8)?,
-        token_name: r.get(9)?,
-        scope: r.get(10)?,
-    })
+    from_row(rows::api_key, r)
 }
 
 pub(crate) fn insert_api_key(conn: &Connection, p: &InsertApiKey<'_>) -> Result<ApiKey> {

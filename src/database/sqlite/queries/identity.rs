@@ -23,74 +23,32 @@ use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
+use crate::database::rows;
+use crate::database::rows::GROUP_COLUMNS;
+use crate::database::rows::GROUP_MEMBER_COLUMNS;
+use crate::database::rows::ORGANIZATION_COLUMNS;
+use crate::database::rows::USER_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::from_row;
 use crate::database::sqlite::queries::json_at;
 use crate::database::sqlite::queries::json_ids;
-use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
-const ORGANIZATION_COLUMNS: &str = "id, name, display_name, description, is_default, created_at, updated_at";
-
 fn organization_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
-    Ok(Organization {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        display_name: r.get(2)?,
-        description: r.get(3)?,
-        is_default: r.get(4)?,
-        created_at: timestamp_at(r, 5)?,
-        updated_at: timestamp_at(r, 6)?,
-    })
+    from_row(rows::organization, r)
 }
-
-const USER_COLUMNS: &str = "id, email, username, name, status, login_type, is_system, deleted, created_at, \
-     updated_at, last_seen_at, rbac_roles, avatar_url";
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        username: r.get(2)?,
-        name: r.get(3)?,
-        status: text_enum_at(r, 4)?,
-        login_type: text_enum_at(r, 5)?,
-        is_system: r.get(6)?,
-        deleted: r.get(7)?,
-        created_at: timestamp_at(r, 8)?,
-        updated_at: timestamp_at(r, 9)?,
-        last_seen_at: timestamp_at(r, 10)?,
-        rbac_roles: json_at(r, 11)?,
-        avatar_url: r.get(12)?,
-    })
+    from_row(rows::user, r)
 }
-
-const GROUP_COLUMNS: &str = "id, name, display_name, organization_id, avatar_url, quota_allowance";
 
 fn group_from_row(r: &Row<'_>) -> rusqlite::Result<Group> {
-    Ok(Group {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        display_name: r.get(2)?,
-        organization_id: r.get(3)?,
-        avatar_url: r.get(4)?,
-        quota_allowance: r.get(5)?,
-    })
+    from_row(rows::group, r)
 }
 
-const GROUP_MEMBER_COLUMNS: &str =
-    "user_id, user_username, user_email, user_is_system, organization_id, group_id, group_name";
-
 fn group_member_from_row(r: &Row<'_>) -> rusqlite::Result<GroupMember> {
-    Ok(GroupMember {
-        user_id: r.get(0)?,
-        user_username: r.get(1)?,
-        user_email: r.get(2)?,
-        user_is_system: r.get(3)?,
-        organization_id: r.get(4)?,
-        group_id: r.get(5)?,
-        group_name: r.get(6)?,
-    })
+    from_row(rows::group_member, r)
 }
 
 // --- organizations ----------------------------------------------------------------------

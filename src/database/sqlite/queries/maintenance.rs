@@ -11,24 +11,15 @@ use crate::database::MaintenanceStore;
 use crate::database::Result;
 use crate::database::models::PurgeTarget;
 use crate::database::models::ReplicaRow;
+use crate::database::rows;
+use crate::database::rows::REPLICA_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::from_row;
 use crate::database::sqlite::queries::opt_micros;
-use crate::database::sqlite::queries::opt_timestamp_at;
-use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
-const REPLICA_COLUMNS: &str = "id, hostname, pid, version, started_at, updated_at, stopped_at";
-
 fn replica_from_row(r: &Row<'_>) -> rusqlite::Result<ReplicaRow> {
-    Ok(ReplicaRow {
-        id: r.get(0)?,
-        hostname: r.get(1)?,
-        pid: r.get(2)?,
-        version: r.get(3)?,
-        started_at: timestamp_at(r, 4)?,
-        updated_at: timestamp_at(r, 5)?,
-        stopped_at: opt_timestamp_at(r, 6)?,
-    })
+    from_row(rows::replica, r)
 }
 
 pub(crate) fn upsert_replica(conn: &Connection, r: &ReplicaRow) -> Result<()> {

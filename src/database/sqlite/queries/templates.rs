@@ -18,37 +18,23 @@ use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::Template;
-use crate::database::models::TemplateScheduling;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
 use crate::database::models::TemplateWithNames;
+use crate::database::rows;
+use crate::database::rows::JOB_COLUMNS;
+use crate::database::rows::PRESET_COLUMNS;
+use crate::database::rows::TEMPLATE_COLUMN_COUNT;
+use crate::database::rows::TEMPLATE_COLUMNS;
+use crate::database::rows::VERSION_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
-use crate::database::sqlite::queries::json_at;
+use crate::database::sqlite::queries::from_row;
 use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::opt_micros;
-use crate::database::sqlite::queries::opt_timestamp_at;
-use crate::database::sqlite::queries::text_enum_at;
-use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
-const JOB_COLUMNS: &str = "id, created_at, started_at, completed_at, canceled_at, error, worker_id, initiator_id, \
-                           organization_id, type, input, job_status";
-
 pub(crate) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<ProvisionerJob> {
-    Ok(ProvisionerJob {
-        id: r.get(0)?,
-        created_at: timestamp_at(r, 1)?,
-        started_at: opt_timestamp_at(r, 2)?,
-        completed_at: opt_timestamp_at(r, 3)?,
-        canceled_at: opt_timestamp_at(r, 4)?,
-        error: r.get(5)?,
-        worker_id: r.get(6)?,
-        initiator_id: r.get(7)?,
-        organization_id: r.get(8)?,
-        job_type: text_enum_at(r, 9)?,
-        input: json_at(r, 10)?,
-        job_status: text_enum_at(r, 11)?,
-    })
+    from_row(rows::job, r)
 }
 
 pub(crate) fn insert_provisioner_job(conn: &Connection, p: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob> {
@@ -98,44 +84,8 @@ pub(crate) fn get_provisioner_jobs_by_ids(conn: &Connection, ids: &[String]) -> 
     .op(op)
 }
 
-const TEMPLATE_COLUMNS: &str = "id, organization_id, name, display_name, created_at, updated_at, created_by, deleted, \
-     deprecated, active_version_id, description, icon, default_ttl_ms, activity_bump_ms, autostart_block_days_of_week, \
-     autostop_requirement_days_of_week, autostop_requirement_weeks, allow_user_autostart, allow_user_autostop, \
-     failure_ttl_ms, time_til_dormant_ms, time_til_dormant_autodelete_ms, allow_user_cancel_workspace_jobs, \
-     require_active_version";
-
-/// How many columns `TEMPLATE_COLUMNS` names: where a join's extra columns start.
-const TEMPLATE_COLUMN_COUNT: usize = 24;
-
 fn template_from_row(r: &Row<'_>) -> rusqlite::Result<Template> {
-    Ok(Template {
-        id: r.get(0)?,
-        organization_id: r.get(1)?,
-        name: r.get(2)?,
-        display_name: r.get(3)?,
-        created_at: timestamp_at(r, 4)?,
-        updated_at: timestamp_at(r, 5)?,
-        created_by: r.get(6)?,
-        deleted: r.get(7)?,
-        deprecated: r.get(8)?,
-        active_version_id: r.get(9)?,
-        description: r.get(10)?,
-        icon: r.get(11)?,
-        scheduling: TemplateScheduling {
-            default_ttl_ms: r.get(12)?,
-            activity_bump_ms: r.get(13)?,
-            autostart_block_days_of_week: r.get(14)?,
-            autostop_requirement_days_of_week: r.get(15)?,
-            autostop_requirement_weeks: r.get(16)?,
-            allow_user_autostart: r.get(17)?,
-            allow_user_autostop: r.get(18)?,
-            failure_ttl_ms: r.get(19)?,
-            time_til_dormant_ms: r.get(20)?,
-            time_til_dormant_autodelete_ms: r.get(21)?,
-        },
-        allow_user_cancel_workspace_jobs: r.get(22)?,
-        require_active_version: r.get(23)?,
-    })
+    from_row(rows::template, r)
 }
 
 pub(crate) fn insert_template(conn: &Connection, p: &InsertTemplate<'_>) -> Result<Template> {
@@ -275,18 +225,8 @@ pub(crate) fn update_template_deleted_and_deprecated(
     Ok(())
 }
 
-const VERSION_COLUMNS: &str = "id, template_id, organization_id, name, created_at, job_id, fail_builds";
-
 fn version_from_row(r: &Row<'_>) -> rusqlite::Result<TemplateVersion> {
-    Ok(TemplateVersion {
-        id: r.get(0)?,
-        template_id: r.get(1)?,
-        organization_id: r.get(2)?,
-        name: r.get(3)?,
-        created_at: timestamp_at(r, 4)?,
-        job_id: r.get(5)?,
-        fail_builds: r.get(6)?,
-    })
+    from_row(rows::template_version, r)
 }
 
 pub(crate) fn insert_template_version(conn: &Connection, p: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> {
@@ -389,22 +329,8 @@ pub(crate) fn get_template_version_parameters(
     .op(op)
 }
 
-const PRESET_COLUMNS: &str = "id, template_version_id, name, created_at, desired_instances, invalidate_after_secs, \
-                              scheduling_timezone, prebuild_status, last_invalidated_at, is_default";
-
 fn preset_from_row(r: &Row<'_>) -> rusqlite::Result<Preset> {
-    Ok(Preset {
-        id: r.get(0)?,
-        template_version_id: r.get(1)?,
-        name: r.get(2)?,
-        created_at: timestamp_at(r, 3)?,
-        desired_instances: r.get(4)?,
-        invalidate_after_secs: r.get(5)?,
-        scheduling_timezone: r.get(6)?,
-        prebuild_status: text_enum_at(r, 7)?,
-        last_invalidated_at: opt_timestamp_at(r, 8)?,
-        is_default: r.get(9)?,
-    })
+    from_row(rows::preset, r)
 }
 
 pub(crate) fn insert_preset(conn: &Connection, p: &InsertPreset<'_>) -> Result<Preset> {

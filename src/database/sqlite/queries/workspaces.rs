@@ -25,7 +25,11 @@ use crate::database::models::WorkspaceBuild;
 use crate::database::models::WorkspacePageParams;
 use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
+use crate::database::rows;
+use crate::database::rows::BUILD_COLUMNS;
+use crate::database::rows::WORKSPACE_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
+use crate::database::sqlite::queries::from_row;
 use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::queries::opt_timestamp_at;
@@ -33,26 +37,8 @@ use crate::database::sqlite::queries::text_enum_at;
 use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
-const WORKSPACE_COLUMNS: &str = "id, created_at, updated_at, owner_id, organization_id, template_id, name, deleted, \
-                                 last_used_at, autostart_schedule, ttl_ms, next_start_at, dormant_at, deleting_at";
-
 pub(crate) fn workspace_from_row(r: &Row<'_>) -> rusqlite::Result<Workspace> {
-    Ok(Workspace {
-        id: r.get(0)?,
-        created_at: timestamp_at(r, 1)?,
-        updated_at: timestamp_at(r, 2)?,
-        owner_id: r.get(3)?,
-        organization_id: r.get(4)?,
-        template_id: r.get(5)?,
-        name: r.get(6)?,
-        deleted: r.get(7)?,
-        last_used_at: timestamp_at(r, 8)?,
-        autostart_schedule: r.get(9)?,
-        ttl_ms: r.get(10)?,
-        next_start_at: opt_timestamp_at(r, 11)?,
-        dormant_at: opt_timestamp_at(r, 12)?,
-        deleting_at: opt_timestamp_at(r, 13)?,
-    })
+    from_row(rows::workspace, r)
 }
 
 pub(crate) fn insert_workspace(conn: &Connection, p: &InsertWorkspace<'_>) -> Result<Workspace> {
@@ -333,22 +319,8 @@ pub(crate) fn update_workspace_deleted(
     Ok(())
 }
 
-const BUILD_COLUMNS: &str = "id, created_at, workspace_id, template_version_id, build_number, transition, \
-                             initiator_id, job_id, reason, template_version_preset_id";
-
 fn build_from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceBuild> {
-    Ok(WorkspaceBuild {
-        id: r.get(0)?,
-        created_at: timestamp_at(r, 1)?,
-        workspace_id: r.get(2)?,
-        template_version_id: r.get(3)?,
-        build_number: r.get(4)?,
-        transition: text_enum_at(r, 5)?,
-        initiator_id: r.get(6)?,
-        job_id: r.get(7)?,
-        reason: r.get(8)?,
-        template_version_preset_id: r.get(9)?,
-    })
+    from_row(rows::workspace_build, r)
 }
 
 pub(crate) fn insert_workspace_build(conn: &Connection, p: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> {
