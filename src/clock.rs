@@ -43,8 +43,8 @@ pub fn format_rfc3339(t: Timestamp) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// The longest service interval, delay or TTL accepted from a flag, env variable or fixture
-/// (SPEC §13): one year. Checked at parse time, so no later arithmetic on it can overflow.
+/// The longest service interval, delay or TTL accepted from a flag, env variable or fixture:
+/// one year. Checked at parse time, so no later arithmetic on it can overflow.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(365 * 86_400);
 
 /// Parses Go-style durations: a sequence of decimal numbers, each with an optional fraction

@@ -1,4 +1,4 @@
-//! Deployment setup at startup (SPEC §5): the deployment ID, app signing key and OAuth signing
+//! Deployment setup at startup: the deployment ID, app signing key and OAuth signing
 //! key under lock 1,
 //! the DERP mesh key under lock 2, each step one write transaction. A second start finds
 //! every value present and valid and writes nothing.

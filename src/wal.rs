@@ -1,4 +1,4 @@
-//! WAL hygiene for SQLite (SPEC §13): SQLite's own auto-checkpoint copies committed frames
+//! WAL hygiene for SQLite: SQLite's own auto-checkpoint copies committed frames
 //! back into the database file, but the `-wal` file keeps its high-water size, and a reader
 //! that was mid-snapshot during every auto-checkpoint lets it grow. Every 30 seconds the
 //! server runs a passive checkpoint (never waits for anyone); when two checks in a row saw the

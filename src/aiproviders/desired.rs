@@ -1,4 +1,4 @@
-//! Normalizing parsed env into desired providers (reference §4 with SPEC §6 decisions), the
+//! Normalizing parsed env into desired providers, the
 //! canonical hash, and the settings blob. Pure.
 
 use std::collections::BTreeMap;

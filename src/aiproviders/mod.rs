@@ -1,4 +1,4 @@
-//! AI providers seeded from the environment (SPEC §6, reference/ai_providers.md PR-era).
+//! AI providers seeded from the environment.
 //!
 //! Three stages: `env` parses the variables (pure), `desired` normalizes them into providers
 //! and computes the canonical hash (pure), `seed` writes what is missing in one write

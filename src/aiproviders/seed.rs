@@ -1,5 +1,5 @@
 //! The seed: desired providers into the database, in one write transaction holding lock 10,
-//! with the audit entries in the same transaction (SPEC §6).
+//! with the audit entries in the same transaction.
 
 use std::collections::HashMap;
 

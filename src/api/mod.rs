@@ -1,4 +1,4 @@
-//! Upstream's `/api/v2` for what coderlite holds (SPEC §16): the same paths, JSON shapes,
+//! Upstream's `/api/v2` for what coderlite holds: the same paths, JSON shapes,
 //! status codes and error envelope as upstream Coder, so its clients and their test suites
 //! can run against a coderlite server.
 //!

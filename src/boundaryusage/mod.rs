@@ -1,4 +1,4 @@
-//! Boundary usage telemetry (SPEC §7): each process counts boundary usage in memory (a
+//! Boundary usage telemetry: each process counts boundary usage in memory (a
 //! [`Tracker`]), flushes it every minute to its row of `boundary_usage_stats`, and every
 //! telemetry period exactly one process sums and empties the table ([`collect`]).
 //!
@@ -8,7 +8,7 @@
 //! one collected summary (or still in the table, or still in memory): never lost, never
 //! counted twice.
 //!
-//! Decision (reference/platform.md §3.4): unique counts are period-cumulative. The tracker's
+//! Decision: unique counts are period-cumulative. The tracker's
 //! cumulative sets are cleared only when a flush reports `new_period` (its row was inserted
 //! because the previous period was collected), so one period's unique counts are exact for
 //! one process, as the upstream package documents as its intent.

@@ -1,5 +1,5 @@
 //! Command-line interface. One file per command group; each command parses, calls one domain
-//! function and prints. Output shapes for `-o json` are structs defined here (SPEC §10), never
+//! function and prints. Output shapes for `-o json` are structs defined here, never
 //! row types serialized directly, so a column rename cannot change a user's contract.
 
 mod args;

@@ -1,4 +1,4 @@
-//! `prebuilds status|pause|resume|reconcile|claim|invalidate` (SPEC §10 JSON shapes).
+//! `prebuilds status|pause|resume|reconcile|claim|invalidate`.
 
 use std::time::Duration;
 

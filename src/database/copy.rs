@@ -1,5 +1,4 @@
-//! `db copy`: every table from one database to another, between any two engines (SPEC §15
-//! "Moving data"). The source is read in one consistent snapshot, the destination written in
+//! `db copy`: every table from one database to another, between any two engines. The source is read in one consistent snapshot, the destination written in
 //! one transaction; row counts are verified per table.
 //!
 //! Engine-neutral here (table order, what the destination may hold, the value model); each

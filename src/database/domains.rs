@@ -54,7 +54,7 @@ macro_rules! store_domain {
 }
 
 store_domain! {
-    /// Site configs, the lock rows on record, the schema version and integrity checks (SPEC §3, §5).
+    /// Site configs, the lock rows on record, the schema version and integrity checks.
     pub trait SystemStore {
         /// All committed lock rows (leases; transaction locks are never visible outside their
         /// transaction), ordered by lock id.
@@ -84,7 +84,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// Boundary usage telemetry (SPEC §7); run inside a write transaction holding lock 9.
+    /// Boundary usage telemetry; run inside a write transaction holding lock 9.
     pub trait BoundaryUsageStore {
         /// Inserts the replica's row from the deltas (true: a new period began), or replaces its
         /// unique counts with the cumulative values and adds the request counts (false).
@@ -112,7 +112,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// Identity: organizations, users, members, groups (SPEC §4).
+    /// Identity: organizations, users, members, groups.
     pub trait IdentityStore {
         /// Inserts an organization (its Everyone group is created with it).
         write fn insert_organization(&self, params: &InsertOrganization<'_>) -> Result<Organization>;
@@ -213,7 +213,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// Templates, versions, parameters, presets and their schedules, and provisioner jobs (SPEC §9 data model).
+    /// Templates, versions, parameters, presets and their schedules, and provisioner jobs.
     pub trait TemplateStore {
         /// Inserts a provisioner job in the state its timestamps describe.
         write fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>;
@@ -363,7 +363,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// AI providers, their keys, and audit logs (SPEC §6).
+    /// AI providers, their keys, and audit logs.
     pub trait AiProviderStore {
         /// Providers by name; soft-deleted ones only with `include_deleted`.
         read fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>>;
@@ -389,7 +389,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// The template usage rollup and insights reads (SPEC §8).
+    /// The template usage rollup and insights reads.
     pub trait RollupStore {
         /// (newest bucket start, earliest agent stat): the inputs of the rollup window.
         read fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>;
@@ -412,7 +412,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// The prebuilds snapshot (reference/prebuilds.md §2, Q1-Q13) and prebuild writes (SPEC §9).
+    /// The prebuilds snapshot (Q1-Q13 of upstream's reconciler) and prebuild writes.
     pub trait PrebuildsStore {
         /// Q1: presets with prebuilds configured, deleted templates included.
         read fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>;
@@ -493,7 +493,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// API keys of the HTTP API (SPEC §16): session keys and named tokens.
+    /// API keys of the HTTP API: session keys and named tokens.
     pub trait ApiKeyStore {
         /// Inserts a key; a second token of one user with one name is
         /// `UniqueViolation { idx_api_key_name }`.
@@ -517,7 +517,7 @@ store_domain! {
 }
 
 store_domain! {
-    /// Running an install for months (SPEC §13): registered server replicas, and the purge
+    /// Running an install for months: registered server replicas, and the purge
     /// service's bounded deletes (lock 4).
     pub trait MaintenanceStore {
         /// Registers (or re-registers) a server replica with a fresh heartbeat.

@@ -1,4 +1,4 @@
-//! Lock IDs: the stable, append-only numbering of SPEC §3.1, and `gen_lock_id` for IDs derived
+//! Lock IDs: the stable, append-only numbering (upstream's numbers, never reused), and `gen_lock_id` for IDs derived
 //! from strings.
 //!
 //! Each number is written out (never derived from declaration order) so that inserting a line

@@ -117,7 +117,7 @@ pub struct TelemetrySnapshot {
     pub snapshot: serde_json::Value,
 }
 
-/// The prebuilds system user's fixed ID (SPEC §4).
+/// The prebuilds system user's fixed ID.
 pub const PREBUILDS_SYSTEM_USER_ID: &str = "c42fdf75-3097-471c-8c33-fb52454d81c0";
 
 text_enum! {
@@ -775,7 +775,7 @@ pub struct RollupAppStat<'a> {
     pub session_ended_at: Timestamp,
 }
 
-// --- prebuilds snapshot rows (reference/prebuilds.md §2) ---------------------------------
+// --- prebuilds snapshot rows ---------------------------------
 
 /// A preset with prebuilds configured (query Q1).
 #[derive(Debug, Clone, PartialEq, Eq)]

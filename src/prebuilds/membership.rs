@@ -1,4 +1,4 @@
-//! Membership reconciliation (reference/prebuilds.md §4, SPEC §9): the prebuilds user must be a
+//! Membership reconciliation : the prebuilds user must be a
 //! member of every organization with prebuild presets, and of that organization's
 //! `coderprebuiltworkspaces` group (quotas are charged through it).
 //!

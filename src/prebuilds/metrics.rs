@@ -1,4 +1,4 @@
-//! Prebuild metrics (reference/prebuilds.md §6), computed from a snapshot and the lifetime
+//! Prebuild metrics, computed from a snapshot and the lifetime
 //! counters (Q13), renderable as Prometheus text (prefix `coderd_prebuilt_workspaces_`).
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! The reconcile cycle (reference/prebuilds.md §3.2-3.3 with SPEC §9's lock model) and its
+//! The reconcile cycle (upstream's reconciler, under a lease instead of an advisory lock) and its
 //! run loop on the `Clock`.
 //!
 //! A cycle takes lease 7 (another holder → the cycle ends quietly), reads the settings and
@@ -28,7 +28,7 @@ use crate::prebuilds::snapshot::load_snapshot;
 use crate::prebuilds::state::Action;
 use crate::prebuilds::state::GlobalSnapshot;
 
-/// Reconciler settings (SPEC §9).
+/// Reconciler settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconcilerConfig {
     pub interval: Duration,

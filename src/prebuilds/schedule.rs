@@ -1,4 +1,4 @@
-//! Prebuild schedules (reference/prebuilds.md §3.6), with upstream's two grammars, exactly:
+//! Prebuild schedules, with upstream's two grammars, exactly:
 //!
 //! - **One schedule** is a 5-field cron read as a time range in the preset's time zone
 //!   (upstream's `cron.TimeRange`, on robfig/cron's standard parser): the minute field must

@@ -1,4 +1,4 @@
-//! Reading the whole snapshot for one reconcile cycle (reference/prebuilds.md §3.2 step 2):
+//! Reading the whole snapshot for one reconcile cycle:
 //! every query runs on the caller's transaction handle, so they all see one consistent view.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The pure core of the reconciler (reference/prebuilds.md §3.4-3.6): a global snapshot is
+//! The pure core of the reconciler: a global snapshot is
 //! filtered per preset, and each preset's state and ordered actions are computed from it and
 //! `now`. No I/O, no clock.
 
@@ -148,7 +148,7 @@ impl GlobalSnapshot {
 }
 
 /// Invalidated (created before `last_invalidated_at`) or older than the TTL, on the injected
-/// clock (upstream measures the TTL on the wall clock; SPEC §9 fixes that).
+/// clock (upstream measures the TTL on the wall clock; coderlite measures it on the store clock).
 fn is_expired(preset: &PresetInfo, r: &RunningPrebuild, now: Timestamp) -> bool {
     if preset.last_invalidated_at.is_some_and(|at| r.created_at < at) {
         return true;

@@ -1,4 +1,4 @@
-//! The in-process echo provisioner (SPEC §9, last item): it takes pending jobs oldest first
+//! The in-process echo provisioner : it takes pending jobs oldest first
 //! (one write transaction per acquisition, so no job is ever taken twice, also across
 //! processes) and completes each after a configurable delay. A start creates a resource with
 //! one ready agent; a delete marks the workspace deleted; a version flagged `fail_builds`

@@ -1,4 +1,4 @@
-//! The rollup computation (reference/platform.md §2.3 steps A-E), pure: raw agent and app
+//! The rollup computation, pure: raw agent and app
 //! stats in, `template_usage_stats` rows out.
 //!
 //! Minutes are tracked as 30-bit masks per (30-minute bucket, template, user): bit i is minute

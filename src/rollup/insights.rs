@@ -1,4 +1,4 @@
-//! Insights reads over `template_usage_stats` (reference/platform.md §2.5) and the "today"
+//! Insights reads over `template_usage_stats` and the "today"
 //! validation of their time range (§2.6). The aggregations are pure functions over the rows
 //! `Store::get_template_usage_stats` returns for the range.
 

@@ -1,4 +1,4 @@
-//! The template usage rollup (SPEC §8, reference/platform.md §2): raw agent and app stats
+//! The template usage rollup : raw agent and app stats
 //! into 30-minute `template_usage_stats` rows, on a wall-clock-aligned schedule, one replica
 //! at a time (lease 3).
 

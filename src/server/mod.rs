@@ -28,7 +28,7 @@ use crate::provisioner::ProvisionerConfig;
 use crate::provisioner::run_provisioner_loop;
 use crate::rollup::service::run_rollup_loop;
 
-/// What the services run with (SPEC §10 flags).
+/// What the services run with (the server's flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Lease holder, provisioner worker and boundary usage replica of this process.

@@ -448,7 +448,7 @@ fn non_negative(location: impl FnOnce() -> String, value: i64) -> Result<i64, Lo
     if value < 0 { Err((location(), format!("must not be negative, got {value}"))) } else { Ok(value) }
 }
 
-/// A duration between 0 (exclusive) and a year, as every interval is (SPEC §13).
+/// A duration between 0 (exclusive) and a year, as every interval is.
 fn interval(location: impl Fn() -> String, text: &str) -> Result<std::time::Duration, Located> {
     parse_interval(text).map_err(|m| (location(), m))
 }

@@ -1,4 +1,4 @@
-//! Fixture builders: one per entity, with defaults for everything (SPEC §11), in the spirit of
+//! Fixture builders: one per entity, with defaults for everything, in the spirit of
 //! upstream's `dbgen`: `fixtures::template(&store).org(&org).build()?`.
 //!
 //! Every default satisfies the foreign keys by creating or picking the parent (the default

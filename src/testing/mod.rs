@@ -1,4 +1,4 @@
-//! Test support that is also a product feature (SPEC §11): fresh migrated databases in a few
+//! Test support that is also a product feature: fresh migrated databases in a few
 //! milliseconds.
 //!
 //! **API boundary.** Other suites build on `TestDb`; its methods are part of the contract.

@@ -1,4 +1,4 @@
-//! The PostgreSQL implementation of [`Store`] (SPEC §15), beside the SQLite one and shaped
+//! The PostgreSQL implementation of [`Store`], beside the SQLite one and shaped
 //! like it: `tx.rs` the transaction handle, `errors.rs` the one place SQLSTATEs become typed
 //! errors, `migrate.rs` the embedded migrations, `queries/` the SQL by domain.
 //!
@@ -57,7 +57,7 @@ pub use crate::database::postgres::migrate::migrations_fingerprint;
 use crate::database::postgres::tx::Attempt;
 use crate::database::postgres::tx::PgTx;
 
-/// How to open a PostgreSQL store. `new` fills the defaults of SPEC §3.2 and §15.
+/// How to open a PostgreSQL store. `new` fills the documented defaults.
 #[derive(Clone)]
 pub struct PgConfig {
     /// `postgres://user:password@host:port/database?...`; never printed whole.

@@ -10,7 +10,7 @@
 //! lock the process holds on it, SQLite's own included. A process that opened and closed a
 //! second descriptor of the database would hold no lock while its connections think they
 //! do, and an outside client closing its connection would then checkpoint and delete the
-//! live WAL (SPEC §13). Nothing here opens a descriptor on the database, its `-wal` or its
+//! live WAL. Nothing here opens a descriptor on the database, its `-wal` or its
 //! `-shm`.
 
 use std::sync::OnceLock;

@@ -13,8 +13,8 @@
 //! gone-on-ROLLBACK rules, without dirtying a page of the shared file.
 //!
 //! Weaknesses, stated up front: all writers of all processes serialize on one file lock, so
-//! never hold a write transaction open while waiting on something another writer might do
-//! (SPEC §3.3). A transaction lock that meets another holder's lease rolls the whole
+//! never hold a write transaction open while waiting on something another writer might do.
+//! A transaction lock that meets another holder's lease rolls the whole
 //! transaction back and re-runs it after a back-off, because waiting inside the write
 //! transaction would block the lease holder's own writes.
 
@@ -88,7 +88,7 @@ impl Synchronous {
     }
 }
 
-/// How to open a store. `new` fills the defaults of SPEC §2.2 and §3.2.
+/// How to open a store. `new` fills the documented defaults.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     pub path: PathBuf,
@@ -142,7 +142,7 @@ pub(crate) struct Inner {
     /// The writer connection; its mutex is the in-process writer queue. `std::sync::Mutex`
     /// rather than parking_lot's: parking_lot's eventual fairness forces hand-offs between
     /// writer threads, measured at 0.84x the 1-thread throughput with 4 threads on 2 cores,
-    /// against 0.93x with the futex-based std mutex (SPEC §12 asks for >= 0.9x).
+    /// against 0.93x with the futex-based std mutex (the benchmark's target is >= 0.9x).
     writer: StdMutex<Connection>,
     /// Every live workspace with its sort fields, as of a data generation: the workspace
     /// listing filters and pages it in memory (see `queries::workspaces`).
@@ -409,7 +409,7 @@ fn bootstrap_error(path: &Path, e: rusqlite::Error) -> Error {
 /// SQLite's "unable to open database file" for a file that exists: it, its `-wal` or its
 /// `-shm` belongs to another user (a server or admin command run as someone else) or its
 /// directory is closed. Names the files that exist, found by `stat` alone: never an open
-/// beside live connections (SPEC §13).
+/// beside live connections.
 fn cannot_open(path: &Path) -> Option<Error> {
     if !path.exists() {
         return None;
@@ -528,7 +528,7 @@ pub(crate) fn on_read_only_file_system(path: &Path) -> bool {
 
 /// Creates the file with mode 0600 when it does not exist yet, so neither it nor the `-wal`
 /// and `-shm` files SQLite later creates with the same mode are ever readable by others.
-/// Safe beside SQLite's locks (SPEC §13): a descriptor is opened only on a file this call
+/// Safe beside SQLite's locks: a descriptor is opened only on a file this call
 /// creates, which no connection of this process can have open; on an existing file,
 /// `create_new` fails before any descriptor exists.
 pub(crate) fn create_private_file(path: &Path) -> io::Result<()> {

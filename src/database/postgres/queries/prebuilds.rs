@@ -1,4 +1,4 @@
-//! The prebuilds snapshot queries (reference/prebuilds.md §2) and prebuild writes, written for
+//! The prebuilds snapshot queries and prebuild writes, written for
 //! PostgreSQL. Each is one statement whatever the number of presets; a workspace's latest
 //! build is found with a `LATERAL` top-1 over `workspace_builds_latest_idx`.
 

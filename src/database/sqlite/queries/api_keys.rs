@@ -1,4 +1,4 @@
-//! API keys of the HTTP API (SPEC §16): the key's id in clear, a SHA-256 of its secret.
+//! API keys of the HTTP API: the key's id in clear, a SHA-256 of its secret.
 
 use rusqlite::Connection;
 use rusqlite::OptionalExtension;

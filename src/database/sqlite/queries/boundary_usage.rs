@@ -1,4 +1,4 @@
-//! `boundary_usage_stats`, `telemetry_locks`, `telemetry_snapshots` (SPEC §7).
+//! `boundary_usage_stats`, `telemetry_locks`, `telemetry_snapshots`.
 //!
 //! Callers run these inside a write transaction holding lock 9, so a flush and a collection
 //! never interleave; the store itself does not take the lock, so callers can combine these

@@ -1,4 +1,4 @@
-//! Organizations, users, organization members, groups and group members (SPEC §4).
+//! Organizations, users, organization members, groups and group members.
 //!
 //! Every listing and count takes `include_system`; system users are protected from
 //! suspension, deletion, dormancy and renaming.

@@ -1,4 +1,4 @@
-//! The `locks` table: transaction-lock rows and leases (SPEC §3.2).
+//! The `locks` table: transaction-lock rows and leases.
 //!
 //! Write transactions are serialized (in process by the writer mutex, across processes by
 //! SQLite's write lock), so the statements here never race with another writer: a row seen

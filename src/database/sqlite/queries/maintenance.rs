@@ -1,4 +1,4 @@
-//! Registered server replicas and the purge service's bounded deletes (SPEC §13).
+//! Registered server replicas and the purge service's bounded deletes.
 
 use rusqlite::Connection;
 use rusqlite::Row;

@@ -1,4 +1,4 @@
-//! The prebuilds snapshot queries (reference/prebuilds.md §2). Each is one statement,
+//! The prebuilds snapshot queries. Each is one statement,
 //! whatever the number of presets: the reconciler's read cost does not grow with them.
 
 use rusqlite::Connection;
