@@ -1,4 +1,4 @@
-//! SPEC §9: a reconcile cycle with nothing to do issues the same number of statements with
+//! A reconcile cycle with nothing to do issues the same number of statements with
 //! 10,000 presets in 100 organizations as with 10. (Its own test binary: the statement
 //! counter is process-wide.)
 

@@ -2,8 +2,6 @@
 //! refused input exits non-zero with a message naming the input and leaves the database
 //! exactly as it was; logs are quiet and clean; output is what the docs say.
 
-mod support;
-
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Output;
@@ -615,7 +613,7 @@ fn an_unreachable_postgres_is_named_and_its_password_never_shown() {
 /// WARNINGs never reach the log at INFO.
 #[test]
 fn a_missing_postgres_database_says_so() {
-    let Some(coderlite::testing::TestEngine::Postgres { url }) = support::contract::postgres() else { return };
+    let Some(coderlite::testing::TestEngine::Postgres { url }) = crate::support::contract::postgres() else { return };
     let (base, _) = url.rsplit_once('/').unwrap();
     let missing = format!("{base}/coderlite_no_such_database");
     let out =

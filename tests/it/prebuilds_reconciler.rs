@@ -1,8 +1,6 @@
 //! The prebuilds reconciler end to end against the real store with the mock clock
 //! (reference/prebuilds.md §8.1), plus claim, invalidation and the echo provisioner.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 

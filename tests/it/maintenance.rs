@@ -1,8 +1,6 @@
 //! Running an install for months (SPEC §13): the purge service on the mock clock, one purger
 //! at a time, registered replicas, online backups under load, restores.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 

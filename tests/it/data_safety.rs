@@ -4,8 +4,6 @@
 //! takes the server down; a closed stderr never keeps the server up; a final flush that fails
 //! says what it lost.
 
-mod support;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;

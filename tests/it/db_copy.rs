@@ -1,8 +1,6 @@
 //! `coderlite db copy` (SPEC §15 "Moving data"): round trips through each engine keep every
 //! row of every table; a destination holding data is refused with nothing written.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,8 +3,6 @@
 //! process. Multi-process cases live in `tests/processes.rs`; the file-level SQLite cases
 //! (permissions, corrupt files, `synchronous`) are at the end.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::sync::Mutex;

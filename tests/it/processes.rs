@@ -2,8 +2,6 @@
 //! processes, SIGKILLed holders, critical sections of two processes, schema refusal, and the
 //! JSON shapes of SPEC §10. On both engines where the behaviour is not about SQLite's file.
 
-mod support;
-
 use std::io::BufRead;
 use std::io::BufReader;
 use std::path::Path;
@@ -268,7 +266,7 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
 /// replica ID (its connections' application_name) and transaction.
 #[test]
 fn locks_lists_advisory_locks_held_and_awaited_on_postgres() {
-    let Some(engine) = support::contract::postgres() else { return };
+    let Some(engine) = crate::support::contract::postgres() else { return };
     let db = TestDb::on(&engine).unwrap();
     let holder = db.open_another("replica-a").unwrap();
     let waiter = db.open_another("replica-b").unwrap();

@@ -2,8 +2,6 @@
 //! §9.4, seed scenarios 1-12 of §9.1 against the real store, credentials rules, drift
 //! rollback, concurrent setups, and secrets never printed.
 
-mod support;
-
 use std::collections::HashSet;
 use std::process::Command;
 

@@ -3,8 +3,6 @@
 //! guessing, NUL, control characters and invalid UTF-8 in every route and text field, idle
 //! and half-sent connections, and error answers the framework writes itself.
 
-mod support;
-
 use std::io::Read;
 use std::io::Write;
 use std::net::SocketAddr;

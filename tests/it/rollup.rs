@@ -2,8 +2,6 @@
 //! scenarios 2-7, the duplicate-slug decision, two processes on lease 3, and a property test
 //! against a straightforward minute-by-minute reference computation.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::process::Command;

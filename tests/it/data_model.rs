@@ -1,8 +1,6 @@
 //! The template and workspace data model (SPEC §9 data model) through the fixture builders,
 //! against the real store.
 
-mod support;
-
 use std::sync::Arc;
 
 use chrono::TimeZone;

@@ -2,8 +2,6 @@
 //! dead provisioner's jobs, hand-back on shutdown, and no completion by a worker that lost
 //! its job.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 

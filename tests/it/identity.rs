@@ -1,8 +1,6 @@
 //! Organizations, users, groups and system users (SPEC §4; reference/platform.md §5.4
 //! scenarios 1-7) against the real store.
 
-mod support;
-
 use std::sync::Arc;
 
 use chrono::TimeZone;

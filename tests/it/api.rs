@@ -2,8 +2,6 @@
 //! on both engines: every endpoint's success path and main error paths, each role's access,
 //! token expiry and revocation, the wire shapes field by field, and no secret in the logs.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! The `prebuilds` commands (SPEC §10 shapes), metrics (reference §6, scenarios 18 and 27),
 //! and two processes reconciling one file at once.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 

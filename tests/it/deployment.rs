@@ -1,8 +1,6 @@
 //! Deployment setup (SPEC §5, reference/platform.md §4.4) against the real store, in process
 //! and as concurrent `coderlite setup` processes.
 
-mod support;
-
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::Arc;

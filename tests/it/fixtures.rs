@@ -1,8 +1,6 @@
 //! JSON fixtures (SPEC §11): the demo set, all-or-nothing loads, and errors that name the
 //! file and the JSON location.
 
-mod support;
-
 use std::process::Command;
 
 use coderlite::database::models::PREBUILDS_SYSTEM_USER_ID;

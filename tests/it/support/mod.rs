@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+#[macro_use]
 pub mod contract;
 
 use std::io::BufRead;

@@ -2,8 +2,6 @@
 //! scenarios 1-24, the conservation law under load (one process, then two), and failed
 //! flushes that lose nothing.
 
-mod support;
-
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::Arc;

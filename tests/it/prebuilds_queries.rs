@@ -1,8 +1,6 @@
 //! The prebuilds snapshot queries (reference/prebuilds.md §2, Q1-Q5, Q7, Q8, Q11, Q13)
 //! against the real store, built with the fixture builders.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! Membership reconciliation (reference/prebuilds.md §8.3 scenarios 38-39, platform.md §5.4
 //! scenarios 8-10) against the real store, including concurrent reconcilers.
 
-mod support;
-
 use std::sync::Arc;
 
 use coderlite::database::AnyStore;

@@ -2,8 +2,6 @@
 //! the rollup and telemetry produce rows, `/healthz` and `/metrics` answer, SIGTERM exits 0
 //! leaving no lease; admin commands while it runs; two servers on one file; a crash loop.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
