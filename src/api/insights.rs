@@ -169,7 +169,9 @@ async fn templates(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery
                                "template_ids": i.template_ids, "interval": interval, "active_users": i.active_users})
                     })
                     .collect();
-            if !reports.is_empty() && !range.rows.is_empty() {
+            // Every interval of the range, also those without usage (`omitempty` drops only
+            // an empty list: a range of no length).
+            if !reports.is_empty() {
                 body.insert("interval_reports".to_owned(), json!(reports));
             }
         }

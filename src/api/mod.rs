@@ -294,6 +294,30 @@ pub fn router(state: Arc<HttpState>) -> Router {
     )
 }
 
+/// Serves `/users/` as `/users`, as upstream's router serves a route with a trailing slash
+/// (its `r.Route(..)` + `r.Get("/")`): a path ending in `/` (other than `/` itself) loses it
+/// before routing. The query is kept.
+pub fn trim_trailing_slash<B>(request: &mut axum::http::Request<B>) {
+    let uri = request.uri();
+    let path = uri.path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let target = match uri.query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_owned(),
+    };
+    if let Ok(pq) = target.parse::<axum::http::uri::PathAndQuery>() {
+        let mut parts = uri.clone().into_parts();
+        parts.path_and_query = Some(pq);
+        if let Ok(new) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = new;
+        }
+    }
+}
+
 /// The `/api/v2` routes.
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
@@ -388,6 +412,19 @@ mod tests {
         // An escaped backslash before "u0000" is no NUL.
         let fine = br#"{"name":"a\\u0000"}"#;
         assert!(read_json::<serde_json::Value>(Ok(Bytes::from_static(fine))).is_ok());
+    }
+
+    #[test]
+    fn a_trailing_slash_is_served_as_without() {
+        let trimmed = |target: &str| {
+            let mut r = axum::http::Request::builder().uri(target).body(()).unwrap();
+            trim_trailing_slash(&mut r);
+            r.uri().to_string()
+        };
+        assert_eq!(trimmed("/api/v2/users/"), "/api/v2/users");
+        assert_eq!(trimmed("/api/v2/templates/x/versions/?limit=2"), "/api/v2/templates/x/versions?limit=2");
+        assert_eq!(trimmed("/"), "/");
+        assert_eq!(trimmed("/api/v2/users"), "/api/v2/users");
     }
 
     #[test]

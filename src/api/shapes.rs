@@ -291,7 +291,6 @@ pub struct Template {
     pub description: String,
     pub deprecated: bool,
     pub deprecation_message: String,
-    pub deleted: bool,
     pub icon: String,
     pub default_ttl_ms: i64,
     pub activity_bump_ms: i64,
@@ -336,7 +335,6 @@ impl Template {
             description: t.template.description.clone(),
             deprecated: !t.template.deprecated.is_empty(),
             deprecation_message: t.template.deprecated.clone(),
-            deleted: t.template.deleted,
             icon: t.template.icon.clone(),
             default_ttl_ms: s.default_ttl_ms,
             activity_bump_ms: s.activity_bump_ms,
@@ -765,6 +763,18 @@ pub struct Workspace {
 pub struct WorkspacesResponse {
     pub workspaces: Vec<Workspace>,
     pub count: i64,
+}
+
+/// codersdk's `TemplateExample`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateExample {
+    pub id: String,
+    pub url: String,
+    pub name: String,
+    pub description: String,
+    pub icon: String,
+    pub tags: Vec<String>,
+    pub markdown: String,
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ use crate::database::models::TemplateWithNames;
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/templates", get(list_all))
+        .route("/templates/examples", get(examples))
+        .route("/organizations/{organization}/templates/examples", get(examples_in_org))
         .route("/organizations/{organization}/templates", get(list_in_org))
         .route("/organizations/{organization}/templates/{name}", get(get_in_org_by_name))
         .route("/templates/{template}", get(get_one))
@@ -93,6 +95,72 @@ fn list(api: &Api<'_>, caller: &Caller, req: &Req, organization_id: Option<&str>
         .map(|t| shapes::Template::from_row(t, 0))
         .collect();
     ok(StatusCode::OK, &templates)
+}
+
+/// The example templates a client offers to start from (upstream embeds its
+/// `examples/templates`; coderlite answers a few with the same shape, each buildable with the
+/// echo provisioner).
+const EXAMPLES: &[(&str, &str, &str, &str, &[&str])] = &[
+    (
+        "docker",
+        "Docker Containers",
+        "Provision Docker containers as Coder workspaces",
+        "/icon/docker.png",
+        &["docker", "container"],
+    ),
+    (
+        "kubernetes",
+        "Kubernetes (Deployment)",
+        "Provision Kubernetes Deployments as Coder workspaces",
+        "/icon/k8s.png",
+        &["kubernetes", "container"],
+    ),
+    (
+        "aws-linux",
+        "AWS EC2 (Linux)",
+        "Provision AWS EC2 VMs as Coder workspaces",
+        "/icon/aws.svg",
+        &["vm", "linux", "aws", "persistent-vm"],
+    ),
+];
+
+fn example_list() -> Vec<shapes::TemplateExample> {
+    EXAMPLES
+        .iter()
+        .map(|(id, name, description, icon, tags)| shapes::TemplateExample {
+            id: (*id).to_owned(),
+            url: format!("https://github.com/coder/coder/tree/main/examples/templates/{id}"),
+            name: (*name).to_owned(),
+            description: (*description).to_owned(),
+            icon: (*icon).to_owned(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            markdown: format!("# {name}\n\n{description}.\n"),
+        })
+        .collect()
+}
+
+/// `GET /templates/examples` (upstream's older path): any signed-in user.
+async fn examples(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    blocking(s, move |api| {
+        auth::authenticate(api, &Req::new(headers, q))?;
+        ok(StatusCode::OK, &example_list())
+    })
+    .await
+}
+
+/// `GET /organizations/{org}/templates/examples`: for an organization the caller can see.
+async fn examples_in_org(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    Path(org): Path<String>,
+) -> Response {
+    blocking(s, move |api| {
+        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+        resolve_organization(api, &caller, &org)?;
+        ok(StatusCode::OK, &example_list())
+    })
+    .await
 }
 
 async fn list_all(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {

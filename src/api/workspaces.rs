@@ -54,7 +54,7 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/workspaces", get(list))
         .route("/workspaces/{workspace}", get(get_one))
-        .route("/workspaces/{workspace}/builds", post(create_build))
+        .route("/workspaces/{workspace}/builds", get(list_builds).post(create_build))
         .route("/workspacebuilds/{build}", get(get_build))
         .route("/users/{user}/workspace/{name}", get(get_by_owner_and_name))
         .route("/users/{user}/workspaces", post(create))
@@ -570,6 +570,50 @@ async fn create_build(
         })?;
         let lookup = Lookup::load(api, &[&w], &[&build])?;
         ok(StatusCode::CREATED, &lookup.build(&build, &w)?)
+    })
+    .await
+}
+
+/// A workspace's builds, newest first, as upstream pages them: `limit`/`offset`, `after_id`
+/// (the page starts after that build) and `since` (builds created after that time).
+async fn list_builds(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    Path(id): Path<String>,
+) -> Response {
+    blocking(s, move |api| {
+        let req = Req::new(headers, q);
+        let caller = auth::authenticate(api, &req)?;
+        let w = visible_workspace(api, &caller, &id)?;
+        let (limit, offset) = pagination(&req)?;
+        let since = match req.param("since").filter(|v| !v.is_empty()) {
+            Some(text) => Some(chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+                ApiError::bad_request("Query parameters have invalid values.").validation(
+                    "since",
+                    format!(
+                        "Query param \"since\" must be a valid date format (2006-01-02T15:04:05.999999999Z07:00): {e}"
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let mut builds = api.store.get_workspace_builds_by_workspace_id(&w.id)?;
+        if let Some(since) = since {
+            builds.retain(|b| b.created_at > since);
+        }
+        if let Some(after) = req.param("after_id").filter(|v| !v.is_empty()) {
+            builds = match builds.iter().position(|b| b.id == after) {
+                Some(i) => builds.split_off(i + 1),
+                None => Vec::new(),
+            };
+        }
+        let take = if limit == 0 { usize::MAX } else { limit as usize };
+        let page: Vec<WorkspaceBuild> = builds.into_iter().skip(offset as usize).take(take).collect();
+        let refs: Vec<&WorkspaceBuild> = page.iter().collect();
+        let lookup = Lookup::load(api, &[&w], &refs)?;
+        let body = page.iter().map(|b| lookup.build(b, &w)).collect::<ApiResult<Vec<_>>>()?;
+        ok(StatusCode::OK, &body)
     })
     .await
 }

@@ -197,6 +197,7 @@ async fn serve_connection(
         let state = service_state.clone();
         state.set(Phase::Busy);
         request.extensions_mut().insert(ConnectInfo(peer));
+        crate::api::trim_trailing_slash(&mut request);
         async move {
             let response = app.oneshot(request.map(axum::body::Body::new)).await;
             state.set(Phase::Idle(Instant::now()));

@@ -79,7 +79,6 @@ const TEMPLATE_KEYS: &[&str] = &[
     "description",
     "deprecated",
     "deprecation_message",
-    "deleted",
     "icon",
     "default_ttl_ms",
     "activity_bump_ms",
@@ -629,6 +628,66 @@ contract_tests! {
         assert_eq!(e.get("/prebuilds/settings", &member).status, 200);
         let denied = e.call("PUT", "/prebuilds/settings", Some(&member), Some(&json!({"reconciliation_paused": false})));
         assert_eq!(denied.status, 403);
+    }
+
+    /// Paths with a trailing slash are served as without (upstream's router does); a
+    /// workspace's builds list newest first with upstream's paging and `since`; the example
+    /// templates answer upstream's shape; interval reports cover the whole range even without
+    /// usage.
+    fn client_paths_upstream_serves(engine) {
+        let e = env(engine);
+        let users = e.get("/users/", &e.owner);
+        assert_eq!(users.status, 200, "{}", users.text);
+        assert!(users.body["count"].as_i64().unwrap() > 0);
+        let docker = e.get("/templates/", &e.owner).body.as_array().unwrap().iter()
+            .find(|t| t["name"] == "docker").unwrap().clone();
+        let versions = e.get(&format!("/templates/{}/versions/", docker["id"].as_str().unwrap()), &e.owner);
+        assert_eq!(versions.status, 200, "{}", versions.text);
+        assert_eq!(e.get("/workspaces/?limit=1", &e.owner).body["workspaces"].as_array().unwrap().len(), 1);
+
+        let ws = e.get("/workspaces?q=owner:alice", &e.owner).body["workspaces"][0].clone();
+        let id = ws["id"].as_str().unwrap();
+        let stop = e.post(&format!("/workspaces/{id}/builds"), &e.owner, json!({"transition": "stop"}));
+        assert_eq!(stop.status, 201, "{}", stop.text);
+        let builds = e.get(&format!("/workspaces/{id}/builds"), &e.owner);
+        assert_eq!(builds.status, 200, "{}", builds.text);
+        let list = builds.body.as_array().unwrap();
+        assert!(list.len() >= 2);
+        assert_eq!(list[0]["id"], stop.body["id"], "newest first");
+        assert_eq!(keys(&list[0]), keys(&stop.body));
+        let numbers: Vec<i64> = list.iter().map(|b| b["build_number"].as_i64().unwrap()).collect();
+        assert!(numbers.windows(2).all(|w| w[0] > w[1]), "{numbers:?}");
+        let first = e.get(&format!("/workspaces/{id}/builds?limit=1"), &e.owner).body;
+        assert_eq!(first.as_array().unwrap().len(), 1);
+        let after = e.get(&format!("/workspaces/{id}/builds?after_id={}", list[0]["id"].as_str().unwrap()), &e.owner).body;
+        assert_eq!(after.as_array().unwrap().len(), list.len() - 1);
+        let since = list[0]["created_at"].as_str().unwrap();
+        let none = e.get(&format!("/workspaces/{id}/builds?since={since}"), &e.owner).body;
+        assert_eq!(none, json!([]), "only builds created after `since`");
+        assert_eq!(e.get(&format!("/workspaces/{id}/builds?since=yesterday"), &e.owner).status, 400);
+        let (_, member) = e.member("mallory");
+        assert_eq!(e.get(&format!("/workspaces/{id}/builds"), &member).status, 404);
+
+        for path in ["/templates/examples", "/organizations/coder/templates/examples"] {
+            let examples = e.get(path, &member);
+            assert_eq!(examples.status, 200, "{path}: {}", examples.text);
+            let first = &examples.body[0];
+            assert_eq!(keys(first), sorted(&["id", "url", "name", "description", "icon", "tags", "markdown"]));
+        }
+        assert_eq!(e.get("/organizations/acme/templates/examples", &member).status, 404);
+
+        // A range without usage: every day is reported, with no users.
+        let today = chrono::Utc::now().date_naive();
+        let old_end = today - chrono::Duration::days(300);
+        let report = e.get(
+            &format!("/insights/templates?start_time={}T00:00:00Z&end_time={old_end}T00:00:00Z&interval=day",
+                old_end - chrono::Duration::days(3)),
+            &e.owner,
+        );
+        assert_eq!(report.status, 200, "{}", report.text);
+        let intervals = report.body["interval_reports"].as_array().unwrap();
+        assert_eq!(intervals.len(), 3);
+        assert!(intervals.iter().all(|i| i["active_users"] == 0 && i["template_ids"] == json!([])));
     }
 
     /// Insights from the rollup's rows, with upstream's time-range validation; a member gets

@@ -78,6 +78,77 @@ contract_tests! {
         assert_eq!(listed, expected);
     }
 
+    /// Every unique constraint a caller matches by name answers `UniqueViolation` with
+    /// upstream's constraint name on both engines (SQLite reports table and columns;
+    /// coderlite maps them).
+    fn every_unique_constraint_is_named_as_upstream_names_it(engine) {
+        use coderlite::testing::fixtures;
+        let db = TestDb::create(engine, Arc::new(coderlite::clock::RealClock)).unwrap();
+        let store = &db.store;
+        let constraint = |r: Result<(), Error>| match r {
+            Err(Error::UniqueViolation { constraint, .. }) => constraint,
+            other => panic!("not a unique violation: {other:?}"),
+        };
+        let now = coderlite::clock::RealClock.now();
+        store.insert_site_config("k", "v").unwrap();
+        assert_eq!(constraint(store.insert_site_config("k", "w")), "site_configs_key_key");
+        let org = fixtures::organization(store).name("acme").build().unwrap();
+        assert_eq!(constraint(fixtures::organization(store).name("acme").build().map(drop)), "idx_organization_name");
+        fixtures::group(store).org(&org).name("devs").build().unwrap();
+        assert_eq!(
+            constraint(fixtures::group(store).org(&org).name("devs").build().map(drop)),
+            "groups_name_organization_id_key"
+        );
+        let alice = fixtures::user(store).username("alice").email("alice@example.com").build().unwrap();
+        assert_eq!(
+            constraint(fixtures::user(store).username("alice2").email("alice@example.com").build().map(drop)),
+            "idx_users_email"
+        );
+        assert_eq!(
+            constraint(fixtures::user(store).username("Alice").email("other@example.com").build().map(drop)),
+            "idx_users_username",
+            "usernames are unique case-insensitively"
+        );
+        let provider = |name: &str| {
+            store
+                .insert_ai_provider(&coderlite::database::models::InsertAiProvider {
+                    id: &uuid::Uuid::new_v4().to_string(),
+                    provider_type: coderlite::database::models::AiProviderType::Openai,
+                    name,
+                    display_name: name,
+                    base_url: "https://example.com",
+                    settings: None,
+                    created_at: now,
+                })
+                .map(drop)
+        };
+        provider("main").unwrap();
+        assert_eq!(constraint(provider("main")), "ai_providers_name_key");
+        let t = fixtures::template(store).org(&org).name("docker").build().unwrap();
+        assert_eq!(
+            constraint(fixtures::template(store).org(&org).name("docker").build().map(drop)),
+            "templates_organization_id_name_idx"
+        );
+        fixtures::workspace(store, &t.template).owner(&alice.id).name("dev").build().unwrap();
+        assert_eq!(
+            constraint(fixtures::workspace(store, &t.template).owner(&alice.id).name("DEV").build().map(drop)),
+            "workspaces_owner_id_lower_idx",
+            "workspace names are unique per owner case-insensitively"
+        );
+        let token = |name: &str| {
+            coderlite::identity::keys::issue_key(
+                store,
+                &alice,
+                coderlite::database::models::LoginType::Token,
+                Duration::from_secs(60),
+                name,
+            )
+            .map(drop)
+        };
+        token("ci").unwrap();
+        assert_eq!(constraint(token("ci")), "idx_api_key_name");
+    }
+
     fn unique_violation_names_the_constraint_and_operation(engine) {
         let db = real_db(engine);
         db.store.insert_site_config("deployment_id", "a").unwrap();
