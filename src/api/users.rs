@@ -58,6 +58,10 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
         .route("/users/{user}", get(get_user).delete(delete_user))
         .route("/users/{user}/status/activate", put(activate_user))
         .route("/users/{user}/status/suspend", put(suspend_user))
+        .route("/users/roles", get(site_roles))
+        .route("/users/{user}/roles", put(put_roles))
+        .route("/users/{user}/profile", put(put_profile))
+        .route("/users/{user}/password", put(put_password))
         .route("/users/{user}/organizations", get(user_organizations))
 }
 
@@ -699,6 +703,174 @@ async fn user_organizations(
         let orgs: Vec<shapes::Organization> =
             visible.iter().filter(|o| ids.contains(&o.id)).map(shapes::Organization::from_row).collect();
         ok(StatusCode::OK, &orgs)
+    })
+    .await
+}
+
+/// `GET /users/roles`: the site roles, each with whether the caller may assign it (upstream's
+/// `AssignableRoles`; coderlite does not model upstream's permission lists, so they are empty).
+async fn site_roles(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    blocking(s, move |api| {
+        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+        let roles: Vec<serde_json::Value> = crate::identity::roles::SITE_ROLES
+            .iter()
+            .filter(|(name, _)| crate::identity::roles::is_assignable(name))
+            .map(|(name, display)| {
+                serde_json::json!({
+                    "name": name,
+                    "display_name": display,
+                    "site_permissions": [],
+                    "organization_permissions": [],
+                    "user_permissions": [],
+                    "assignable": caller.roles.owner,
+                    "built_in": true,
+                })
+            })
+            .collect();
+        ok(StatusCode::OK, &roles)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct UpdateRoles {
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// `PUT /users/{user}/roles`: replaces a user's site roles. As upstream: never one's own
+/// roles (checked before the body is read); only an owner grants or takes away a site role;
+/// and the last active owner keeps the role.
+async fn put_roles(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    Path(user): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    blocking(s, move |api| {
+        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+        let user = resolve_user(api, &caller, &user)?;
+        if user.id == caller.user.id {
+            return Err(ApiError::bad_request("You cannot change your own roles."));
+        }
+        if !caller.roles.manage_users() {
+            return Err(ApiError::forbidden());
+        }
+        let req: UpdateRoles = read_json(body)?;
+        let mut requested: Vec<String> = req.roles.into_iter().filter(|r| r != "member").collect();
+        requested.sort();
+        requested.dedup();
+        use crate::identity::roles::RoleChangeRefusal;
+        match crate::identity::roles::check_role_change(&caller.roles, &user.rbac_roles, &requested) {
+            Ok(()) => {}
+            Err(RoleChangeRefusal::NotSupported(role)) => {
+                return Err(ApiError::bad_request(format!("{role:?} is not a supported role"))
+                    .validation("roles", format!("{role:?} is not a supported role")));
+            }
+            Err(RoleChangeRefusal::NotPermitted(role)) => {
+                return Err(ApiError::forbidden().detail(format!("not authorized to assign role {role:?}")));
+            }
+        }
+        if user.rbac_roles.iter().any(|r| r == "owner") && !requested.iter().any(|r| r == "owner") {
+            protect_owner(api, &caller, &user, "demote")?;
+        }
+        let updated = api.store.update_user_roles(&user.id, &requested, api.now())?;
+        ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct UpdateProfile {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `PUT /users/{user}/profile`: username and name, by the user or a user manager.
+async fn put_profile(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    Path(user): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    blocking(s, move |api| {
+        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+        let user = resolve_user(api, &caller, &user)?;
+        let target = crate::identity::roles::Roles::from_names(&user.rbac_roles);
+        if user.id != caller.user.id && !caller.roles.manage_user(&target) {
+            return Err(ApiError::forbidden());
+        }
+        let req: UpdateProfile = read_json(body)?;
+        let mut failures = Vec::new();
+        if req.username.is_empty() {
+            failures.push(("username", "required", ""));
+        } else if crate::names::name_valid(&req.username).is_err() {
+            failures.push(("username", "username", req.username.as_str()));
+        }
+        let name = req.name.trim().to_owned();
+        if crate::names::user_real_name_valid(&name).is_err() {
+            failures.push(("name", "user_real_name", req.name.as_str()));
+        }
+        if !failures.is_empty() {
+            return Err(validation_failed(failures));
+        }
+        let updated =
+            api.store.update_user_profile(&user.id, &req.username, &name, api.now()).map_err(|e| match e {
+                DbError::UniqueViolation { .. } => ApiError::conflict("A user with this username already exists.")
+                    .validation("username", "This value is already in use and should be unique."),
+                other => other.into(),
+            })?;
+        ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct UpdatePassword {
+    #[serde(default)]
+    old_password: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `PUT /users/{user}/password`: one's own with the old password, or another's as a user
+/// manager (an owner's only as an owner). 204.
+async fn put_password(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    Path(user): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    blocking(s, move |api| {
+        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+        let user = resolve_user(api, &caller, &user)?;
+        let own = user.id == caller.user.id;
+        let target = crate::identity::roles::Roles::from_names(&user.rbac_roles);
+        if !own && !caller.roles.manage_user(&target) {
+            return Err(ApiError::forbidden());
+        }
+        let req: UpdatePassword = read_json(body)?;
+        if req.password.is_empty() {
+            return Err(validation_failed(vec![("password", "required", "")]));
+        }
+        if user.login_type != LoginType::Password {
+            return Err(ApiError::bad_request("Users without password login type cannot change their password."));
+        }
+        if own {
+            let stored = api.store.get_user_hashed_password(&user.id)?;
+            if !crate::identity::password::verify_password_in_constant_work(&req.old_password, Some(&stored)) {
+                return Err(ApiError::bad_request("Old password is incorrect.")
+                    .validation("old_password", "Old password is incorrect."));
+            }
+        }
+        let hashed = crate::identity::password::hash_password(&req.password);
+        api.store.update_user_hashed_password(&user.id, &hashed, api.now())?;
+        Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
 }

@@ -14,9 +14,11 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::routing::post;
+use axum::routing::put;
 use serde::Deserialize;
 
 use crate::api::Api;
@@ -55,6 +57,8 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
         .route("/workspaces", get(list))
         .route("/workspaces/{workspace}", get(get_one))
         .route("/workspaces/{workspace}/builds", get(list_builds).post(create_build))
+        .route("/workspaces/{workspace}/autostart", put(put_autostart))
+        .route("/workspaces/{workspace}/ttl", put(put_ttl))
         .route("/workspacebuilds/{build}", get(get_build))
         .route("/users/{user}/workspace/{name}", get(get_by_owner_and_name))
         .route("/users/{user}/workspaces", post(create))
@@ -570,6 +574,67 @@ async fn create_build(
         })?;
         let lookup = Lookup::load(api, &[&w], &[&build])?;
         ok(StatusCode::CREATED, &lookup.build(&build, &w)?)
+    })
+    .await
+}
+
+/// The workspace `id` if the caller may change its settings: 404 when it may not even read
+/// it, 403 when it may read but not change it.
+fn changeable_workspace(api: &Api<'_>, caller: &Caller, id: &str) -> ApiResult<Workspace> {
+    let w = visible_workspace(api, caller, id)?;
+    if w.owner_id != caller.user.id && !caller.roles.update_all_workspaces() {
+        return Err(ApiError::forbidden());
+    }
+    Ok(w)
+}
+
+#[derive(Deserialize)]
+struct UpdateAutostart {
+    #[serde(default)]
+    schedule: Option<String>,
+}
+
+/// `PUT /workspaces/{id}/autostart`: `{"schedule": "CRON_TZ=... 30 9 * * 1-5"}`, or null
+/// to clear it. 204.
+async fn put_autostart(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    blocking(s, move |api| {
+        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+        let w = changeable_workspace(api, &caller, &id)?;
+        let req: UpdateAutostart = read_json(body)?;
+        crate::workspaces::settings::set_autostart(api.store, &w.id, req.schedule.as_deref())
+            .map_err(workspace_error)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct UpdateTtl {
+    #[serde(default)]
+    ttl_ms: Option<i64>,
+}
+
+/// `PUT /workspaces/{id}/ttl`: `{"ttl_ms": n}` (upstream's bounds), or null for the
+/// template's default. 204.
+async fn put_ttl(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    blocking(s, move |api| {
+        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+        let w = changeable_workspace(api, &caller, &id)?;
+        let req: UpdateTtl = read_json(body)?;
+        crate::workspaces::settings::set_ttl(api.store, &w.id, req.ttl_ms).map_err(workspace_error)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
 }

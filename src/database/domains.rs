@@ -329,6 +329,13 @@ store_domain! {
         /// Marks a workspace deleted (or not).
         write fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()>;
 
+        /// Sets the autostart schedule (`None` clears it) and the next start it gives;
+        /// `NotFound` for an unknown workspace.
+        write fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()>;
+
+        /// Sets the time to shutdown (`None`: no autostop); `NotFound` for an unknown workspace.
+        write fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()>;
+
         /// Inserts a workspace build.
         write fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild>;
 

@@ -101,9 +101,58 @@ impl Roles {
     }
 }
 
+/// Why a change of a user's site roles is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleChangeRefusal {
+    /// A role coderlite does not know, or one that cannot be given (`member` is implicit).
+    NotSupported(String),
+    /// The caller may not grant or take away this role.
+    NotPermitted(String),
+}
+
+/// Checks that `caller` may change a user's site roles from `current` to `requested`: every
+/// requested role is a known, assignable one, and every role granted or taken away is one the
+/// caller may assign. As upstream: only an owner assigns site roles (a user-admin may assign
+/// only `member`, which is implicit here). `member` in `requested` is ignored.
+pub fn check_role_change(caller: &Roles, current: &[String], requested: &[String]) -> Result<(), RoleChangeRefusal> {
+    for role in requested.iter().filter(|r| *r != "member") {
+        if !is_assignable(role) {
+            return Err(RoleChangeRefusal::NotSupported(role.clone()));
+        }
+    }
+    let changed = requested
+        .iter()
+        .filter(|r| *r != "member" && !current.contains(r))
+        .chain(current.iter().filter(|r| !requested.contains(r)));
+    for role in changed {
+        if !caller.owner {
+            return Err(RoleChangeRefusal::NotPermitted(role.clone()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_owners_change_site_roles() {
+        let owner = Roles { owner: true, ..Default::default() };
+        let uadmin = Roles { user_admin: true, ..Default::default() };
+        let names = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(check_role_change(&owner, &[], &names(&["owner", "auditor", "member"])), Ok(()));
+        assert_eq!(check_role_change(&owner, &names(&["owner"]), &[]), Ok(()));
+        assert_eq!(
+            check_role_change(&uadmin, &[], &names(&["template-admin"])),
+            Err(RoleChangeRefusal::NotPermitted("template-admin".to_owned()))
+        );
+        assert_eq!(check_role_change(&uadmin, &names(&["auditor"]), &names(&["auditor", "member"])), Ok(()));
+        assert_eq!(
+            check_role_change(&owner, &[], &names(&["root"])),
+            Err(RoleChangeRefusal::NotSupported("root".to_owned()))
+        );
+    }
 
     #[test]
     fn role_table() {

@@ -7,3 +7,4 @@ pub mod builds;
 pub mod claim;
 pub mod create;
 pub mod schedule;
+pub mod settings;

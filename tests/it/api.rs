@@ -690,6 +690,89 @@ contract_tests! {
         assert!(intervals.iter().all(|i| i["active_users"] == 0 && i["template_ids"] == json!([])));
     }
 
+    /// Site roles: listed with who may assign them; changed by an owner only, never one's
+    /// own, never away from the last active owner. Profiles and passwords: one's own (with
+    /// the old password), or another's as a user manager.
+    fn roles_profiles_and_passwords(engine) {
+        let e = env(engine);
+        let (mallory_id, mallory) = e.member("mallory");
+        let roles = e.get("/users/roles", &e.owner);
+        assert_eq!(roles.status, 200, "{}", roles.text);
+        let names: Vec<&str> = roles.body.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["owner", "template-admin", "user-admin", "auditor"]);
+        assert!(roles.body[0]["assignable"].as_bool().unwrap());
+        assert_eq!(e.get("/users/roles", &mallory).body[0]["assignable"], false);
+
+        let put = |path: &str, token: &str, body: Value| e.call("PUT", path, Some(token), Some(&body));
+        let granted = put("/users/mallory/roles", &e.owner, json!({"roles": ["template-admin", "member"]}));
+        assert_eq!(granted.status, 200, "{}", granted.text);
+        assert_eq!(granted.body["roles"][0]["name"], "template-admin");
+        assert_eq!(put("/users/me/roles", &e.owner, json!({"roles": []})).body["message"], "You cannot change your own roles.");
+        assert_eq!(put("/users/mallory/roles", &e.owner, json!({"roles": ["root"]})).status, 400);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("u.json");
+        std::fs::write(&file, r#"{"users": [{"username": "uadmin", "roles": ["user-admin"]}]}"#).unwrap();
+        let out = coderlite(&e.db).args(["fixtures", "load"]).arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let uadmin = token_for(&e.db, "uadmin");
+        assert_eq!(put("/users/mallory/roles", &uadmin, json!({"roles": ["owner"]})).status, 403);
+        assert_eq!(put("/users/admin/roles", &uadmin, json!({"roles": []})).status, 403, "a user-admin cannot demote an owner");
+        assert_eq!(e.get("/users/admin", &e.owner).body["roles"][0]["name"], "owner");
+
+        let renamed = put("/users/mallory/profile", &mallory, json!({"username": "mal", "name": "Mal Lory"}));
+        assert_eq!(renamed.status, 200, "{}", renamed.text);
+        assert_eq!((renamed.body["username"].as_str(), renamed.body["name"].as_str()), (Some("mal"), Some("Mal Lory")));
+        assert_eq!(put("/users/mal/profile", &mallory, json!({"username": "admin"})).status, 409);
+        assert_eq!(put("/users/mal/profile", &mallory, json!({"username": "bad name"})).status, 400);
+        assert_eq!(put("/users/admin/profile", &uadmin, json!({"username": "x"})).status, 403);
+
+        let wrong = put("/users/me/password", &mallory, json!({"old_password": "nope", "password": "n3w-secret"}));
+        assert_eq!((wrong.status, wrong.body["validations"][0]["field"].as_str()), (400, Some("old_password")));
+        let changed = put("/users/me/password", &mallory, json!({"old_password": "s3cret-pw", "password": "n3w-secret"}));
+        assert_eq!(changed.status, 204, "{}", changed.text);
+        let login = e.call("POST", "/users/login", None, Some(&json!({"email": "mallory@example.com", "password": "n3w-secret"})));
+        assert_eq!(login.status, 201, "{}", login.text);
+        assert_eq!(put(&format!("/users/{mallory_id}/password"), &uadmin, json!({"password": "reset-1"})).status, 204);
+        assert_eq!(put("/users/admin/password", &uadmin, json!({"password": "x"})).status, 403);
+    }
+
+    /// A workspace's owner sets and clears its autostart schedule and its time to shutdown,
+    /// with upstream's validation; others get 404 (or 403 when they can read it).
+    fn workspace_autostart_and_ttl(engine) {
+        let e = env(engine);
+        let alice = token_for(&e.db, "alice");
+        let ws = e.get("/workspaces?q=owner:alice", &e.owner).body["workspaces"][0].clone();
+        let id = ws["id"].as_str().unwrap();
+        let put = |path: &str, token: &str, body: Value| e.call("PUT", path, Some(token), Some(&body));
+        let set = put(&format!("/workspaces/{id}/autostart"), &alice, json!({"schedule": "CRON_TZ=UTC 30 9 * * 1-5"}));
+        assert_eq!(set.status, 204, "{}", set.text);
+        let w = e.get(&format!("/workspaces/{id}"), &alice).body;
+        assert_eq!(w["autostart_schedule"], "CRON_TZ=UTC 30 9 * * 1-5");
+        assert!(w["next_start_at"].is_string(), "{w}");
+        let bad = put(&format!("/workspaces/{id}/autostart"), &alice, json!({"schedule": "every morning"}));
+        assert_eq!((bad.status, bad.body["validations"][0]["field"].as_str()), (400, Some("schedule")), "{}", bad.text);
+        assert_eq!(put(&format!("/workspaces/{id}/autostart"), &alice, json!({"schedule": null})).status, 204);
+        let w = e.get(&format!("/workspaces/{id}"), &alice).body;
+        assert!(w.get("autostart_schedule").is_none_or(Value::is_null), "{w}");
+        assert!(w["next_start_at"].is_null());
+
+        assert_eq!(put(&format!("/workspaces/{id}/ttl"), &alice, json!({"ttl_ms": 3_600_000})).status, 204);
+        assert_eq!(e.get(&format!("/workspaces/{id}"), &alice).body["ttl_ms"], 3_600_000);
+        let short = put(&format!("/workspaces/{id}/ttl"), &alice, json!({"ttl_ms": 30_000}));
+        assert_eq!((short.status, short.body["validations"][0]["field"].as_str()), (400, Some("ttl_ms")));
+        assert_eq!(e.get(&format!("/workspaces/{id}"), &alice).body["ttl_ms"], 3_600_000, "a refusal changes nothing");
+
+        let (_, member) = e.member("mallory");
+        assert_eq!(put(&format!("/workspaces/{id}/ttl"), &member, json!({"ttl_ms": 3_600_000})).status, 404);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.json");
+        std::fs::write(&file, r#"{"users": [{"username": "tadmin", "roles": ["template-admin"]}]}"#).unwrap();
+        assert!(coderlite(&e.db).args(["fixtures", "load"]).arg(&file).output().unwrap().status.success());
+        let tadmin = token_for(&e.db, "tadmin");
+        assert_eq!(put(&format!("/workspaces/{id}/ttl"), &tadmin, json!({"ttl_ms": 3_600_000})).status, 403);
+        assert_eq!(put(&format!("/workspaces/{id}/ttl"), &e.owner, json!({"ttl_ms": 7_200_000})).status, 204);
+    }
+
     /// Insights from the rollup's rows, with upstream's time-range validation; a member gets
     /// 404.
     fn insights(engine) {

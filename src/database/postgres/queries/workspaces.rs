@@ -230,6 +230,43 @@ pub(crate) fn get_workspaces_by_template_id(tx: &PgTx<'_>, template_id: &str) ->
     rows.iter().map(|r| workspace(op, r)).collect()
 }
 
+pub(crate) fn update_workspace_autostart(
+    tx: &PgTx<'_>,
+    workspace_id: &str,
+    autostart_schedule: Option<&str>,
+    next_start_at: Option<Timestamp>,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update workspace autostart";
+    let n = tx.execute(
+        op,
+        "UPDATE workspaces SET autostart_schedule = $2, next_start_at = $3, updated_at = $4 WHERE id = $1",
+        &[&id(workspace_id), &autostart_schedule, &next_start_at, &updated_at],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_workspace_ttl(
+    tx: &PgTx<'_>,
+    workspace_id: &str,
+    ttl_ms: Option<i64>,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update workspace ttl";
+    let n = tx.execute(
+        op,
+        "UPDATE workspaces SET ttl_ms = $2, updated_at = $3 WHERE id = $1",
+        &[&id(workspace_id), &ttl_ms, &updated_at],
+    )?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
 pub(crate) fn update_workspace_deleted(
     tx: &PgTx<'_>,
     workspace_id: &str,
@@ -512,6 +549,8 @@ impl WorkspaceStore for PgTx<'_> {
         fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_workspace_id;
         fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;
         fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> => update_workspace_deleted;
+        fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()> => update_workspace_autostart;
+        fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()> => update_workspace_ttl;
         fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
         fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
         fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;

@@ -301,6 +301,45 @@ pub(crate) fn get_workspaces_by_template_id(conn: &Connection, template_id: &str
     .op(op)
 }
 
+pub(crate) fn update_workspace_autostart(
+    conn: &Connection,
+    id: &str,
+    autostart_schedule: Option<&str>,
+    next_start_at: Option<Timestamp>,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update workspace autostart";
+    let n = conn
+        .prepare_cached(
+            "UPDATE workspaces SET autostart_schedule = ?2, next_start_at = ?3, updated_at = ?4 WHERE id = ?1",
+        )
+        .op(op)?
+        .execute(params![id, autostart_schedule, next_start_at.map(to_micros), to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_workspace_ttl(
+    conn: &Connection,
+    id: &str,
+    ttl_ms: Option<i64>,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update workspace ttl";
+    let n = conn
+        .prepare_cached("UPDATE workspaces SET ttl_ms = ?2, updated_at = ?3 WHERE id = ?1")
+        .op(op)?
+        .execute(params![id, ttl_ms, to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
 pub(crate) fn update_workspace_deleted(
     conn: &Connection,
     id: &str,
@@ -572,6 +611,8 @@ impl WorkspaceStore for SqliteTx<'_> {
         fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_workspace_id;
         fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;
         fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> => update_workspace_deleted;
+        fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()> => update_workspace_autostart;
+        fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()> => update_workspace_ttl;
         fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
         fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
         fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;
