@@ -118,6 +118,28 @@ impl Req {
     }
 }
 
+/// A handler takes the request's headers and query as one `Req`.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Req {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Req::new(parts.headers.clone(), parts.uri.query().map(str::to_owned)))
+    }
+}
+
+/// Runs an authenticated handler's synchronous part on the blocking pool: the caller is
+/// authenticated first (401 otherwise), then `f` answers.
+pub async fn authed<F>(state: Arc<HttpState>, req: Req, f: F) -> Response
+where
+    F: FnOnce(&Api<'_>, &Req, auth::Caller) -> ApiResult<Response> + Send + 'static,
+{
+    blocking(state, move |api| {
+        let caller = auth::authenticate(api, &req)?;
+        f(api, &req, caller)
+    })
+    .await
+}
+
 /// One entry of an error's `validations`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Validation {

@@ -19,6 +19,7 @@ use crate::api::ApiResult;
 use crate::api::Req;
 use crate::api::auth;
 use crate::api::auth::Caller;
+use crate::api::authed;
 use crate::api::blocking;
 use crate::api::ok;
 use crate::api::organizations::resolve_organization;
@@ -140,23 +141,13 @@ fn example_list() -> Vec<shapes::TemplateExample> {
 }
 
 /// `GET /templates/examples` (upstream's older path): any signed-in user.
-async fn examples(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    blocking(s, move |api| {
-        auth::authenticate(api, &Req::new(headers, q))?;
-        ok(StatusCode::OK, &example_list())
-    })
-    .await
+async fn examples(State(s): State<Arc<HttpState>>, req: Req) -> Response {
+    authed(s, req, move |_api, _req, _caller| ok(StatusCode::OK, &example_list())).await
 }
 
 /// `GET /organizations/{org}/templates/examples`: for an organization the caller can see.
-async fn examples_in_org(
-    State(s): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    Path(org): Path<String>,
-) -> Response {
-    blocking(s, move |api| {
-        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+async fn examples_in_org(State(s): State<Arc<HttpState>>, req: Req, Path(org): Path<String>) -> Response {
+    authed(s, req, move |api, _req, caller| {
         resolve_organization(api, &caller, &org)?;
         ok(StatusCode::OK, &example_list())
     })

@@ -30,6 +30,7 @@ use crate::api::ApiResult;
 use crate::api::Req;
 use crate::api::auth;
 use crate::api::auth::Caller;
+use crate::api::authed;
 use crate::api::blocking;
 use crate::api::message;
 use crate::api::ok;
@@ -709,9 +710,8 @@ async fn user_organizations(
 
 /// `GET /users/roles`: the site roles, each with whether the caller may assign it (upstream's
 /// `AssignableRoles`; coderlite does not model upstream's permission lists, so they are empty).
-async fn site_roles(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    blocking(s, move |api| {
-        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+async fn site_roles(State(s): State<Arc<HttpState>>, req: Req) -> Response {
+    authed(s, req, move |_api, _req, caller| {
         let roles: Vec<serde_json::Value> = crate::identity::roles::SITE_ROLES
             .iter()
             .filter(|(name, _)| crate::identity::roles::is_assignable(name))
@@ -743,13 +743,11 @@ struct UpdateRoles {
 /// and the last active owner keeps the role.
 async fn put_roles(
     State(s): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    req: Req,
     Path(user): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    blocking(s, move |api| {
-        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+    authed(s, req, move |api, _req, caller| {
         let user = resolve_user(api, &caller, &user)?;
         if user.id == caller.user.id {
             return Err(ApiError::bad_request("You cannot change your own roles."));
@@ -792,13 +790,11 @@ struct UpdateProfile {
 /// `PUT /users/{user}/profile`: username and name, by the user or a user manager.
 async fn put_profile(
     State(s): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    req: Req,
     Path(user): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    blocking(s, move |api| {
-        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+    authed(s, req, move |api, _req, caller| {
         let user = resolve_user(api, &caller, &user)?;
         let target = crate::identity::roles::Roles::from_names(&user.rbac_roles);
         if user.id != caller.user.id && !caller.roles.manage_user(&target) {
@@ -841,13 +837,11 @@ struct UpdatePassword {
 /// manager (an owner's only as an owner). 204.
 async fn put_password(
     State(s): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    req: Req,
     Path(user): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    blocking(s, move |api| {
-        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+    authed(s, req, move |api, _req, caller| {
         let user = resolve_user(api, &caller, &user)?;
         let own = user.id == caller.user.id;
         let target = crate::identity::roles::Roles::from_names(&user.rbac_roles);

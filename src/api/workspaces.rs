@@ -27,6 +27,7 @@ use crate::api::ApiResult;
 use crate::api::Req;
 use crate::api::auth;
 use crate::api::auth::Caller;
+use crate::api::authed;
 use crate::api::blocking;
 use crate::api::by_id;
 use crate::api::ok;
@@ -598,13 +599,11 @@ struct UpdateAutostart {
 /// to clear it. 204.
 async fn put_autostart(
     State(s): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    req: Req,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    blocking(s, move |api| {
-        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+    authed(s, req, move |api, _req, caller| {
         let w = changeable_workspace(api, &caller, &id)?;
         let req: UpdateAutostart = read_json(body)?;
         crate::workspaces::settings::set_autostart(api.store, &w.id, req.schedule.as_deref())
@@ -624,13 +623,11 @@ struct UpdateTtl {
 /// template's default. 204.
 async fn put_ttl(
     State(s): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    req: Req,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    blocking(s, move |api| {
-        let caller = auth::authenticate(api, &Req::new(headers, q))?;
+    authed(s, req, move |api, _req, caller| {
         let w = changeable_workspace(api, &caller, &id)?;
         let req: UpdateTtl = read_json(body)?;
         crate::workspaces::settings::set_ttl(api.store, &w.id, req.ttl_ms).map_err(workspace_error)?;
@@ -641,17 +638,10 @@ async fn put_ttl(
 
 /// A workspace's builds, newest first, as upstream pages them: `limit`/`offset`, `after_id`
 /// (the page starts after that build) and `since` (builds created after that time).
-async fn list_builds(
-    State(s): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    Path(id): Path<String>,
-) -> Response {
-    blocking(s, move |api| {
-        let req = Req::new(headers, q);
-        let caller = auth::authenticate(api, &req)?;
+async fn list_builds(State(s): State<Arc<HttpState>>, req: Req, Path(id): Path<String>) -> Response {
+    authed(s, req, move |api, req, caller| {
         let w = visible_workspace(api, &caller, &id)?;
-        let (limit, offset) = pagination(&req)?;
+        let (limit, offset) = pagination(req)?;
         let since = match req.param("since").filter(|v| !v.is_empty()) {
             Some(text) => Some(chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
                 ApiError::bad_request("Query parameters have invalid values.").validation(
