@@ -37,8 +37,8 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
         .route("/organizations/{organization}/templates/examples", get(examples_in_org))
         .route("/organizations/{organization}/templates", get(list_in_org))
         .route("/organizations/{organization}/templates/{name}", get(get_in_org_by_name))
-        .route("/templates/{template}", get(get_one))
-        .route("/templates/{template}/versions", get(versions))
+        .route("/templates/{template}", get(get_one).delete(delete_template))
+        .route("/templates/{template}/versions", get(versions).patch(promote_version))
         .route("/templates/{template}/versions/{name}", get(version_by_name))
         .route("/templateversions/{version}", get(version))
         .route("/templateversions/{version}/presets", get(presets))
@@ -359,6 +359,74 @@ async fn rich_parameters(
             .map(shapes::TemplateVersionParameter::from_row)
             .collect();
         ok(StatusCode::OK, &params)
+    })
+    .await
+}
+/// The template `id` if the caller may change it: 404 when it may not even read it, 403 when
+/// it may read but not manage templates.
+fn manageable_template(api: &Api<'_>, caller: &Caller, id: &str) -> ApiResult<TemplateWithNames> {
+    let t = visible_template(api, caller, id)?;
+    if !caller.roles.manage_templates() {
+        return Err(ApiError::forbidden());
+    }
+    Ok(t)
+}
+
+/// `DELETE /templates/{id}`: refused (400, upstream's message) while the template has live
+/// workspaces, prebuilt ones included.
+async fn delete_template(State(s): State<Arc<HttpState>>, req: Req, Path(id): Path<String>) -> Response {
+    authed(s, req, move |api, _req, caller| {
+        let t = manageable_template(api, &caller, &id)?;
+        let in_use = api.store.get_workspaces_by_template_id(&t.template.id)?.iter().any(|w| !w.deleted);
+        if in_use {
+            return Err(ApiError::bad_request("All workspaces must be deleted before a template can be removed."));
+        }
+        api.store.update_template_deleted_and_deprecated(&t.template.id, true, &t.template.deprecated, api.now())?;
+        crate::api::message(StatusCode::OK, "Template has been deleted!")
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+struct PromoteVersion {
+    #[serde(default)]
+    id: String,
+}
+
+/// `PATCH /templates/{id}/versions` (`{"id": version}`): makes a version of the template
+/// whose import succeeded its active version.
+async fn promote_version(
+    State(s): State<Arc<HttpState>>,
+    req: Req,
+    Path(id): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    authed(s, req, move |api, _req, caller| {
+        let t = manageable_template(api, &caller, &id)?;
+        let body: PromoteVersion = crate::api::read_json(body)?;
+        if uuid::Uuid::parse_str(&body.id).is_err() {
+            return Err(crate::api::users::validation_failed(vec![("id", "required", body.id.as_str())]));
+        }
+        let version = match api.store.get_template_version_by_id(&body.id) {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "Template version not found."));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if version.template_id.as_deref() != Some(t.template.id.as_str()) {
+            return Err(ApiError::bad_request(
+                "The provided template version doesn't belong to the specified template.",
+            ));
+        }
+        let job = api.store.get_provisioner_job_by_id(&version.job_id)?;
+        if job.job_status != JobStatus::Succeeded {
+            return Err(ApiError::bad_request(
+                "The provided template version has not finished importing successfully.",
+            ));
+        }
+        api.store.update_template_active_version(&t.template.id, &version.id, api.now())?;
+        crate::api::message(StatusCode::OK, "Updated the active template version!")
     })
     .await
 }

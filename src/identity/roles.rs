@@ -60,6 +60,11 @@ impl Roles {
         self.manage_users() && (self.owner || !target.owner)
     }
 
+    /// Change and delete templates and choose their active version.
+    pub fn manage_templates(&self) -> bool {
+        self.owner || self.template_admin
+    }
+
     /// Every organization (members see those they belong to).
     pub fn read_all_organizations(&self) -> bool {
         self.owner || self.template_admin || self.user_admin || self.auditor

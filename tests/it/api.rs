@@ -773,6 +773,41 @@ contract_tests! {
         assert_eq!(put(&format!("/workspaces/{id}/ttl"), &e.owner, json!({"ttl_ms": 7_200_000})).status, 204);
     }
 
+    /// Template admins promote a version whose import succeeded and delete a template
+    /// without workspaces; a template in use is refused with upstream's message.
+    fn templates_promote_and_delete(engine) {
+        let e = env(engine);
+        let docker = e.get("/templates", &e.owner).body.as_array().unwrap().iter()
+            .find(|t| t["name"] == "docker").unwrap().clone();
+        let id = docker["id"].as_str().unwrap();
+        let versions = e.get(&format!("/templates/{id}/versions"), &e.owner).body;
+        let v1 = versions.as_array().unwrap().iter().find(|v| v["name"] == "v1").unwrap()["id"].as_str().unwrap().to_owned();
+        let patch = |path: &str, token: &str, body: Value| e.call("PATCH", path, Some(token), Some(&body));
+        let (_, member) = e.member("mallory");
+        assert_eq!(patch(&format!("/templates/{id}/versions"), &member, json!({"id": v1})).status, 403);
+        let promoted = patch(&format!("/templates/{id}/versions"), &e.owner, json!({"id": v1}));
+        assert_eq!((promoted.status, promoted.body["message"].as_str()), (200, Some("Updated the active template version!")));
+        assert_eq!(e.get(&format!("/templates/{id}"), &e.owner).body["active_version_id"], v1.as_str());
+        let other = e.get("/organizations/acme/templates", &e.owner).body[0]["active_version_id"].as_str().unwrap().to_owned();
+        assert_eq!(patch(&format!("/templates/{id}/versions"), &e.owner, json!({"id": other})).status, 400);
+        let unknown = uuid::Uuid::new_v4().to_string();
+        assert_eq!(patch(&format!("/templates/{id}/versions"), &e.owner, json!({"id": unknown})).status, 404);
+
+        let in_use = e.call("DELETE", &format!("/templates/{id}"), Some(&e.owner), None);
+        assert_eq!(in_use.status, 400);
+        assert_eq!(in_use.body["message"], "All workspaces must be deleted before a template can be removed.");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.json");
+        std::fs::write(&file, r#"{"templates": [{"organization": "coder", "name": "spare", "versions": [{"name": "v1"}]}]}"#).unwrap();
+        let out = coderlite(&e.db).args(["fixtures", "load"]).arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let spare = e.get("/organizations/coder/templates/spare", &e.owner).body["id"].as_str().unwrap().to_owned();
+        assert_eq!(e.call("DELETE", &format!("/templates/{spare}"), Some(&member), None).status, 403);
+        let deleted = e.call("DELETE", &format!("/templates/{spare}"), Some(&e.owner), None);
+        assert_eq!((deleted.status, deleted.body["message"].as_str()), (200, Some("Template has been deleted!")));
+        assert_eq!(e.get(&format!("/templates/{spare}"), &e.owner).status, 404);
+    }
+
     /// Insights from the rollup's rows, with upstream's time-range validation; a member gets
     /// 404.
     fn insights(engine) {
