@@ -73,6 +73,8 @@ pub struct ApiConfig {
     pub max_token_lifetime: Duration,
     /// Password logins per minute per client address and path (upstream's 60; 0: off).
     pub login_rate_limit: u32,
+    /// Whether owners may rename workspaces (upstream's `--allow-workspace-renames`, off).
+    pub allow_workspace_renames: bool,
 }
 
 impl Default for ApiConfig {
@@ -82,6 +84,7 @@ impl Default for ApiConfig {
             default_token_lifetime: Duration::from_secs(7 * 24 * 3600),
             max_token_lifetime: Duration::from_secs(876_600 * 3600),
             login_rate_limit: ratelimit::DEFAULT_LOGIN_RATE_LIMIT,
+            allow_workspace_renames: false,
         }
     }
 }

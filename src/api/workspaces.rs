@@ -56,7 +56,7 @@ use crate::workspaces::create::WorkspaceError;
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/workspaces", get(list))
-        .route("/workspaces/{workspace}", get(get_one))
+        .route("/workspaces/{workspace}", get(get_one).patch(patch_workspace))
         .route("/workspaces/{workspace}/builds", get(list_builds).post(create_build))
         .route("/workspaces/{workspace}/autostart", put(put_autostart))
         .route("/workspaces/{workspace}/ttl", put(put_ttl))
@@ -75,6 +75,7 @@ struct Lookup {
     version_names: HashMap<String, String>,
     resources: HashMap<String, Vec<WorkspaceResource>>,
     agents: HashMap<String, Vec<WorkspaceAgent>>,
+    allow_renames: bool,
 }
 
 impl Lookup {
@@ -111,6 +112,7 @@ impl Lookup {
                 .collect(),
             resources: resources_of,
             agents: agents_of,
+            allow_renames: api.config.allow_workspace_renames,
         })
     }
 
@@ -215,7 +217,7 @@ impl Lookup {
             dormant_at: w.dormant_at,
             health: shapes::WorkspaceHealth { healthy: failing.is_empty(), failing_agents: failing },
             automatic_updates: "never".to_owned(),
-            allow_renames: false,
+            allow_renames: self.allow_renames,
             favorite: false,
             next_start_at: w.next_start_at,
             is_prebuild: w.owner_id == PREBUILDS_SYSTEM_USER_ID,
@@ -440,6 +442,10 @@ fn workspace_error(e: WorkspaceError) -> ApiError {
         WorkspaceError::InvalidName { name, .. } => {
             crate::api::users::validation_failed(vec![("name", "workspace_name", name.as_str())])
         }
+        WorkspaceError::AutostartNotAllowed => {
+            let why = "Autostart is not allowed for workspaces using this template.";
+            ApiError::bad_request(why).validation("schedule", why)
+        }
         WorkspaceError::InvalidAutostart(why) => {
             ApiError::bad_request("Invalid Autostart Schedule.").validation("schedule", why)
         }
@@ -595,6 +601,42 @@ struct UpdateAutostart {
     schedule: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct UpdateWorkspace {
+    #[serde(default)]
+    name: String,
+}
+
+/// `PATCH /workspaces/{id}` (`{"name"}`): renames, where the deployment allows renames
+/// (`--allow-workspace-renames`, as upstream; 400 otherwise). No name or the same one: 204,
+/// nothing changed.
+async fn patch_workspace(
+    State(s): State<Arc<HttpState>>,
+    req: Req,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    authed(s, req, move |api, _req, caller| {
+        let w = changeable_workspace(api, &caller, &id)?;
+        let req: UpdateWorkspace = read_json(body)?;
+        if req.name.is_empty() || req.name == w.name {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        if !api.config.allow_workspace_renames {
+            return Err(ApiError::bad_request("Workspace renames are not allowed."));
+        }
+        crate::workspaces::settings::rename(api.store, &w.id, &req.name).map_err(|e| match e {
+            WorkspaceError::Deleted(_) => ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("Workspace {:?} is deleted and cannot be updated.", w.name),
+            ),
+            other => workspace_error(other),
+        })?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
 /// `PUT /workspaces/{id}/autostart`: `{"schedule": "CRON_TZ=... 30 9 * * 1-5"}`, or null
 /// to clear it. 204.
 async fn put_autostart(
@@ -619,8 +661,8 @@ struct UpdateTtl {
     ttl_ms: Option<i64>,
 }
 
-/// `PUT /workspaces/{id}/ttl`: `{"ttl_ms": n}` (upstream's bounds), or null for the
-/// template's default. 204.
+/// `PUT /workspaces/{id}/ttl`: `{"ttl_ms": n}` (upstream's bounds), or null or 0 for no
+/// autostop (as upstream, the template's default is not applied here). 204.
 async fn put_ttl(
     State(s): State<Arc<HttpState>>,
     req: Req,
@@ -630,7 +672,12 @@ async fn put_ttl(
     authed(s, req, move |api, _req, caller| {
         let w = changeable_workspace(api, &caller, &id)?;
         let req: UpdateTtl = read_json(body)?;
-        crate::workspaces::settings::set_ttl(api.store, &w.id, req.ttl_ms).map_err(workspace_error)?;
+        crate::workspaces::settings::set_ttl(api.store, &w.id, req.ttl_ms).map_err(|e| match e {
+            WorkspaceError::InvalidTtl(why) => {
+                ApiError::bad_request("Error updating workspace time until shutdown.").validation("ttl_ms", why)
+            }
+            other => workspace_error(other),
+        })?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await

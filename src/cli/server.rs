@@ -105,6 +105,11 @@ pub struct ServerArgs {
     #[arg(long, env = "CODERLITE_HTTP_IDLE_TIMEOUT", value_name = "DURATION")]
     pub http_idle_timeout: Option<String>,
 
+    /// Let workspace owners rename their workspaces (`PATCH /api/v2/workspaces/{id}`), as
+    /// upstream's flag does [default: off]
+    #[arg(long, env = "CODER_ALLOW_WORKSPACE_RENAMES")]
+    pub allow_workspace_renames: bool,
+
     /// Connections served at once; further clients wait until one closes [default: 512]
     #[arg(long, env = "CODERLITE_HTTP_MAX_CONNECTIONS", value_name = "COUNT")]
     pub http_max_connections: Option<String>,
@@ -123,7 +128,7 @@ fn http_config(args: &ServerArgs, sources: &Sources<'_>) -> Result<(ApiConfig, C
             if n > max { Err(format!("must be at most {max}")) } else { Ok(n) }
         }
     };
-    let mut api = ApiConfig::default();
+    let mut api = ApiConfig { allow_workspace_renames: args.allow_workspace_renames, ..ApiConfig::default() };
     if let Some(n) = sources.parse("login_rate_limit", args.login_rate_limit.as_deref(), count(1_000_000))? {
         api.login_rate_limit = n as u32;
     }

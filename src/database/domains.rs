@@ -333,6 +333,10 @@ store_domain! {
         /// `NotFound` for an unknown workspace.
         write fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()>;
 
+        /// Renames a live workspace: `NotFound` for an unknown or deleted one, `UniqueViolation
+        /// { workspaces_owner_id_lower_idx }` for a name the owner already has.
+        write fn update_workspace_name(&self, id: &str, name: &str, updated_at: Timestamp) -> Result<()>;
+
         /// Sets the time to shutdown (`None`: no autostop); `NotFound` for an unknown workspace.
         write fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()>;
 

@@ -36,6 +36,8 @@ pub enum WorkspaceError {
     InvalidName { name: String, why: String },
     #[error("invalid autostart schedule: {0}")]
     InvalidAutostart(String),
+    #[error("autostart is not allowed for workspaces using this template")]
+    AutostartNotAllowed,
     #[error("invalid workspace time to shutdown: {0}")]
     InvalidTtl(String),
     #[error("user {username:?} already has a workspace named {name:?}")]

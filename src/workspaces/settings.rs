@@ -22,9 +22,7 @@ pub fn set_autostart(store: &dyn Store, workspace_id: &str, schedule: Option<&st
         let workspace = tx.get_workspace_by_id(workspace_id)?;
         let template = tx.get_template_by_id(&workspace.template_id)?;
         if parsed.is_some() && !template.scheduling.allow_user_autostart {
-            return Err(WorkspaceError::InvalidAutostart(
-                "autostart is not allowed for workspaces using this template".to_owned(),
-            ));
+            return Err(WorkspaceError::AutostartNotAllowed);
         }
         let now = tx.clock().now();
         let next = parsed.as_ref().and_then(|s| next_allowed_autostart(now, s, &template.scheduling));
@@ -34,19 +32,40 @@ pub fn set_autostart(store: &dyn Store, workspace_id: &str, schedule: Option<&st
 }
 
 /// Sets the workspace's time to shutdown with upstream's rules (a minute to 30 days, whole
-/// minutes; none or 0: the template's default). A template that does not let users set
-/// autostop refuses a change.
+/// minutes; none or 0: no autostop, never the template's default here). A template that does
+/// not let users set autostop refuses a change.
 pub fn set_ttl(store: &dyn Store, workspace_id: &str, ttl_ms: Option<i64>) -> Result<(), WorkspaceError> {
     in_tx(store, TxOptions::write("set workspace ttl"), |tx| {
         let workspace = tx.get_workspace_by_id(workspace_id)?;
         let template = tx.get_template_by_id(&workspace.template_id)?;
         if !template.scheduling.allow_user_autostop {
             return Err(WorkspaceError::InvalidTtl(
-                "custom autostop TTL is not allowed for workspaces using this template".to_owned(),
+                "Custom autostop TTL is not allowed for workspaces using this template.".to_owned(),
             ));
         }
-        let ttl = valid_ttl_ms(ttl_ms, &template.scheduling).map_err(WorkspaceError::InvalidTtl)?;
+        let no_default = crate::database::models::TemplateScheduling { default_ttl_ms: 0, ..template.scheduling };
+        let ttl = valid_ttl_ms(ttl_ms, &no_default).map_err(WorkspaceError::InvalidTtl)?;
         tx.update_workspace_ttl(workspace_id, ttl, tx.clock().now())?;
         Ok(())
+    })
+}
+
+/// Renames a workspace (upstream's rule: only where the deployment allows renames, which the
+/// caller says): the name is checked as at creation, and one the owner already has is
+/// `NameTaken`.
+pub fn rename(store: &dyn Store, workspace_id: &str, name: &str) -> Result<(), WorkspaceError> {
+    crate::names::name_valid(name).map_err(|why| WorkspaceError::InvalidName { name: name.to_owned(), why })?;
+    in_tx(store, TxOptions::write("rename workspace"), |tx| {
+        let workspace = tx.get_workspace_by_id(workspace_id)?;
+        if workspace.deleted {
+            return Err(WorkspaceError::Deleted("rename"));
+        }
+        tx.update_workspace_name(workspace_id, name, tx.clock().now()).map_err(|e| {
+            if e.is_unique_violation_of("workspaces_owner_id_lower_idx") {
+                WorkspaceError::NameTaken { username: String::new(), name: name.to_owned() }
+            } else {
+                e.into()
+            }
+        })
     })
 }

@@ -771,6 +771,38 @@ contract_tests! {
         let tadmin = token_for(&e.db, "tadmin");
         assert_eq!(put(&format!("/workspaces/{id}/ttl"), &tadmin, json!({"ttl_ms": 3_600_000})).status, 403);
         assert_eq!(put(&format!("/workspaces/{id}/ttl"), &e.owner, json!({"ttl_ms": 7_200_000})).status, 204);
+        // Null turns autostop off: the template's default is not applied (as upstream).
+        assert_eq!(put(&format!("/workspaces/{id}/ttl"), &alice, json!({"ttl_ms": null})).status, 204);
+        assert!(e.get(&format!("/workspaces/{id}"), &alice).body["ttl_ms"].is_null());
+        assert_eq!(short.body["message"], "Error updating workspace time until shutdown.");
+    }
+
+    /// Renames are refused unless the deployment allows them (upstream's default); allowed,
+    /// a workspace takes a new valid name that its owner does not use yet.
+    fn workspace_renames_follow_the_deployment_setting(engine) {
+        let e = env(engine);
+        let ws = e.get("/workspaces?q=owner:alice", &e.owner).body["workspaces"][0].clone();
+        let id = ws["id"].as_str().unwrap().to_owned();
+        assert_eq!(ws["allow_renames"], false);
+        let refused = e.call("PATCH", &format!("/workspaces/{id}"), Some(&e.owner), Some(&json!({"name": "renamed"})));
+        assert_eq!((refused.status, refused.body["message"].as_str()), (400, Some("Workspace renames are not allowed.")));
+        assert_eq!(e.call("PATCH", &format!("/workspaces/{id}"), Some(&e.owner), Some(&json!({}))).status, 204);
+        drop(e);
+
+        let e = env_with(engine, &["--allow-workspace-renames"]);
+        let alice = token_for(&e.db, "alice");
+        let ws = e.get("/workspaces?q=owner:alice", &alice).body["workspaces"][0].clone();
+        let id = ws["id"].as_str().unwrap().to_owned();
+        assert_eq!(ws["allow_renames"], true);
+        let patch = |body: Value| e.call("PATCH", &format!("/workspaces/{id}"), Some(&alice), Some(&body));
+        assert_eq!(patch(json!({"name": "renamed"})).status, 204);
+        assert_eq!(e.get(&format!("/workspaces/{id}"), &alice).body["name"], "renamed");
+        assert_eq!(patch(json!({"name": "bad name!"})).status, 400);
+        let created = e.post("/users/me/workspaces", &alice,
+            json!({"template_id": ws["template_id"], "name": "other", "rich_parameter_values": [{"name": "cpu", "value": "2"}]}));
+        assert_eq!(created.status, 201, "{}", created.text);
+        let taken = patch(json!({"name": "OTHER"}));
+        assert_eq!((taken.status, taken.body["validations"][0]["field"].as_str()), (409, Some("name")), "{}", taken.text);
     }
 
     /// Template admins promote a version whose import succeeded and delete a template

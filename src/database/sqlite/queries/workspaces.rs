@@ -322,6 +322,19 @@ pub(crate) fn update_workspace_autostart(
     Ok(())
 }
 
+pub(crate) fn update_workspace_name(conn: &Connection, id: &str, name: &str, updated_at: Timestamp) -> Result<()> {
+    let op = "update workspace name";
+    let n = conn
+        .prepare_cached("UPDATE workspaces SET name = ?2, updated_at = ?3 WHERE id = ?1 AND deleted = 0")
+        .op(op)?
+        .execute(params![id, name, to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
 pub(crate) fn update_workspace_ttl(
     conn: &Connection,
     id: &str,
@@ -613,6 +626,7 @@ impl WorkspaceStore for SqliteTx<'_> {
         fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> => update_workspace_deleted;
         fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()> => update_workspace_autostart;
         fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()> => update_workspace_ttl;
+        fn update_workspace_name(&self, id: &str, name: &str, updated_at: Timestamp) -> Result<()> => update_workspace_name;
         fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
         fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
         fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;
