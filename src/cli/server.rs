@@ -114,6 +114,17 @@ pub struct ServerArgs {
     #[arg(long, env = "CODERLITE_HTTP_MAX_CONNECTIONS", value_name = "COUNT")]
     pub http_max_connections: Option<String>,
 
+    /// Once serving, print one JSON line on stdout for a parent process (a test suite):
+    /// `{"url", "token", "db", "pid", "replica_id"}`, the token an API key of the first active
+    /// owner (null when there is none yet). Needs --http-address
+    #[arg(long)]
+    pub ready_json: bool,
+
+    /// Shut down cleanly when stdin closes, so a parent process that dies never leaves the
+    /// server running
+    #[arg(long)]
+    pub exit_on_stdin_close: bool,
+
     /// Make the named service panic as it starts (supervision tests).
     #[arg(long, hide = true)]
     pub fail_service: Option<String>,
@@ -214,6 +225,71 @@ pub fn parse_retention(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Fires `cancel` when stdin reaches its end (or fails): the parent that started the server
+/// is gone or done with it.
+fn watch_stdin(cancel: Cancel) -> Result<(), CliError> {
+    std::thread::Builder::new()
+        .name("stdin-watch".to_owned())
+        .spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 1024];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            tracing::info!("stdin closed: shutting down");
+            cancel.cancel();
+        })
+        .context(|| "spawn stdin watch".to_owned())?;
+    Ok(())
+}
+
+/// `--ready-json`: one line on stdout once the server serves. The token is a new API key of
+/// the first active owner (by creation), null when there is none yet.
+fn print_ready_line(
+    store: &dyn coderlite::database::Store,
+    addr: std::net::SocketAddr,
+    db: &str,
+    replica_id: &str,
+) -> Result<(), CliError> {
+    use std::io::Write;
+
+    use coderlite::database::models::GetUsersParams;
+    use coderlite::database::models::LoginType;
+    use coderlite::database::models::UserStatus;
+    let owner = store
+        .get_users(&GetUsersParams {
+            include_system: false,
+            status: Some(UserStatus::Active),
+            after_username: None,
+            limit: 0,
+        })
+        .context(|| "find an owner for --ready-json".to_owned())?
+        .into_iter()
+        .filter(|u| u.rbac_roles.iter().any(|r| r == "owner"))
+        .min_by_key(|u| u.created_at);
+    let token = match owner {
+        Some(user) => {
+            let name = format!("ready-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+            let lifetime = ApiConfig::default().default_token_lifetime;
+            let (token, _) = coderlite::identity::keys::issue_key(store, &user, LoginType::Token, lifetime, &name)
+                .context(|| "create the --ready-json token".to_owned())?;
+            Some(token)
+        }
+        None => None,
+    };
+    let line = serde_json::json!({
+        "url": format!("http://{addr}"),
+        "token": token,
+        "db": db,
+        "pid": std::process::id(),
+        "replica_id": replica_id,
+    });
+    let mut out = std::io::stdout().lock();
+    // A parent that stopped reading is no reason to stop serving.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+    Ok(())
+}
+
 /// Replica IDs are UUIDs, as upstream's (and a `uuid` column on PostgreSQL); kept in the
 /// lowercase hyphenated form every other ID uses.
 fn parse_replica_id(text: &str) -> Result<String, String> {
@@ -240,6 +316,9 @@ fn on_signal(n: usize, signal: i32, cancel: &Cancel) -> Option<i32> {
 
 pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<(), CliError> {
     let config = server_config(&args, sources)?;
+    if args.ready_json && args.http_address.is_none() {
+        return Err(CliError::usage("--ready-json", "needs --http-address (the line names the URL)"));
+    }
     let (api_config, conn_limits) = http_config(&args, sources)?;
     // Signals first: a signal during startup stops the server once startup is done.
     let cancel = Cancel::new();
@@ -259,6 +338,9 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
             .context(|| "spawn signal thread".to_owned())?
     };
 
+    if args.exit_on_stdin_close {
+        watch_stdin(cancel.clone())?;
+    }
     let http_state = Arc::new(HttpState::with_api(config.replica_id.clone(), config.reconciler, api_config));
     let http = match &args.http_address {
         Some(addr) => {
@@ -312,7 +394,12 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
         "coderlite server started"
     );
 
-    // A signal or a failed service fires `cancel`.
+    if let (true, Some(addr)) = (args.ready_json, http.as_ref().and_then(HttpServer::local_addr)) {
+        print_ready_line(&*store_for_shutdown, addr, &db, &config.replica_id)?;
+    }
+
+    // A signal, a failed service or (with --exit-on-stdin-close) the end of stdin fires
+    // `cancel`.
     cancel.wait();
     let stopped = services.shutdown();
     if let Some(http) = http {

@@ -17,6 +17,49 @@ use serde_json::Value;
 use crate::support::*;
 
 contract_tests! {
+    /// `--ready-json` prints one line a parent can use at once (URL, an owner's token, the
+    /// database, pid, replica ID); `--exit-on-stdin-close` stops the server cleanly when the
+    /// parent closes its stdin.
+    fn a_ready_line_and_stdin_close_serve_a_parent_process(engine) {
+        use std::io::BufRead;
+        let db = TestDb::on(engine).unwrap();
+        let mut child = coderlite(&db)
+            .args(["server", "--demo", "--http-address", "127.0.0.1:0", "--ready-json", "--exit-on-stdin-close"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert_eq!(ready["pid"], child.id());
+        assert!(uuid::Uuid::parse_str(ready["replica_id"].as_str().unwrap()).is_ok());
+        assert!(!ready["db"].as_str().unwrap().is_empty());
+        let url = ready["url"].as_str().unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let me = agent
+            .get(format!("{url}/api/v2/users/me"))
+            .header("Coder-Session-Token", ready["token"].as_str().unwrap())
+            .call()
+            .unwrap();
+        assert_eq!(me.status().as_u16(), 200);
+        let me: Value = serde_json::from_str(&me.into_body().read_to_string().unwrap()).unwrap();
+        assert_eq!(me["username"], "admin", "the demo's owner");
+        drop(child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the server outlived its stdin");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status}");
+        let refused = coderlite(&db).args(["server", "--ready-json"]).output().unwrap();
+        assert_eq!(refused.status.code(), Some(2));
+    }
+
     fn demo_server_converges_serves_health_and_metrics_and_stops_on_sigterm(engine) {
         let db = EmptyDb::create(engine).unwrap();
         let mut args = vec!["--demo", "--http-address", "127.0.0.1:0"];
