@@ -90,6 +90,23 @@ pub(crate) fn validation_failed(failures: Vec<(&str, &str, &str)>) -> ApiError {
     })
 }
 
+/// The `username` (`required,username`) and real-name (`user_real_name`) checks of user
+/// creation and profile updates, added to `failures`; returns the name to store. Upstream
+/// trims a real name; coderlite refuses one over 128 characters instead of cutting it, and one
+/// that is not a single printable line.
+fn check_username_and_name<'a>(failures: &mut Vec<(&str, &str, &'a str)>, username: &'a str, name: &'a str) -> String {
+    if username.is_empty() {
+        failures.push(("username", "required", ""));
+    } else if crate::names::name_valid(username).is_err() {
+        failures.push(("username", "username", username));
+    }
+    let trimmed = name.trim().to_owned();
+    if crate::names::user_real_name_valid(&trimmed).is_err() {
+        failures.push(("name", "user_real_name", name));
+    }
+    trimmed
+}
+
 /// Resolves the `{user}` path parameter: `me`, a UUID or a username. Unknown, or not readable
 /// by the caller, is upstream's 400.
 pub(crate) fn resolve_user(api: &Api<'_>, caller: &Caller, param: &str) -> ApiResult<User> {
@@ -165,19 +182,9 @@ async fn post_first_user(State(s): State<Arc<HttpState>>, body: Result<Bytes, By
         } else if !valid_email(&req.email) {
             failures.push(("email", "email", req.email.as_str()));
         }
-        if req.username.is_empty() {
-            failures.push(("username", "required", req.username.as_str()));
-        } else if crate::names::name_valid(&req.username).is_err() {
-            failures.push(("username", "username", req.username.as_str()));
-        }
+        let name = check_username_and_name(&mut failures, &req.username, &req.name);
         if req.password.is_empty() {
             failures.push(("password", "required", ""));
-        }
-        // Upstream trims a real name; coderlite refuses one over 128 characters instead of
-        // cutting it, and one that is not a single printable line.
-        let name = req.name.trim().to_owned();
-        if crate::names::user_real_name_valid(&name).is_err() {
-            failures.push(("name", "user_real_name", req.name.as_str()));
         }
         if !failures.is_empty() {
             return Err(validation_failed(failures));
@@ -487,17 +494,7 @@ async fn create_user(
         } else if !valid_email(&req.email) {
             failures.push(("email", "email", req.email.as_str()));
         }
-        if req.username.is_empty() {
-            failures.push(("username", "required", ""));
-        } else if crate::names::name_valid(&req.username).is_err() {
-            failures.push(("username", "username", req.username.as_str()));
-        }
-        // Upstream trims a real name; coderlite refuses one over 128 characters instead of
-        // cutting it, and one that is not a single printable line.
-        let name = req.name.trim().to_owned();
-        if crate::names::user_real_name_valid(&name).is_err() {
-            failures.push(("name", "user_real_name", req.name.as_str()));
-        }
+        let name = check_username_and_name(&mut failures, &req.username, &req.name);
         if !failures.is_empty() {
             return Err(validation_failed(failures));
         }
@@ -802,15 +799,7 @@ async fn put_profile(
         }
         let req: UpdateProfile = read_json(body)?;
         let mut failures = Vec::new();
-        if req.username.is_empty() {
-            failures.push(("username", "required", ""));
-        } else if crate::names::name_valid(&req.username).is_err() {
-            failures.push(("username", "username", req.username.as_str()));
-        }
-        let name = req.name.trim().to_owned();
-        if crate::names::user_real_name_valid(&name).is_err() {
-            failures.push(("name", "user_real_name", req.name.as_str()));
-        }
+        let name = check_username_and_name(&mut failures, &req.username, &req.name);
         if !failures.is_empty() {
             return Err(validation_failed(failures));
         }
