@@ -153,6 +153,9 @@ fn main() {
     if wanted("soak") {
         demo_soak();
     }
+    if wanted("ephemeral_start") {
+        ephemeral_start();
+    }
     if wanted("server_idle_rss") {
         server_idle_rss(false);
         server_idle_rss(true);
@@ -185,6 +188,34 @@ fn server_idle_rss(demo: bool) {
         "unit": "MiB",
         "target": "<= 30",
     }));
+}
+
+/// 50 `server --ephemeral` processes started and stopped one after another: the time from
+/// spawn to the ready line (whole process: exec, migrate a fresh SQLite file, owner, token,
+/// listen), then stdin closed and the exit awaited.
+fn ephemeral_start() {
+    let mut ready_ms = Vec::new();
+    let mut stop_ms = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let server = coderlite::testing::TestServer::builder(env!("CARGO_BIN_EXE_coderlite")).start().unwrap();
+        ready_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let stopping = Instant::now();
+        assert!(server.stop().unwrap().success());
+        stop_ms.push(stopping.elapsed().as_secs_f64() * 1000.0);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2] * 10.0).round() / 10.0
+    };
+    emit(json!({
+        "figure": "ephemeral_start_to_ready_sqlite",
+        "value": median(&mut ready_ms),
+        "p99": (ready_ms[ready_ms.len() - 1] * 10.0).round() / 10.0,
+        "unit": "ms",
+        "target": "<= 50",
+    }));
+    emit(json!({ "figure": "ephemeral_stop", "value": median(&mut stop_ms), "unit": "ms" }));
 }
 
 fn sync_name(synchronous: Synchronous) -> &'static str {

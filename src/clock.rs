@@ -278,6 +278,8 @@ struct Sleeper {
     token: u64,
     deadline: Timestamp,
     cancel: Weak<CancelInner>,
+    /// The sleeping thread's name: [`MockClock::step_to`] wakes services by name, in order.
+    thread: Option<String>,
 }
 
 impl fmt::Debug for MockClock {
@@ -344,6 +346,71 @@ impl MockClock {
         self.inner.sleepers.lock().entries.iter().map(|s| s.deadline).min()
     }
 
+    /// Moves the clock to `target` one due deadline at a time, as a virtual clock of a whole
+    /// server does: first waits until every thread named in `services` sleeps on the clock;
+    /// then, for each deadline up to `target` in time order, sets the clock to it and wakes
+    /// its due sleepers one thread at a time (in the order of `services`, other threads last),
+    /// waiting after each until every service sleeps again. So each tick sees the time it was
+    /// due at and the effects of the ticks before it. Answers the number of wake-ups; an error
+    /// when a service did not go back to sleep within `timeout` of real time (it is stuck, or
+    /// stopped). Never moves the clock backwards.
+    pub fn step_to(&self, target: Timestamp, services: &[&str], timeout: Duration) -> Result<u64, String> {
+        let target = truncate_to_micros(target);
+        let give_up = std::time::Instant::now() + timeout;
+        let mut woken = 0u64;
+        self.wait_until_asleep(services, give_up)?;
+        while let Some(at) = self.next_deadline().filter(|at| *at <= target) {
+            {
+                let mut now = self.inner.now.lock();
+                *now = (*now).max(at);
+            }
+            while let Some(cancel) = self.take_first_due(services) {
+                Cancel { inner: cancel }.wake();
+                woken += 1;
+                self.wait_until_asleep(services, give_up)?;
+            }
+        }
+        let mut now = self.inner.now.lock();
+        *now = (*now).max(target);
+        Ok(woken)
+    }
+
+    /// Removes the due sleeper that comes first in `order` (threads not named there last) and
+    /// answers its signal to wake.
+    fn take_first_due(&self, order: &[&str]) -> Option<Arc<CancelInner>> {
+        let now = self.now();
+        let mut sleepers = self.inner.sleepers.lock();
+        sleepers.entries.retain(|s| s.cancel.strong_count() > 0);
+        let rank = |s: &Sleeper| {
+            s.thread.as_deref().and_then(|name| order.iter().position(|o| *o == name)).unwrap_or(order.len())
+        };
+        let idx = (0..sleepers.entries.len())
+            .filter(|&i| sleepers.entries[i].deadline <= now)
+            .min_by_key(|&i| (rank(&sleepers.entries[i]), sleepers.entries[i].token))?;
+        let sleeper = sleepers.entries.remove(idx);
+        self.inner.sleepers_changed.notify_all();
+        sleeper.cancel.upgrade()
+    }
+
+    /// Blocks until a thread of each name in `names` sleeps on this clock, or `give_up`.
+    fn wait_until_asleep(&self, names: &[&str], give_up: std::time::Instant) -> Result<(), String> {
+        let mut sleepers = self.inner.sleepers.lock();
+        loop {
+            sleepers.entries.retain(|s| s.cancel.strong_count() > 0);
+            let awake: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| !sleepers.entries.iter().any(|s| s.thread.as_deref() == Some(*n)))
+                .collect();
+            if awake.is_empty() {
+                return Ok(());
+            }
+            if self.inner.sleepers_changed.wait_until(&mut sleepers, give_up).timed_out() {
+                return Err(format!("{} did not finish its tick (still busy, or stopped)", awake.join(", ")));
+            }
+        }
+    }
+
     fn wake_due(&self, now: Timestamp) {
         let due: Vec<Arc<CancelInner>> = {
             let mut sleepers = self.inner.sleepers.lock();
@@ -367,9 +434,14 @@ impl MockClock {
         let mut sleepers = self.inner.sleepers.lock();
         sleepers.next_token += 1;
         let token = sleepers.next_token;
-        sleepers.entries.push(Sleeper { token, deadline, cancel: Arc::downgrade(&cancel.inner) });
+        let thread = std::thread::current().name().map(str::to_owned);
+        sleepers.entries.push(Sleeper { token, deadline, cancel: Arc::downgrade(&cancel.inner), thread });
         self.inner.sleepers_changed.notify_all();
         token
+    }
+
+    fn is_registered(&self, token: u64) -> bool {
+        self.inner.sleepers.lock().entries.iter().any(|s| s.token == token)
     }
 
     fn unregister(&self, token: u64) {
@@ -399,9 +471,11 @@ impl Clock for MockClock {
             if *cancelled {
                 break false;
             }
-            // The clock's time is written before waking, and waking takes this mutex, so a
-            // move between this check and the wait cannot be missed.
-            if self.now() >= deadline {
+            // Woken only by the clock taking this sleeper off its list (`set`, `advance`,
+            // `step_to`), never by another sleeper's wake-up on a shared cancel signal: a
+            // virtual clock wakes services one at a time. The clock takes the sleeper off
+            // before waking, and waking takes this mutex, so a wake-up cannot be missed.
+            if !self.is_registered(token) {
                 break true;
             }
             cancel.inner.condvar.wait(&mut cancelled);
@@ -549,6 +623,47 @@ mod tests {
         clock.advance(Duration::from_secs(30));
         assert!(sleeper.join().unwrap());
         assert_eq!(clock.sleepers(), 0);
+    }
+
+    #[test]
+    fn step_to_runs_each_due_tick_at_its_time_in_service_order() {
+        let clock = MockClock::new(at("2024-01-01T00:00:00Z"));
+        let cancel = Cancel::new();
+        let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+        // "late" is listed first in the order, so at a shared instant it runs first.
+        let spawn = |name: &'static str, period: u64| {
+            let (clock, cancel, seen) = (clock.clone(), cancel.clone(), seen.clone());
+            thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || {
+                    let mut ticker = Ticker::new(Arc::new(clock.clone()), Duration::from_secs(period));
+                    while ticker.wait(&cancel) {
+                        seen.lock().push((name.to_owned(), format_rfc3339(clock.now())));
+                    }
+                })
+                .unwrap()
+        };
+        let threads = [spawn("early", 20), spawn("late", 30)];
+        let woken = clock.step_to(at("2024-01-01T00:01:05Z"), &["late", "early"], Duration::from_secs(10)).unwrap();
+        assert_eq!(woken, 5);
+        assert_eq!(
+            *seen.lock(),
+            [
+                ("early", "2024-01-01T00:00:20.000000Z"),
+                ("late", "2024-01-01T00:00:30.000000Z"),
+                ("early", "2024-01-01T00:00:40.000000Z"),
+                ("late", "2024-01-01T00:01:00.000000Z"),
+                ("early", "2024-01-01T00:01:00.000000Z"),
+            ]
+            .map(|(n, t)| (n.to_owned(), t.to_owned()))
+        );
+        assert_eq!(clock.now(), at("2024-01-01T00:01:05Z"));
+        let err = clock.step_to(at("2024-01-01T00:02:00Z"), &["missing"], Duration::from_millis(50)).unwrap_err();
+        assert!(err.contains("missing"), "{err}");
+        cancel.cancel();
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 
     #[test]

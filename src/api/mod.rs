@@ -16,6 +16,7 @@
 
 pub mod auth;
 mod body;
+mod control;
 mod general;
 mod guard;
 mod insights;
@@ -57,6 +58,10 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// How long a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a test-control call may take: moving a virtual clock by a day runs some 100,000
+/// service ticks.
+pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The version every response names in `X-Coder-Build-Version` (upstream's clients tell a
 /// Coder deployment by that header) and `/buildinfo` reports.
@@ -315,6 +320,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
             .route("/healthz", axum::routing::get(state::healthz))
             .route("/metrics", axum::routing::get(state::metrics))
             .nest("/api/v2", routes())
+            .nest("/api/coderlite/v1", control::routes())
             .with_state(state),
     )
 }
@@ -368,10 +374,20 @@ pub fn with_layers(router: Router) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(guard::check_request))
         .layer(axum::middleware::from_fn(body::read_unread_body))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::middleware::map_response(guard::envelope_bare_errors))
         .layer(axum::middleware::map_response(add_build_version))
         .layer(axum::middleware::from_fn(guard::log_request))
+}
+
+/// Answers 408 when a request takes longer than [`REQUEST_TIMEOUT`], or for the test
+/// controls (a clock move runs every service tick it passes) [`CONTROL_TIMEOUT`].
+async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limit = if request.uri().path().starts_with("/api/coderlite/") { CONTROL_TIMEOUT } else { REQUEST_TIMEOUT };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 async fn add_build_version(mut response: Response) -> Response {

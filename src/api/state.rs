@@ -18,6 +18,7 @@ use crate::database::SharedStore;
 use crate::prebuilds::metrics::collect_metrics;
 use crate::prebuilds::reconciler::ReconcilerConfig;
 use crate::process::ProcessFigures;
+use crate::testing::control::TestControls;
 
 /// What the endpoints answer from. Created before startup; [`HttpState::mark_ready`] once
 /// startup is done.
@@ -28,6 +29,7 @@ pub struct HttpState {
     pub(crate) api: ApiConfig,
     pub(crate) login_limiter: RateLimiter,
     ready: OnceLock<Ready>,
+    test_controls: OnceLock<Arc<TestControls>>,
 }
 
 pub(crate) struct Ready {
@@ -43,12 +45,30 @@ impl HttpState {
     /// With the API's settings (token lifetimes).
     pub fn with_api(replica_id: String, reconciler: ReconcilerConfig, api: ApiConfig) -> Self {
         let login_limiter = RateLimiter::new(api.login_rate_limit);
-        Self { started: Instant::now(), replica_id, reconciler, api, login_limiter, ready: OnceLock::new() }
+        Self {
+            started: Instant::now(),
+            replica_id,
+            reconciler,
+            api,
+            login_limiter,
+            ready: OnceLock::new(),
+            test_controls: OnceLock::new(),
+        }
     }
 
     /// Startup is done: `/healthz` answers 200, `/metrics` and the API read `store` from now on.
     pub fn mark_ready(&self, store: SharedStore, schema_version: i64) {
         let _ = self.ready.set(Ready { store, schema_version });
+    }
+
+    /// Serves the test controls under `/api/coderlite/v1` (`--test-controls`).
+    pub fn enable_test_controls(&self, controls: Arc<TestControls>) {
+        let _ = self.test_controls.set(controls);
+    }
+
+    /// The test controls, when the server has them.
+    pub(crate) fn test_controls(&self) -> Option<Arc<TestControls>> {
+        self.test_controls.get().cloned()
     }
 
     /// The store, once startup is done.

@@ -39,15 +39,15 @@ use crate::api::read_json;
 use crate::api::search;
 use crate::api::shapes;
 use crate::api::state::HttpState;
-use crate::database;
 use crate::database::Error as DbError;
-use crate::database::LockId;
-use crate::database::TxOptions;
 use crate::database::models::GetUsersParams;
 use crate::database::models::InsertUser;
 use crate::database::models::LoginType;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
+use crate::identity::first_user::FirstUser;
+use crate::identity::first_user::FirstUserError;
+use crate::identity::first_user::create_first_user;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new()
@@ -194,21 +194,11 @@ async fn post_first_user(State(s): State<Arc<HttpState>>, body: Result<Bytes, By
         }
         // Hashing takes milliseconds: outside the write transaction.
         let hashed = crate::identity::password::hash_password(&req.password);
-        // "No user yet" and the insert decide together, under the deployment setup lock (the
-        // first user completes setup, as upstream's /setup page does): of racing requests,
-        // exactly one creates the owner.
-        let (user_id, org_id) = database::in_tx(api.store, TxOptions::write("create first user"), |tx| {
-            tx.acquire_lock(LockId::DeploymentSetup)?;
-            if tx.get_user_count(false)? > 0 {
-                return Err(ApiError::conflict("The initial user has already been created."));
-            }
-            let api = Api { store: tx, config: api.config };
-            let org = tx.get_default_organization()?;
-            let user = insert_user(&api, &req.email, &req.username, &name, UserStatus::Active, LoginType::Password)?;
-            tx.update_user_hashed_password(&user.id, &hashed, api.now())?;
-            tx.update_user_roles(&user.id, &["owner".to_owned()], api.now())?;
-            tx.insert_organization_member(&org.id, &user.id, &[], api.now())?;
-            Ok((user.id, org.id))
+        let new = FirstUser { email: &req.email, username: &req.username, name: &name, hashed_password: &hashed };
+        let (user_id, org_id) = create_first_user(api.store, &new).map_err(|e| match e {
+            FirstUserError::AlreadyCreated => ApiError::conflict("The initial user has already been created."),
+            FirstUserError::Taken => ApiError::conflict("User already exists."),
+            FirstUserError::Database(e) => e.into(),
         })?;
         ok(StatusCode::CREATED, &serde_json::json!({ "user_id": user_id, "organization_id": org_id }))
     })

@@ -27,6 +27,7 @@ use clap::Parser;
 use clap::Subcommand;
 use clap::ValueEnum;
 use coderlite::clock::RealClock;
+use coderlite::clock::SharedClock;
 use coderlite::database::AnyStore;
 use coderlite::database::Location;
 use coderlite::database::OpenConfig;
@@ -332,6 +333,11 @@ impl GlobalArgs {
     /// SQLite file and its directories are created, and either engine is migrated as needed.
     /// `replica_id` names this process in leases (and PostgreSQL's `application_name`).
     pub fn open_or_create_as(&self, replica_id: Option<&str>) -> Result<AnyStore, CliError> {
+        self.open_or_create_with(replica_id, Arc::new(RealClock))
+    }
+
+    /// [`Self::open_or_create_as`] on `clock` (the server's, which may be virtual).
+    pub fn open_or_create_with(&self, replica_id: Option<&str>, clock: SharedClock) -> Result<AnyStore, CliError> {
         let location = self.location()?;
         if let Location::Sqlite(path) = &location
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -339,7 +345,12 @@ impl GlobalArgs {
             coderlite::database::sqlite::create_private_dir_all(parent)
                 .context(|| format!("create directory {}", parent.display()))?;
         }
-        self.open_location(location, true, replica_id)
+        self.open_location_on(location, true, replica_id, clock)
+    }
+
+    /// `--db` or `CODERLITE_DB` when given (not the default file).
+    pub fn given_location(&self) -> Option<Location> {
+        self.db.clone().map(Location::parse)
     }
 
     /// [`Self::open_or_create_as`] with a per-command replica ID.
@@ -363,9 +374,19 @@ impl GlobalArgs {
     }
 
     fn open_location(&self, location: Location, create: bool, replica_id: Option<&str>) -> Result<AnyStore, CliError> {
+        self.open_location_on(location, create, replica_id, Arc::new(RealClock))
+    }
+
+    fn open_location_on(
+        &self,
+        location: Location,
+        create: bool,
+        replica_id: Option<&str>,
+        clock: SharedClock,
+    ) -> Result<AnyStore, CliError> {
         tracing::debug!(db = %location, engine = %location.engine(), create, "using database");
         let replica_id = replica_id.map_or_else(|| format!("cli-{}", uuid::Uuid::new_v4()), str::to_owned);
-        let mut config = OpenConfig::new(location.clone(), Arc::new(RealClock), replica_id);
+        let mut config = OpenConfig::new(location.clone(), clock, replica_id);
         config.create = create;
         AnyStore::open(&config).map_err(|e| open_error(&location, e))
     }

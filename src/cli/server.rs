@@ -7,10 +7,14 @@ use std::time::Duration;
 use clap::Args;
 use coderlite::api::ApiConfig;
 use coderlite::clock::Cancel;
+use coderlite::clock::Clock;
+use coderlite::clock::MockClock;
 use coderlite::clock::RealClock;
 use coderlite::clock::SharedClock;
+use coderlite::database::Location;
 use coderlite::database::SharedStore;
 use coderlite::database::prelude::*;
+use coderlite::database::snapshot::Snapshots;
 use coderlite::prebuilds::reconciler::ReconcilerConfig;
 use coderlite::provisioner::ProvisionerConfig;
 use coderlite::purge::PurgeConfig;
@@ -19,6 +23,8 @@ use coderlite::server::Services;
 use coderlite::server::conn::ConnLimits;
 use coderlite::server::http::HttpServer;
 use coderlite::server::http::HttpState;
+use coderlite::testing::control::ControlClock;
+use coderlite::testing::control::TestControls;
 use coderlite::testing::fixture_json;
 use coderlite::testing::fixture_json::FixtureSource;
 use signal_hook::consts::SIGINT;
@@ -124,6 +130,22 @@ pub struct ServerArgs {
     /// server running
     #[arg(long)]
     pub exit_on_stdin_close: bool,
+
+    /// Run on a database of its own, removed when the server stops: a private temporary
+    /// SQLite file, or with a postgres:// --db a new database on that server. Listens on
+    /// 127.0.0.1 with a free port unless --http-address says otherwise
+    #[arg(long)]
+    pub ephemeral: bool,
+
+    /// Serve the test controls under /api/coderlite/v1 (reset, snapshots, fixtures, clock)
+    /// to owners. For servers that test suites run against; never on by default
+    #[arg(long)]
+    pub test_controls: bool,
+
+    /// The server's clock: `wall`, or `virtual` (starts at the current time and moves only
+    /// when a test-control call moves it; needs --test-controls) [default: wall]
+    #[arg(long, value_name = "wall|virtual", value_parser = ["wall", "virtual"])]
+    pub clock: Option<String>,
 
     /// Make the named service panic as it starts (supervision tests).
     #[arg(long, hide = true)]
@@ -242,16 +264,9 @@ fn watch_stdin(cancel: Cancel) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `--ready-json`: one line on stdout once the server serves. The token is a new API key of
-/// the first active owner (by creation), null when there is none yet.
-fn print_ready_line(
-    store: &dyn coderlite::database::Store,
-    addr: std::net::SocketAddr,
-    db: &str,
-    replica_id: &str,
-) -> Result<(), CliError> {
-    use std::io::Write;
-
+/// `--ready-json`'s token: a new API key of the first active owner (by creation), `None`
+/// when there is none yet.
+fn ready_token(store: &dyn coderlite::database::Store) -> Result<Option<String>, CliError> {
     use coderlite::database::models::GetUsersParams;
     use coderlite::database::models::LoginType;
     use coderlite::database::models::UserStatus;
@@ -266,16 +281,37 @@ fn print_ready_line(
         .into_iter()
         .filter(|u| u.rbac_roles.iter().any(|r| r == "owner"))
         .min_by_key(|u| u.created_at);
-    let token = match owner {
-        Some(user) => {
-            let name = format!("ready-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-            let lifetime = ApiConfig::default().default_token_lifetime;
-            let (token, _) = coderlite::identity::keys::issue_key(store, &user, LoginType::Token, lifetime, &name)
-                .context(|| "create the --ready-json token".to_owned())?;
-            Some(token)
-        }
-        None => None,
+    let Some(user) = owner else {
+        return Ok(None);
     };
+    let name = format!("ready-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let lifetime = ApiConfig::default().default_token_lifetime;
+    let (token, _) = coderlite::identity::keys::issue_key(store, &user, LoginType::Token, lifetime, &name)
+        .context(|| "create the --ready-json token".to_owned())?;
+    Ok(Some(token))
+}
+
+/// An ephemeral database without users gets its owner, `admin` (`admin@coderlite.local`),
+/// without a password (no password login matches it; nothing to hash at start): the ready
+/// line's token is how a test signs in.
+fn ensure_first_owner(store: &dyn coderlite::database::Store) -> Result<(), CliError> {
+    use coderlite::identity::first_user::FirstUser;
+    use coderlite::identity::first_user::FirstUserError;
+
+    if store.get_user_count(false).context(|| "count users".to_owned())? > 0 {
+        return Ok(());
+    }
+    let new = FirstUser { email: "admin@coderlite.local", username: "admin", name: "", hashed_password: "" };
+    match coderlite::identity::first_user::create_first_user(store, &new) {
+        Ok(_) | Err(FirstUserError::AlreadyCreated) => Ok(()),
+        Err(e) => Err(CliError::new("create the ephemeral server's owner", e)),
+    }
+}
+
+/// `--ready-json`: one line on stdout once the server serves.
+fn print_ready_line(addr: std::net::SocketAddr, token: Option<&str>, db: &str, replica_id: &str) {
+    use std::io::Write;
+
     let line = serde_json::json!({
         "url": format!("http://{addr}"),
         "token": token,
@@ -287,7 +323,54 @@ fn print_ready_line(
     // A parent that stopped reading is no reason to stop serving.
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-    Ok(())
+}
+
+/// `--ephemeral`'s database: a private temporary directory holding a SQLite file, or a
+/// scratch database on the PostgreSQL server `--db` names. Removed by [`Ephemeral::remove`]
+/// once every connection is closed.
+enum Ephemeral {
+    Sqlite(tempfile::TempDir),
+    #[cfg(feature = "postgres")]
+    Postgres(coderlite::database::postgres::ScratchDatabase),
+}
+
+impl Ephemeral {
+    fn create(ctx: &GlobalArgs) -> Result<Self, CliError> {
+        match ctx.given_location() {
+            None => tempfile::Builder::new()
+                .prefix("coderlite-ephemeral-")
+                .tempdir()
+                .map(Ephemeral::Sqlite)
+                .context(|| "create a temporary directory for --ephemeral".to_owned()),
+            #[cfg(feature = "postgres")]
+            Some(Location::Postgres(url)) => coderlite::database::postgres::ScratchDatabase::create(&url)
+                .map(Ephemeral::Postgres)
+                .map_err(|e| CliError::new("create an ephemeral PostgreSQL database", e)),
+            Some(_) => Err(CliError::usage(
+                "--ephemeral",
+                "makes its own SQLite database; drop --db (or give a postgres:// URL, next to which it makes one)",
+            )),
+        }
+    }
+
+    fn location(&self) -> Location {
+        match self {
+            Ephemeral::Sqlite(dir) => Location::Sqlite(dir.path().join("coderlite.db")),
+            #[cfg(feature = "postgres")]
+            Ephemeral::Postgres(db) => Location::Postgres(db.url().to_owned()),
+        }
+    }
+
+    fn remove(self) {
+        let removed = match self {
+            Ephemeral::Sqlite(dir) => dir.close().map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
+            Ephemeral::Postgres(db) => db.remove().map_err(|e| e.to_string()),
+        };
+        if let Err(error) = removed {
+            tracing::warn!(%error, "remove the ephemeral database");
+        }
+    }
 }
 
 /// Replica IDs are UUIDs, as upstream's (and a `uuid` column on PostgreSQL); kept in the
@@ -316,8 +399,16 @@ fn on_signal(n: usize, signal: i32, cancel: &Cancel) -> Option<i32> {
 
 pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<(), CliError> {
     let config = server_config(&args, sources)?;
-    if args.ready_json && args.http_address.is_none() {
+    let virtual_clock = args.clock.as_deref() == Some("virtual");
+    if virtual_clock && !args.test_controls {
+        return Err(CliError::usage("--clock virtual", "needs --test-controls (only a control call moves the clock)"));
+    }
+    let http_address = args.http_address.clone().or_else(|| args.ephemeral.then(|| "127.0.0.1:0".to_owned()));
+    if args.ready_json && http_address.is_none() {
         return Err(CliError::usage("--ready-json", "needs --http-address (the line names the URL)"));
+    }
+    if args.test_controls && http_address.is_none() {
+        return Err(CliError::usage("--test-controls", "needs --http-address (the controls are HTTP routes)"));
     }
     let (api_config, conn_limits) = http_config(&args, sources)?;
     // Signals first: a signal during startup stops the server once startup is done.
@@ -341,15 +432,47 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
     if args.exit_on_stdin_close {
         watch_stdin(cancel.clone())?;
     }
+    let ephemeral = if args.ephemeral { Some(Ephemeral::create(ctx)?) } else { None };
+    let served =
+        serve(ctx, &args, &config, http_address.as_deref(), api_config, conn_limits, &cancel, ephemeral.as_ref());
+    // Every connection is closed by now: the ephemeral database can go.
+    if let Some(ephemeral) = ephemeral {
+        ephemeral.remove();
+    }
+    signals_handle.close();
+    let _ = signal_thread.join();
+    served
+}
+
+/// Startup, the services and the HTTP endpoint until `cancel` fires, then shutdown. Every
+/// store handle is dropped when this returns.
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    ctx: &GlobalArgs,
+    args: &ServerArgs,
+    config: &ServerConfig,
+    http_address: Option<&str>,
+    api_config: ApiConfig,
+    conn_limits: ConnLimits,
+    cancel: &Cancel,
+    ephemeral: Option<&Ephemeral>,
+) -> Result<(), CliError> {
     let http_state = Arc::new(HttpState::with_api(config.replica_id.clone(), config.reconciler, api_config));
-    let http = match &args.http_address {
+    let http = match http_address {
         Some(addr) => {
             Some(HttpServer::bind_with(addr, http_state.clone(), conn_limits).context(|| format!("listen on {addr}"))?)
         }
         None => None,
     };
 
-    let store = ctx.open_or_create_as(Some(&config.replica_id))?;
+    let (clock, mock): (SharedClock, Option<MockClock>) = if args.clock.as_deref() == Some("virtual") {
+        let mock = MockClock::new(RealClock.now());
+        (Arc::new(mock.clone()), Some(mock))
+    } else {
+        (Arc::new(RealClock), None)
+    };
+    let ephemeral_ctx = ephemeral.map(|e| GlobalArgs::for_location(e.location(), ctx.output));
+    let store = ephemeral_ctx.as_ref().unwrap_or(ctx).open_or_create_with(Some(&config.replica_id), clock.clone())?;
     // Startup order: migrate (open), deployment setup, AI provider seed, demo, services.
     coderlite::deployment::setup_deployment(&store).map_err(|e| CliError::new("deployment setup", e))?;
     seed_from_process_env(&store)?;
@@ -378,24 +501,45 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
             Err(error) => tracing::warn!(path = %path.display(), %error, "remove a copy kept by a restore"),
         }
     }
+    if ephemeral.is_some() {
+        ensure_first_owner(&store)?;
+    }
+    let any_store = store.clone();
     let store: SharedStore = Arc::new(store);
-    let clock: SharedClock = Arc::new(RealClock);
 
-    let store_for_shutdown = store.clone();
-    let services = Services::start(store.clone(), clock, &config, &cancel);
-    http_state.mark_ready(store, schema_version);
+    let services = Services::start(store.clone(), clock, config, cancel);
+    // The token exists before the start snapshot, so a reset keeps it.
+    let token = if args.ready_json { ready_token(&*store)? } else { None };
+    if args.test_controls {
+        let snapshots = Snapshots::new(any_store).context(|| "prepare snapshots for --test-controls".to_owned())?;
+        let control_clock = match &mock {
+            Some(clock) => ControlClock::Virtual {
+                clock: clock.clone(),
+                services: services.names().iter().map(|n| (*n).to_owned()).collect(),
+            },
+            None => ControlClock::Wall,
+        };
+        let controls =
+            TestControls::start(store.clone(), snapshots, control_clock, &format!("{}-control", config.replica_id))
+                .map_err(|e| CliError::new("start the test controls", e))?;
+        http_state.enable_test_controls(Arc::new(controls));
+    }
+    http_state.mark_ready(store.clone(), schema_version);
     tracing::info!(
         db = %db,
         schema_version,
         replica_id = %config.replica_id,
         demo = args.demo,
+        ephemeral = args.ephemeral,
+        test_controls = args.test_controls,
+        clock = if mock.is_some() { "virtual" } else { "wall" },
         http_address = http.as_ref().and_then(HttpServer::local_addr).map(|a| a.to_string()),
         reconcile_interval = ?config.reconciler.interval,
         "coderlite server started"
     );
 
     if let (true, Some(addr)) = (args.ready_json, http.as_ref().and_then(HttpServer::local_addr)) {
-        print_ready_line(&*store_for_shutdown, addr, &db, &config.replica_id)?;
+        print_ready_line(addr, token.as_deref(), &db, &config.replica_id);
     }
 
     // A signal, a failed service or (with --exit-on-stdin-close) the end of stdin fires
@@ -405,11 +549,13 @@ pub fn run(ctx: &GlobalArgs, args: ServerArgs, sources: &Sources<'_>) -> Result<
     if let Some(http) = http {
         http.stop();
     }
-    if let Err(error) = coderlite::replicas::deregister(&*store_for_shutdown, &config.replica_id) {
+    // The HTTP state holds the store (and the controls their snapshots): let go of them
+    // before the database is removed.
+    drop(http_state);
+    if let Err(error) = coderlite::replicas::deregister(&*store, &config.replica_id) {
         tracing::warn!(%error, "deregister replica");
     }
-    signals_handle.close();
-    let _ = signal_thread.join();
+    drop(store);
     match stopped {
         Ok(()) => {
             tracing::info!("coderlite server stopped");

@@ -498,6 +498,9 @@ store_domain! {
         /// (of `worker_id` only, when given); returns how many.
         write fn requeue_provisioner_jobs(&self, worker_id: Option<&str>, updated_before: Timestamp, now: Timestamp) -> Result<usize>;
 
+        /// The IDs of jobs a provisioner has started and not finished (nor canceled), oldest first.
+        read fn get_running_provisioner_job_ids(&self) -> Result<Vec<String>>;
+
         /// The build of a job: (build id, workspace id, transition, the version's fail_builds).
         read fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>;
     }

@@ -17,6 +17,7 @@ pub mod models;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod rows;
+pub mod snapshot;
 pub mod sqlite;
 
 use std::cell::Cell;

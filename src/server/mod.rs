@@ -61,6 +61,7 @@ pub struct ServiceFailure {
 /// the others down instead of running on without it. [`Services::shutdown`] (or drop) stops
 /// them all and joins every thread.
 pub struct Services {
+    names: Vec<&'static str>,
     cancel: Cancel,
     threads: Vec<JoinHandle<()>>,
     tracker: Arc<Tracker>,
@@ -130,6 +131,7 @@ impl Services {
         }
         let cancel = Cancel::new();
         let failure = Arc::new(Mutex::new(None));
+        let names = services.iter().map(|(name, _)| *name).collect();
         let threads = services
             .into_iter()
             .map(|(name, body)| {
@@ -137,7 +139,12 @@ impl Services {
                 spawn_supervised(name, body, inject, &cancel, stop, &failure)
             })
             .collect();
-        Self { cancel, threads, tracker, failure }
+        Self { names, cancel, threads, tracker, failure }
+    }
+
+    /// The services' thread names, as they run (a virtual clock waits for and wakes them).
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
     }
 
     /// This process's boundary usage tracker (agents report into it).

@@ -6,6 +6,7 @@
 //! write transaction: all or nothing. An error names the file and the JSON location
 //! (`fixtures/x.json: templates[1].versions[0].presets[2].name: ...`).
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -73,6 +74,20 @@ pub struct LoadSummary {
     pub app_stats: usize,
 }
 
+/// The IDs a load created, by name: organizations and templates by name, users by
+/// username, groups as `organization/group`, template versions as `template/version`,
+/// presets as `template/version/preset`, workspaces as `owner/workspace`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LoadedIds {
+    pub organizations: BTreeMap<String, String>,
+    pub users: BTreeMap<String, String>,
+    pub groups: BTreeMap<String, String>,
+    pub templates: BTreeMap<String, String>,
+    pub template_versions: BTreeMap<String, String>,
+    pub presets: BTreeMap<String, String>,
+    pub workspaces: BTreeMap<String, String>,
+}
+
 /// One fixture file's text and the name errors will use for it.
 #[derive(Debug, Clone)]
 pub struct FixtureSource {
@@ -102,20 +117,25 @@ impl FixtureSource {
 
 /// Parses every source, then loads them all in one write transaction (all or nothing).
 pub fn load(store: &dyn Store, sources: &[FixtureSource]) -> Result<LoadSummary, FixtureError> {
+    load_with_ids(store, sources).map(|(summary, _)| summary)
+}
+
+/// As [`load`], also answering the IDs it created by name.
+pub fn load_with_ids(store: &dyn Store, sources: &[FixtureSource]) -> Result<(LoadSummary, LoadedIds), FixtureError> {
     load_checked(store, sources, false).map(|s| s.expect("loaded unconditionally"))
 }
 
 /// As [`load`], but only into a database without templates (checked in the same write
 /// transaction, so two processes racing on one fresh file load once). `None`: not empty.
 pub fn load_into_empty(store: &dyn Store, sources: &[FixtureSource]) -> Result<Option<LoadSummary>, FixtureError> {
-    load_checked(store, sources, true)
+    load_checked(store, sources, true).map(|s| s.map(|(summary, _)| summary))
 }
 
 fn load_checked(
     store: &dyn Store,
     sources: &[FixtureSource],
     only_if_empty: bool,
-) -> Result<Option<LoadSummary>, FixtureError> {
+) -> Result<Option<(LoadSummary, LoadedIds)>, FixtureError> {
     let parsed: Vec<(String, FixtureFile)> =
         sources.iter().map(|s| parse(&s.name, &s.text).map(|f| (s.name.clone(), f))).collect::<Result<_, _>>()?;
     let now = store.clock().now();
@@ -123,13 +143,14 @@ fn load_checked(
         if only_if_empty && tx.count_templates()? > 0 {
             return Ok(None);
         }
-        let mut loader = Loader { tx, now, summary: LoadSummary::default(), workspaces: HashMap::new() };
+        let mut loader =
+            Loader { tx, now, summary: LoadSummary::default(), ids: LoadedIds::default(), workspaces: HashMap::new() };
         for (name, file) in &parsed {
             loader.load_file(file).map_err(|(location, message)| {
                 LoadError::Fixture(FixtureError { file: name.clone(), location, message })
             })?;
         }
-        Ok(Some(loader.summary))
+        Ok(Some((loader.summary, loader.ids)))
     })
     .map_err(|e| match e {
         LoadError::Fixture(e) => e,
@@ -434,6 +455,7 @@ struct Loader<'a> {
     tx: &'a dyn Store,
     now: Timestamp,
     summary: LoadSummary,
+    ids: LoadedIds,
     /// `owner/name` → (workspace, agent id) for the stats sections.
     workspaces: HashMap<String, (Workspace, String)>,
 }
@@ -521,7 +543,8 @@ impl Loader<'_> {
         for (i, o) in file.organizations.iter().enumerate() {
             let loc = || format!("organizations[{i}]");
             valid_name(|| format!("organizations[{i}].name"), &o.name)?;
-            at(loc, fixtures::organization(self.tx).name(&o.name).display_name(&o.display_name).build())?;
+            let org = at(loc, fixtures::organization(self.tx).name(&o.name).display_name(&o.display_name).build())?;
+            self.ids.organizations.insert(o.name.clone(), org.id);
             self.summary.organizations += 1;
         }
         for (i, u) in file.users.iter().enumerate() {
@@ -541,7 +564,9 @@ impl Loader<'_> {
             for (j, member) in g.members.iter().enumerate() {
                 builder = builder.member(&self.user_id(|| format!("groups[{i}].members[{j}]"), member)?);
             }
-            at(loc, builder.build())?;
+            let group = at(loc, builder.build())?;
+            let org_name = at(loc, self.tx.get_organization_by_id(&org))?.name;
+            self.ids.groups.insert(format!("{org_name}/{}", g.name), group.id);
             self.summary.groups += 1;
         }
         for (i, t) in file.templates.iter().enumerate() {
@@ -588,7 +613,8 @@ impl Loader<'_> {
             }
             builder = builder.password(password);
         }
-        at(loc, builder.build())?;
+        let user = at(loc, builder.build())?;
+        self.ids.users.insert(u.username.clone(), user.id);
         self.summary.users += 1;
         Ok(())
     }
@@ -668,7 +694,8 @@ impl Loader<'_> {
                 for s in &p.schedules {
                     pb = pb.schedule(&s.cron, s.desired_instances);
                 }
-                at(ploc, pb.build())?;
+                let preset = at(ploc, pb.build())?;
+                self.ids.presets.insert(format!("{}/{}/{}", t.name, v.name, p.name), preset.id);
                 self.summary.presets += 1;
             }
         }
@@ -677,6 +704,10 @@ impl Loader<'_> {
                 loc,
                 self.tx.update_template_deleted_and_deprecated(&created.template.id, true, &t.deprecated, self.now),
             )?;
+        }
+        self.ids.templates.insert(t.name.clone(), created.template.id.clone());
+        for (v, version) in t.versions.iter().zip(&versions) {
+            self.ids.template_versions.insert(format!("{}/{}", t.name, v.name), version.id.clone());
         }
         self.summary.templates += 1;
         self.summary.template_versions += versions.len();
@@ -728,6 +759,7 @@ impl Loader<'_> {
         }
         let built = at(loc, builder.build())?;
         let agent = built.agent_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        self.ids.workspaces.insert(format!("{}/{}", w.owner, w.name), built.workspace.id.clone());
         self.workspaces.insert(format!("{}/{}", w.owner, w.name), (built.workspace, agent));
         self.summary.workspaces += 1;
         Ok(())

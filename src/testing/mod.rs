@@ -3,10 +3,16 @@
 //!
 //! **API boundary.** Other suites build on `TestDb`; its methods are part of the contract.
 
+pub mod control;
 pub mod fixture_json;
 pub mod fixtures;
+mod server;
 mod testdb;
 
+pub use crate::testing::server::ReadyLine;
+pub use crate::testing::server::TestServer;
+pub use crate::testing::server::TestServerBuilder;
+pub use crate::testing::server::TestServerError;
 pub use crate::testing::testdb::EmptyDb;
 pub use crate::testing::testdb::TestDb;
 pub use crate::testing::testdb::TestEngine;

@@ -447,23 +447,6 @@ mod pg {
             .map_err(|e| Error::Unreachable { target: crate::database::any::redact_url(url), message: e.to_string() })
     }
 
-    /// `url` with its database replaced by `database`.
-    fn with_database(url: &str, database: &str) -> String {
-        let (base, query) = match url.split_once('?') {
-            Some((b, q)) => (b, Some(q)),
-            None => (url, None),
-        };
-        let scheme_end = base.find("://").map_or(0, |i| i + 3);
-        let base = match base[scheme_end..].find('/') {
-            Some(slash) => &base[..scheme_end + slash],
-            None => base,
-        };
-        match query {
-            Some(q) => format!("{base}/{database}?{q}"),
-            None => format!("{base}/{database}"),
-        }
-    }
-
     /// The migrated template database of this binary's migrations on the server `admin_url`
     /// points at, built at most once per server (and once per process checked).
     fn template(admin_url: &str) -> Result<String> {
@@ -496,8 +479,11 @@ mod pg {
                 admin
                     .batch_execute(&format!("CREATE DATABASE {name}"))
                     .map_err(|e| error("create test template", &e))?;
-                let store =
-                    PgStore::open(PgConfig::new(with_database(admin_url, &name), Arc::new(RealClock), "template"))?;
+                let store = PgStore::open(PgConfig::new(
+                    crate::database::postgres::url_with_database(admin_url, &name),
+                    Arc::new(RealClock),
+                    "template",
+                ))?;
                 drop(store);
                 // Only a complete template is marked one; clones wait for its last
                 // connection to go.
@@ -680,7 +666,7 @@ mod pg {
                 Err(e) => return Err(error("create test database", &e)),
             }
         }
-        let mut warm = connect(&with_database(admin_url, name))?;
+        let mut warm = connect(&crate::database::postgres::url_with_database(admin_url, name))?;
         warm.batch_execute("SELECT version FROM refinery_schema_history LIMIT 1")
             .map_err(|e| error("warm test database", &e))?;
         Ok(())
@@ -689,7 +675,7 @@ mod pg {
     impl TestDatabase {
         pub(super) fn create(admin_url: &str) -> Result<Self> {
             let name = pool(admin_url)?.take()?;
-            let url = with_database(admin_url, &name);
+            let url = crate::database::postgres::url_with_database(admin_url, &name);
             Ok(Self { admin_url: admin_url.to_owned(), name, url })
         }
 
@@ -699,7 +685,7 @@ mod pg {
             with_admin(admin_url, |admin| {
                 admin.batch_execute(&format!("CREATE DATABASE {name}")).map_err(|e| error("create test database", &e))
             })?;
-            let url = with_database(admin_url, &name);
+            let url = crate::database::postgres::url_with_database(admin_url, &name);
             Ok(Self { admin_url: admin_url.to_owned(), name, url })
         }
     }
@@ -712,21 +698,6 @@ mod pg {
                 Ok(pool) => pool.drop_later(std::mem::take(&mut self.name)),
                 Err(e) => eprintln!("warning: could not drop test database {}: {e}", self.name),
             }
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn the_database_of_a_url_is_replaced() {
-            assert_eq!(with_database("postgres://u@h:5/postgres", "t1"), "postgres://u@h:5/t1");
-            assert_eq!(with_database("postgres://u@h:5", "t1"), "postgres://u@h:5/t1");
-            assert_eq!(
-                with_database("postgres://u:p@h/db?sslmode=disable", "t1"),
-                "postgres://u:p@h/t1?sslmode=disable"
-            );
         }
     }
 }

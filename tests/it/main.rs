@@ -29,3 +29,4 @@ mod provisioner;
 mod rollup;
 mod server;
 mod store;
+mod test_server;

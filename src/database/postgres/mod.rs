@@ -27,6 +27,8 @@ mod copy;
 mod errors;
 mod migrate;
 mod queries;
+mod scratch;
+mod snapshot;
 mod tx;
 
 use std::collections::HashMap;
@@ -54,6 +56,8 @@ use crate::database::WriteThreadMark;
 use crate::database::any::redact_url;
 pub use crate::database::postgres::migrate::binary_schema_version;
 pub use crate::database::postgres::migrate::migrations_fingerprint;
+pub use crate::database::postgres::scratch::ScratchDatabase;
+pub use crate::database::postgres::scratch::url_with_database;
 use crate::database::postgres::tx::Attempt;
 use crate::database::postgres::tx::PgTx;
 

@@ -24,6 +24,7 @@ mod errors;
 mod migrate;
 mod queries;
 mod readers;
+mod snapshot;
 mod stray_wal;
 mod tx;
 

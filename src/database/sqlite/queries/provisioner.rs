@@ -100,12 +100,26 @@ pub(crate) fn get_workspace_build_by_job_id(
     .op(op)
 }
 
+pub(crate) fn get_running_provisioner_job_ids(conn: &Connection) -> Result<Vec<String>> {
+    let op = "get running provisioner job ids";
+    conn.prepare_cached(
+        "SELECT id FROM provisioner_jobs
+         WHERE started_at IS NOT NULL AND completed_at IS NULL AND canceled_at IS NULL ORDER BY created_at, id",
+    )
+    .op(op)?
+    .query_map([], |r| r.get(0))
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
 impl ProvisionerStore for SqliteTx<'_> {
     run_query! {
         fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>> => acquire_provisioner_job;
         fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()> => complete_provisioner_job;
         fn heartbeat_provisioner_jobs(&self, worker_id: &str, now: Timestamp) -> Result<usize> => heartbeat_provisioner_jobs;
         fn requeue_provisioner_jobs(&self, worker_id: Option<&str>, updated_before: Timestamp, now: Timestamp) -> Result<usize> => requeue_provisioner_jobs;
+        fn get_running_provisioner_job_ids(&self) -> Result<Vec<String>> => get_running_provisioner_job_ids;
         fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>> => get_workspace_build_by_job_id;
     }
 }
