@@ -103,12 +103,13 @@ fn fifty_ephemeral_servers_start_serve_and_leave_nothing() {
 }
 
 contract_tests! {
-    /// An ephemeral server next to a PostgreSQL database makes a scratch database and drops it
-    /// when it stops.
-    fn an_ephemeral_server_drops_its_database(engine) {
+    /// An ephemeral server stopped by SIGTERM removes its database: the SQLite file's
+    /// directory, or the scratch database it made next to a PostgreSQL URL.
+    fn an_ephemeral_server_drops_its_database_on_sigterm(engine) {
         let server = builder(engine).start().unwrap();
         let db = server.ready().db.clone();
         assert_eq!(api(&server, "/users/me")["username"], "admin");
+        assert_eq!(unsafe { libc::kill(server.ready().pid as i32, libc::SIGTERM) }, 0);
         assert!(server.stop().unwrap().success());
         match engine {
             TestEngine::Sqlite => assert!(!std::path::Path::new(&db).exists()),
