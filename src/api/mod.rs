@@ -16,6 +16,7 @@
 
 pub mod auth;
 mod body;
+mod builds;
 mod control;
 mod general;
 mod guard;
@@ -27,6 +28,7 @@ pub mod ratelimit;
 pub mod search;
 pub mod shapes;
 pub mod state;
+mod stream;
 mod templates;
 mod users;
 mod workspaces;
@@ -256,7 +258,7 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
 }
 
 /// Go's `json.Encoder` escapes `<`, `>` and `&` (upstream never turns it off).
-fn escape_html(json: &str) -> String {
+pub(crate) fn escape_html(json: &str) -> String {
     json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
 }
 
@@ -276,15 +278,25 @@ pub async fn blocking<F>(state: Arc<HttpState>, f: F) -> Response
 where
     F: FnOnce(&Api<'_>) -> ApiResult<Response> + Send + 'static,
 {
+    blocking_value(state, f).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// As [`blocking`], answering `f`'s value: for handlers that go on after the synchronous
+/// part (streams).
+pub async fn blocking_value<T, F>(state: Arc<HttpState>, f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Api<'_>) -> ApiResult<T> + Send + 'static,
+{
     let answer = tokio::task::spawn_blocking(move || {
         let Some(store) = state.store() else {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server is starting.").into_response();
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server is starting."));
         };
         let api = Api { store: &**store, config: &state.api };
-        f(&api).unwrap_or_else(IntoResponse::into_response)
+        f(&api)
     })
     .await;
-    answer.unwrap_or_else(|e| ApiError::internal("An internal server error occurred.", e).into_response())
+    answer.unwrap_or_else(|e| Err(ApiError::internal("An internal server error occurred.", e)))
 }
 
 /// Reads a JSON request body as upstream's `httpapi.Read` does: a body that is not JSON is
@@ -358,6 +370,7 @@ pub fn routes() -> Router<Arc<HttpState>> {
         .merge(organizations::routes())
         .merge(templates::routes())
         .merge(workspaces::routes())
+        .merge(builds::routes())
         .merge(prebuilds::routes())
         .merge(insights::routes())
         .fallback(|| async {

@@ -382,6 +382,31 @@ pub struct ProvisionerJobMetadata {
     pub template_icon: String,
 }
 
+/// `codersdk.ProvisionerJobLog` (no key is omitted).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvisionerJobLog {
+    pub id: i64,
+    #[serde(serialize_with = "ser_time")]
+    pub created_at: Timestamp,
+    pub log_source: String,
+    pub log_level: String,
+    pub stage: String,
+    pub output: String,
+}
+
+impl ProvisionerJobLog {
+    pub fn from_row(l: &models::ProvisionerJobLog) -> Self {
+        Self {
+            id: l.id,
+            created_at: l.created_at,
+            log_source: l.source.clone(),
+            log_level: l.level.clone(),
+            stage: l.stage.clone(),
+            output: l.output.clone(),
+        }
+    }
+}
+
 /// `codersdk.ProvisionerJob`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProvisionerJob {
@@ -425,7 +450,7 @@ impl ProvisionerJob {
             status: j.job_status.as_str().to_owned(),
             // coderlite's provisioner workers are named, not UUIDs: a UUID is shown, else none.
             worker_id: j.worker_id.clone().filter(|w| uuid::Uuid::parse_str(w).is_ok()),
-            file_id: NIL_UUID.to_owned(),
+            file_id: j.file_id.clone().unwrap_or_else(|| NIL_UUID.to_owned()),
             tags: BTreeMap::from([
                 ("scope".to_owned(), "organization".to_owned()),
                 ("owner".to_owned(), String::new()),

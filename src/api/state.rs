@@ -30,6 +30,9 @@ pub struct HttpState {
     pub(crate) login_limiter: RateLimiter,
     ready: OnceLock<Ready>,
     test_controls: OnceLock<Arc<TestControls>>,
+    /// Turns true when the server stops: streams (watch, followed logs) end at once instead
+    /// of holding the shutdown up.
+    streams_closed: tokio::sync::watch::Sender<bool>,
 }
 
 pub(crate) struct Ready {
@@ -53,6 +56,7 @@ impl HttpState {
             login_limiter,
             ready: OnceLock::new(),
             test_controls: OnceLock::new(),
+            streams_closed: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -69,6 +73,17 @@ impl HttpState {
     /// The test controls, when the server has them.
     pub(crate) fn test_controls(&self) -> Option<Arc<TestControls>> {
         self.test_controls.get().cloned()
+    }
+
+    /// Ends every open stream (the server is stopping).
+    pub fn close_streams(&self) {
+        self.streams_closed.send_replace(true);
+    }
+
+    /// Resolves once [`Self::close_streams`] was called.
+    pub(crate) async fn streams_closed(&self) {
+        let mut rx = self.streams_closed.subscribe();
+        let _ = rx.wait_for(|closed| *closed).await;
     }
 
     /// The store, once startup is done.

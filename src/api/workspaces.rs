@@ -60,9 +60,12 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
         .route("/workspaces/{workspace}/builds", get(list_builds).post(create_build))
         .route("/workspaces/{workspace}/autostart", put(put_autostart))
         .route("/workspaces/{workspace}/ttl", put(put_ttl))
+        .route("/workspaces/{workspace}/extend", put(put_extend))
+        .route("/workspaces/{workspace}/watch", get(watch))
         .route("/workspacebuilds/{build}", get(get_build))
         .route("/users/{user}/workspace/{name}", get(get_by_owner_and_name))
         .route("/users/{user}/workspaces", post(create))
+        .route("/organizations/{organization}/members/{user}/workspaces", post(create_in_organization))
 }
 
 /// Everything the wire shapes of some workspaces and builds need beyond their rows, each
@@ -169,7 +172,7 @@ impl Lookup {
             job: shapes::ProvisionerJob::from_row(job),
             reason: b.reason.clone(),
             resources,
-            deadline: None,
+            deadline: b.deadline,
             max_deadline: None,
             status: shapes::workspace_status(job.job_status, b.transition).to_owned(),
             daily_cost: 0,
@@ -467,6 +470,18 @@ fn workspace_error(e: WorkspaceError) -> ApiError {
     }
 }
 
+/// Upstream's older path for creating a workspace (`POST /users/{user}/workspaces` is the
+/// newer): the same request, rules and answer; the template names the organization.
+async fn create_in_organization(
+    state: State<Arc<HttpState>>,
+    headers: HeaderMap,
+    query: RawQuery,
+    Path((_organization, user)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    create(state, headers, query, Path(user), body).await
+}
+
 async fn create(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
@@ -681,6 +696,116 @@ async fn put_ttl(
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
+}
+
+#[derive(Deserialize)]
+struct ExtendRequest {
+    #[serde(default)]
+    deadline: Option<String>,
+}
+
+/// Moves a started workspace's deadline (upstream's messages sit in `message`, not in
+/// validations).
+async fn put_extend(
+    State(s): State<Arc<HttpState>>,
+    req: Req,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    use crate::workspaces::settings::ExtendError;
+    authed(s, req, move |api, _req, caller| {
+        let w = changeable_workspace(api, &caller, &id)?;
+        let req: ExtendRequest = read_json(body)?;
+        let deadline = match req.deadline.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
+            Some(Ok(t)) if t.timestamp() > 0 => t.with_timezone(&chrono::Utc),
+            _ => return Err(crate::api::users::validation_failed(vec![("deadline", "required", "")])),
+        };
+        crate::workspaces::settings::extend_deadline(api.store, &w.id, deadline).map_err(|e| {
+            let text = e.to_string();
+            match e {
+                ExtendError::NotStarted(_) | ExtendError::StillBuilding | ExtendError::Manual => {
+                    ApiError::conflict(text)
+                }
+                ExtendError::TooEarly(_) => ApiError::bad_request(text),
+                ExtendError::Database(e) => e.into(),
+            }
+        })?;
+        let at = crate::clock::truncate_to_micros(deadline).format("%Y-%m-%dT%H:%M:%SZ");
+        crate::api::message(StatusCode::OK, &format!("Deadline updated to {at}."))
+    })
+    .await
+}
+
+/// How often a watcher looks for a change (on SQLite a data-generation read; the workspace
+/// is rendered again only when something changed).
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+/// Upstream's keep-alive ping interval.
+const WATCH_PING: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `GET /workspaces/{id}/watch`: server-sent events as upstream sends them: a `ping` once
+/// connected, the workspace as a `data` event at once and on every change, a `ping` every 15
+/// s, an `error` event (and the end) when it can no longer be read.
+async fn watch(State(s): State<Arc<HttpState>>, req: Req, Path(id): Path<String>) -> Response {
+    use crate::api::stream::sse_frame;
+    let checked = crate::api::blocking_value(s.clone(), move |api| {
+        let caller = auth::authenticate(api, &req)?;
+        Ok(visible_workspace(api, &caller, &id)?.id)
+    })
+    .await;
+    let id = match checked {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let (response, events) = crate::api::stream::event_stream();
+    tokio::spawn(async move {
+        if events.send(sse_frame::<()>("ping", None)).await.is_err() {
+            return;
+        }
+        let (mut last, mut seen_generation, mut pinged) = (String::new(), None, std::time::Instant::now());
+        loop {
+            let (id, known) = (id.clone(), seen_generation);
+            let read = crate::api::blocking_value(s.clone(), move |api| {
+                let generation = api.store.get_prebuilds_data_generation()?;
+                if generation.is_some() && generation == known {
+                    return Ok((generation, None));
+                }
+                let w = api.store.get_workspace_by_id(&id)?;
+                Ok((generation, Some(render_one(api, &w)?)))
+            })
+            .await;
+            match read {
+                Ok((generation, Some(workspace))) => {
+                    seen_generation = generation;
+                    let json = serde_json::to_string(&workspace).unwrap_or_default();
+                    if json != last {
+                        last = json;
+                        if events.send(sse_frame("data", Some(&workspace))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok((_, None)) => {}
+                Err(e) => {
+                    let body =
+                        serde_json::json!({ "message": "Internal error fetching workspace.", "detail": e.message });
+                    let _ = events.send(sse_frame("error", Some(&body))).await;
+                    return;
+                }
+            }
+            if pinged.elapsed() >= WATCH_PING {
+                pinged = std::time::Instant::now();
+                if events.send(sse_frame::<()>("ping", None)).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(WATCH_POLL) => {}
+                _ = events.closed() => return,
+                _ = s.streams_closed() => return,
+            }
+        }
+    });
+    response
 }
 
 /// A workspace's builds, newest first, as upstream pages them: `limit`/`offset`, `after_id`

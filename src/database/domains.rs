@@ -340,6 +340,9 @@ store_domain! {
         /// Sets the time to shutdown (`None`: no autostop); `NotFound` for an unknown workspace.
         write fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()>;
 
+        /// Sets a build's deadline (`None`: no automatic stop); `NotFound` for an unknown build.
+        write fn update_workspace_build_deadline(&self, build_id: &str, deadline: Option<Timestamp>) -> Result<()>;
+
         /// Inserts a workspace build.
         write fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild>;
 
@@ -498,6 +501,17 @@ store_domain! {
         /// (of `worker_id` only, when given); returns how many.
         write fn requeue_provisioner_jobs(&self, worker_id: Option<&str>, updated_before: Timestamp, now: Timestamp) -> Result<usize>;
 
+        /// Appends log lines to a job, in order, stamped `now`.
+        write fn insert_provisioner_job_logs(&self, job_id: &str, now: Timestamp, logs: &[NewJobLog<'_>]) -> Result<()>;
+
+        /// A job's log lines with an id above `after`, in id order.
+        read fn get_provisioner_job_logs_after(&self, job_id: &str, after: i64) -> Result<Vec<ProvisionerJobLog>>;
+
+        /// Marks an unfinished, uncanceled job canceled; a job no provisioner holds yet is
+        /// completed too (canceled), a running one is left for its provisioner to finish
+        /// (canceling). False when the job was finished or canceled already.
+        write fn cancel_provisioner_job(&self, job_id: &str, now: Timestamp) -> Result<bool>;
+
         /// The IDs of jobs a provisioner has started and not finished (nor canceled), oldest first.
         read fn get_running_provisioner_job_ids(&self) -> Result<Vec<String>>;
 
@@ -557,5 +571,20 @@ store_domain! {
         /// Deletes up to `limit` of the oldest rows `target` names that are older than
         /// `before`; the number deleted.
         write fn purge_rows(&self, target: PurgeTarget, before: Timestamp, limit: u32) -> Result<u64>;
+    }
+}
+
+store_domain! {
+    /// Uploaded files: the template archives a template import reads.
+    pub trait FileStore {
+        /// Inserts a file; a second upload of the same content by the same user is
+        /// `UniqueViolation { files_hash_created_by_key }`.
+        write fn insert_file(&self, file: &File) -> Result<()>;
+
+        /// A file with its content.
+        read fn get_file_by_id(&self, id: &str) -> Result<File>;
+
+        /// The ID of the file `created_by` uploaded with this SHA-256, if any.
+        read fn get_file_id_by_hash(&self, hash: &str, created_by: &str) -> Result<Option<String>>;
     }
 }

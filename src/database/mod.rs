@@ -37,6 +37,7 @@ pub use crate::database::any::OpenConfig;
 pub use crate::database::domains::AiProviderStore;
 pub use crate::database::domains::ApiKeyStore;
 pub use crate::database::domains::BoundaryUsageStore;
+pub use crate::database::domains::FileStore;
 pub use crate::database::domains::IdentityStore;
 pub use crate::database::domains::MaintenanceStore;
 pub use crate::database::domains::PooledStore;
@@ -58,6 +59,7 @@ pub mod prelude {
     pub use crate::database::AiProviderStore;
     pub use crate::database::ApiKeyStore;
     pub use crate::database::BoundaryUsageStore;
+    pub use crate::database::FileStore;
     pub use crate::database::IdentityStore;
     pub use crate::database::MaintenanceStore;
     pub use crate::database::PrebuildsStore;
@@ -148,6 +150,7 @@ pub trait Store:
     + ApiKeyStore
     + MaintenanceStore
     + BoundaryUsageStore
+    + FileStore
     + IdentityStore
     + TemplateStore
     + WorkspaceStore
@@ -165,6 +168,7 @@ impl<T> Store for T where
         + ApiKeyStore
         + MaintenanceStore
         + BoundaryUsageStore
+        + FileStore
         + IdentityStore
         + TemplateStore
         + WorkspaceStore

@@ -317,6 +317,8 @@ pub struct InsertProvisionerJob<'a> {
     pub canceled_at: Option<Timestamp>,
     pub error: Option<&'a str>,
     pub worker_id: Option<&'a str>,
+    /// The uploaded archive a template import reads.
+    pub file_id: Option<&'a str>,
 }
 
 /// A row of `provisioner_jobs`.
@@ -334,6 +336,42 @@ pub struct ProvisionerJob {
     pub job_type: ProvisionerJobType,
     pub input: serde_json::Value,
     pub job_status: JobStatus,
+    pub file_id: Option<String>,
+}
+
+/// A log line of a provisioner job (upstream's `provisioner_job_logs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionerJobLog {
+    pub id: i64,
+    pub job_id: String,
+    pub created_at: Timestamp,
+    /// `provisioner_daemon` or `provisioner`.
+    pub source: String,
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    pub stage: String,
+    pub output: String,
+}
+
+/// A log line to append to a job (`insert_provisioner_job_logs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewJobLog<'a> {
+    pub source: &'a str,
+    pub level: &'a str,
+    pub stage: &'a str,
+    pub output: &'a str,
+}
+
+/// An uploaded file (a template archive), deduplicated per uploader by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub id: String,
+    /// Lowercase hex SHA-256 of `data`.
+    pub hash: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub mimetype: String,
+    pub data: Vec<u8>,
 }
 
 /// Parameters of `insert_template`.
@@ -565,6 +603,8 @@ pub struct WorkspaceBuild {
     pub job_id: String,
     pub reason: String,
     pub template_version_preset_id: Option<String>,
+    /// When a started workspace stops on its own; `None`: no automatic stop.
+    pub deadline: Option<Timestamp>,
 }
 
 /// Parameters of `insert_workspace_agent`.

@@ -180,7 +180,7 @@ pub(crate) fn replica(r: &dyn RowReader) -> Result<ReplicaRow> {
 }
 
 pub(crate) const JOB_COLUMNS: &str = "id, created_at, started_at, completed_at, canceled_at, error, worker_id, \
-                                      initiator_id, organization_id, type, input, job_status";
+                                      initiator_id, organization_id, type, input, job_status, file_id";
 
 pub(crate) fn job(r: &dyn RowReader) -> Result<ProvisionerJob> {
     Ok(ProvisionerJob {
@@ -196,6 +196,7 @@ pub(crate) fn job(r: &dyn RowReader) -> Result<ProvisionerJob> {
         job_type: text_enum(r, 9, "provisioner_jobs.type")?,
         input: r.json(10)?,
         job_status: text_enum(r, 11, "provisioner_jobs.job_status")?,
+        file_id: r.opt_id(12)?,
     })
 }
 
@@ -294,7 +295,7 @@ pub(crate) fn workspace(r: &dyn RowReader) -> Result<Workspace> {
 }
 
 pub(crate) const BUILD_COLUMNS: &str = "id, created_at, workspace_id, template_version_id, build_number, transition, \
-                                        initiator_id, job_id, reason, template_version_preset_id";
+                                        initiator_id, job_id, reason, template_version_preset_id, deadline";
 
 pub(crate) fn workspace_build(r: &dyn RowReader) -> Result<WorkspaceBuild> {
     Ok(WorkspaceBuild {
@@ -308,5 +309,6 @@ pub(crate) fn workspace_build(r: &dyn RowReader) -> Result<WorkspaceBuild> {
         job_id: r.id(7)?,
         reason: r.text(8)?,
         template_version_preset_id: r.opt_id(9)?,
+        deadline: r.opt_time(10)?,
     })
 }

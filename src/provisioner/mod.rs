@@ -18,6 +18,7 @@ use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::AgentLifecycle;
 use crate::database::models::InsertWorkspaceAgent;
+use crate::database::models::NewJobLog;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::WorkspaceTransition;
 
@@ -37,18 +38,43 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
     in_tx(store, TxOptions::write("complete provisioner job"), |tx| {
         let now = tx.clock().now();
         let current = tx.get_provisioner_job_by_id(&job.id)?;
-        if current.completed_at.is_some() || current.canceled_at.is_some() || current.worker_id != job.worker_id {
+        if current.completed_at.is_some() || current.worker_id != job.worker_id {
             return Ok(false);
         }
-        let Some((_, workspace_id, transition, fail)) = tx.get_workspace_build_by_job_id(&job.id)? else {
+        if current.canceled_at.is_some() {
+            // Canceled while it ran: it ends canceled (completed, no error), nothing built.
+            tx.insert_provisioner_job_logs(&job.id, now, &[log("warn", "Cleaning Up", "The job was canceled.")])?;
+            tx.complete_provisioner_job(&job.id, now, None)?;
+            return Ok(true);
+        }
+        let Some((build_id, workspace_id, transition, fail)) = tx.get_workspace_build_by_job_id(&job.id)? else {
             // A template import or dry run: nothing to build.
             tx.complete_provisioner_job(&job.id, now, None)?;
             return Ok(true);
         };
+        let stage = match transition {
+            WorkspaceTransition::Start => "Starting workspace",
+            WorkspaceTransition::Stop => "Stopping workspace",
+            WorkspaceTransition::Delete => "Destroying workspace",
+        };
         if fail {
+            tx.insert_provisioner_job_logs(
+                &job.id,
+                now,
+                &[log("info", "Planning infrastructure", "echo: plan"), log("error", stage, FAILED_BUILD_ERROR)],
+            )?;
             tx.complete_provisioner_job(&job.id, now, Some(FAILED_BUILD_ERROR))?;
             return Ok(true);
         }
+        tx.insert_provisioner_job_logs(
+            &job.id,
+            now,
+            &[
+                log("info", "Planning infrastructure", "echo: plan"),
+                log("info", stage, "echo: apply complete"),
+                log("info", "Cleaning Up", ""),
+            ],
+        )?;
         match transition {
             WorkspaceTransition::Start => {
                 let resource_id = uuid::Uuid::new_v4().to_string();
@@ -62,6 +88,10 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
                     ready_at: Some(now),
                     parent_id: None,
                 })?;
+                // The workspace's time to shutdown, counted from now (upstream's deadline).
+                if let Some(ttl) = tx.get_workspace_by_id(&workspace_id)?.ttl_ms.filter(|ms| *ms > 0) {
+                    tx.update_workspace_build_deadline(&build_id, Some(now + chrono::Duration::milliseconds(ttl)))?;
+                }
             }
             WorkspaceTransition::Stop => {}
             WorkspaceTransition::Delete => tx.update_workspace_deleted(&workspace_id, true, now)?,
@@ -71,11 +101,23 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
     })
 }
 
+/// A log line of the echo provisioner.
+fn log<'a>(level: &'a str, stage: &'a str, output: &'a str) -> NewJobLog<'a> {
+    NewJobLog { source: "provisioner", level, stage, output }
+}
+
+/// The first log line of a job, written as a provisioner takes it.
+pub fn log_job_started(store: &dyn Store, job: &ProvisionerJob) -> database::Result<()> {
+    let line = NewJobLog { source: "provisioner_daemon", level: "info", stage: "Setting up", output: "" };
+    store.insert_provisioner_job_logs(&job.id, store.clock().now(), &[line])
+}
+
 /// Takes every pending job now and completes them all right away (no delay): for commands
 /// and tests that want the echo provisioner's effect at once. Returns how many.
 pub fn drain(store: &dyn Store, worker_id: &str) -> database::Result<usize> {
     let mut n = 0;
     while let Some(job) = store.acquire_provisioner_job(worker_id, store.clock().now())? {
+        log_job_started(store, &job)?;
         complete_job(store, &job)?;
         n += 1;
     }
@@ -136,7 +178,12 @@ pub fn run_provisioner_loop(
         // Take everything pending now.
         loop {
             match store.acquire_provisioner_job(worker_id, clock.now()) {
-                Ok(Some(job)) => in_flight.push_back((add_duration(clock.now(), delay), job)),
+                Ok(Some(job)) => {
+                    if let Err(error) = log_job_started(store, &job) {
+                        tracing::warn!(job_id = %job.id, %error, "write the first log line of a job");
+                    }
+                    in_flight.push_back((add_duration(clock.now(), delay), job))
+                }
                 Ok(None) => break,
                 Err(error) => {
                     tracing::warn!(%error, "acquire provisioner job");

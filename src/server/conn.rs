@@ -204,7 +204,8 @@ async fn serve_connection(
             response.map_err(|never: Infallible| match never {})
         }
     });
-    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    // With upgrades: a followed build log is a WebSocket.
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     let mut closing = false;
     loop {

@@ -19,6 +19,7 @@ pub struct HttpServer {
     local_addr: Option<SocketAddr>,
     shutdown: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
+    state: Arc<HttpState>,
 }
 
 impl HttpServer {
@@ -40,12 +41,12 @@ impl HttpServer {
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
         let local_addr = listener.local_addr().ok();
         let (shutdown, stopped) = watch::channel(false);
-        let app = crate::api::router(state);
+        let app = crate::api::router(state.clone());
         let thread = std::thread::Builder::new().name("http".to_owned()).spawn(move || {
             runtime.block_on(crate::server::conn::serve(listener, app, limits, stopped, Duration::from_secs(5)));
             runtime.shutdown_timeout(Duration::from_secs(5));
         })?;
-        Ok(Self { local_addr, shutdown: Some(shutdown), thread: Some(thread) })
+        Ok(Self { local_addr, shutdown: Some(shutdown), thread: Some(thread), state })
     }
 
     /// The bound address.
@@ -59,6 +60,7 @@ impl HttpServer {
 
     fn shut(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
+            self.state.close_streams();
             let _ = shutdown.send(true);
         }
         if let Some(thread) = self.thread.take() {

@@ -430,6 +430,7 @@ fn insert_version(tx: &dyn Store, v: &VersionRows<'_>) -> Result<TemplateVersion
         canceled_at: None,
         error: None,
         worker_id: None,
+        file_id: None,
     })?;
     let version = tx.insert_template_version(&InsertTemplateVersion {
         id: &new_id(),
@@ -807,6 +808,7 @@ fn insert_build(tx: &dyn Store, b: &BuildRows<'_>) -> Result<(WorkspaceBuild, Pr
         canceled_at,
         error,
         worker_id: started_at.map(|_| "fixture"),
+        file_id: None,
     })?;
     if job.job_status != b.job_status {
         return Err(Error::InvalidValue {

@@ -62,6 +62,7 @@ pub fn insert_build(tx: &dyn Store, b: &NewBuild<'_>) -> Result<WorkspaceBuild> 
         canceled_at: None,
         error: None,
         worker_id: None,
+        file_id: None,
     })?;
     tx.insert_workspace_build(&InsertWorkspaceBuild {
         id: &build_id,
@@ -74,5 +75,57 @@ pub fn insert_build(tx: &dyn Store, b: &NewBuild<'_>) -> Result<WorkspaceBuild> 
         job_id: &job.id,
         reason: b.reason,
         template_version_preset_id: b.template_version_preset_id,
+    })
+}
+
+/// Why a build's job was not canceled (upstream's checks, in its order).
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    /// Canceling a running job takes the owner role unless the template allows users to.
+    #[error("User is not allowed to cancel workspace builds. Owner role is required.")]
+    NotAllowed,
+    #[error("Job has already completed!")]
+    Completed,
+    #[error("Job has already been marked as canceled!")]
+    AlreadyCanceled,
+    /// The job is not in the state the caller expected (`expect_status`).
+    #[error("Job is not in the expected state.")]
+    NotExpected,
+    #[error(transparent)]
+    Database(#[from] crate::database::Error),
+}
+
+/// Cancels the job of build `build_id`: a pending job ends canceled at once, a running one is
+/// canceling until its provisioner stops it. `expect` (pending or running) makes the call
+/// fail when the job has moved on; expecting pending needs no permission, else the template
+/// must allow users to cancel or `is_owner`.
+pub fn cancel_build(
+    store: &dyn Store,
+    build_id: &str,
+    expect: Option<crate::database::models::JobStatus>,
+    is_owner: bool,
+) -> std::result::Result<(), CancelError> {
+    use crate::database::models::JobStatus;
+    crate::database::in_tx(store, crate::database::TxOptions::write("cancel workspace build"), |tx| {
+        let build = tx.get_workspace_build_by_id(build_id)?;
+        let workspace = tx.get_workspace_by_id(&build.workspace_id)?;
+        if expect != Some(JobStatus::Pending) {
+            let template = tx.get_template_by_id(&workspace.template_id)?;
+            if !template.allow_user_cancel_workspace_jobs && !is_owner {
+                return Err(CancelError::NotAllowed);
+            }
+        }
+        let job = tx.get_provisioner_job_by_id(&build.job_id)?;
+        if job.completed_at.is_some() {
+            return Err(CancelError::Completed);
+        }
+        if job.canceled_at.is_some() {
+            return Err(CancelError::AlreadyCanceled);
+        }
+        if expect.is_some_and(|s| s != job.job_status) {
+            return Err(CancelError::NotExpected);
+        }
+        tx.cancel_provisioner_job(&job.id, tx.clock().now())?;
+        Ok(())
     })
 }

@@ -69,3 +69,58 @@ pub fn rename(store: &dyn Store, workspace_id: &str, name: &str) -> Result<(), W
         })
     })
 }
+
+/// Why a deadline was not moved (upstream's `putExtendWorkspace` checks and messages).
+#[derive(Debug, thiserror::Error)]
+pub enum ExtendError {
+    /// The latest build is not a start (409).
+    #[error("Workspace must be started, current status: {0}")]
+    NotStarted(String),
+    /// The latest build's job has not completed (409).
+    #[error("Workspace is still building!")]
+    StillBuilding,
+    /// The running workspace has no deadline to move (409).
+    #[error("Workspace shutdown is manual.")]
+    Manual,
+    /// The new deadline is too early (400).
+    #[error("Cannot extend workspace: {0}")]
+    TooEarly(&'static str),
+    #[error(transparent)]
+    Database(#[from] crate::database::Error),
+}
+
+/// Moves the deadline of the workspace's latest (started) build to `deadline`: at least 30
+/// minutes from now (upstream allows a minute of slack: 29) and not before the build
+/// finished.
+pub fn extend_deadline(
+    store: &dyn Store,
+    workspace_id: &str,
+    deadline: crate::clock::Timestamp,
+) -> Result<(), ExtendError> {
+    use crate::database::models::WorkspaceTransition;
+    in_tx(store, TxOptions::write("extend workspace deadline"), |tx| {
+        let Some(build) = tx.get_workspace_builds_by_workspace_id(workspace_id)?.into_iter().next() else {
+            return Err(ExtendError::NotStarted("none".to_owned()));
+        };
+        if build.transition != WorkspaceTransition::Start {
+            return Err(ExtendError::NotStarted(build.transition.as_str().to_owned()));
+        }
+        let job = tx.get_provisioner_job_by_id(&build.job_id)?;
+        let Some(completed) = job.completed_at else {
+            return Err(ExtendError::StillBuilding);
+        };
+        if build.deadline.is_none() {
+            return Err(ExtendError::Manual);
+        }
+        let now = tx.clock().now();
+        if deadline < now + chrono::Duration::minutes(29) {
+            return Err(ExtendError::TooEarly("new deadline must be at least 30 minutes in the future"));
+        }
+        if deadline < completed {
+            // Upstream's wording, "before" where it means "after".
+            return Err(ExtendError::TooEarly("new deadline must be before workspace start time"));
+        }
+        tx.update_workspace_build_deadline(&build.id, Some(crate::clock::truncate_to_micros(deadline)))?;
+        Ok(())
+    })
+}

@@ -44,8 +44,8 @@ pub(crate) fn insert_provisioner_job(tx: &PgTx<'_>, p: &InsertProvisionerJob<'_>
         op,
         &format!(
             "INSERT INTO provisioner_jobs (id, created_at, updated_at, started_at, completed_at, canceled_at, error,
-                                           worker_id, initiator_id, organization_id, type, input)
-             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {JOB_COLUMNS}"
+                                           worker_id, initiator_id, organization_id, type, input, file_id)
+             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {JOB_COLUMNS}"
         ),
         &[
             &new_id(op, "id", p.id)?,
@@ -59,6 +59,7 @@ pub(crate) fn insert_provisioner_job(tx: &PgTx<'_>, p: &InsertProvisionerJob<'_>
             &new_id(op, "organization_id", p.organization_id)?,
             &p.job_type.as_str(),
             p.input,
+            &p.file_id.map(|f| new_id(op, "file_id", f)).transpose()?,
         ],
     )?;
     job(op, &row)

@@ -553,6 +553,19 @@ pub(crate) fn get_running_workspace_agents(tx: &PgTx<'_>) -> Result<Vec<RunningW
         .collect()
 }
 
+pub(crate) fn update_workspace_build_deadline(
+    tx: &PgTx<'_>,
+    build_id: &str,
+    deadline: Option<Timestamp>,
+) -> Result<()> {
+    let op = "update workspace build deadline";
+    let n = tx.execute(op, "UPDATE workspace_builds SET deadline = $2 WHERE id = $1", &[&id(build_id), &deadline])?;
+    if n == 0 {
+        return Err(Error::NotFound { op });
+    }
+    Ok(())
+}
+
 impl WorkspaceStore for PgTx<'_> {
     run_query! {
         fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
@@ -570,6 +583,7 @@ impl WorkspaceStore for PgTx<'_> {
         fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()> => update_workspace_autostart;
         fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()> => update_workspace_ttl;
         fn update_workspace_name(&self, id: &str, name: &str, updated_at: Timestamp) -> Result<()> => update_workspace_name;
+        fn update_workspace_build_deadline(&self, build_id: &str, deadline: Option<Timestamp>) -> Result<()> => update_workspace_build_deadline;
         fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
         fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
         fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;

@@ -16,6 +16,7 @@ macro_rules! run_query {
 pub(crate) mod ai_providers;
 pub(crate) mod api_keys;
 pub(crate) mod boundary_usage;
+pub(crate) mod files;
 pub(crate) mod identity;
 pub(crate) mod locks;
 pub(crate) mod maintenance;

@@ -9,10 +9,14 @@ use crate::clock::Timestamp;
 use crate::clock::to_micros;
 use crate::database::ProvisionerStore;
 use crate::database::Result;
+use crate::database::models::NewJobLog;
 use crate::database::models::ProvisionerJob;
+use crate::database::models::ProvisionerJobLog;
 use crate::database::models::WorkspaceTransition;
+use crate::database::rows::JOB_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::text_enum_at;
+use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
 /// Takes the oldest pending job for `worker_id` (started_at = now). Writers are serialized,
@@ -23,14 +27,13 @@ pub(crate) fn acquire_provisioner_job(
     now: Timestamp,
 ) -> Result<Option<crate::database::models::ProvisionerJob>> {
     let op = "acquire provisioner job";
-    conn.prepare_cached(
+    conn.prepare_cached(&format!(
         "UPDATE provisioner_jobs SET started_at = ?2, updated_at = ?2, worker_id = ?1
          WHERE id = (SELECT id FROM provisioner_jobs
                      WHERE started_at IS NULL AND canceled_at IS NULL AND completed_at IS NULL
                      ORDER BY created_at, id LIMIT 1)
-         RETURNING id, created_at, started_at, completed_at, canceled_at, error, worker_id, initiator_id,
-                   organization_id, type, input, job_status",
-    )
+         RETURNING {JOB_COLUMNS}"
+    ))
     .op(op)?
     .query_row(params![worker_id, to_micros(now)], crate::database::sqlite::queries::templates::job_from_row)
     .optional()
@@ -113,12 +116,75 @@ pub(crate) fn get_running_provisioner_job_ids(conn: &Connection) -> Result<Vec<S
     .op(op)
 }
 
+pub(crate) fn insert_provisioner_job_logs(
+    conn: &Connection,
+    job_id: &str,
+    now: Timestamp,
+    logs: &[NewJobLog<'_>],
+) -> Result<()> {
+    let op = "insert provisioner job logs";
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO provisioner_job_logs (job_id, created_at, source, level, stage, output)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .op(op)?;
+    for l in logs {
+        stmt.execute(params![job_id, to_micros(now), l.source, l.level, l.stage, l.output]).op(op)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn get_provisioner_job_logs_after(
+    conn: &Connection,
+    job_id: &str,
+    after: i64,
+) -> Result<Vec<ProvisionerJobLog>> {
+    let op = "get provisioner job logs after";
+    conn.prepare_cached(
+        "SELECT id, job_id, created_at, source, level, stage, output FROM provisioner_job_logs
+         WHERE job_id = ?1 AND id > ?2 ORDER BY id",
+    )
+    .op(op)?
+    .query_map(params![job_id, after], |r| {
+        Ok(ProvisionerJobLog {
+            id: r.get(0)?,
+            job_id: r.get(1)?,
+            created_at: timestamp_at(r, 2)?,
+            source: r.get(3)?,
+            level: r.get(4)?,
+            stage: r.get(5)?,
+            output: r.get(6)?,
+        })
+    })
+    .op(op)?
+    .collect::<rusqlite::Result<_>>()
+    .op(op)
+}
+
+pub(crate) fn cancel_provisioner_job(conn: &Connection, job_id: &str, now: Timestamp) -> Result<bool> {
+    let op = "cancel provisioner job";
+    let n = conn
+        .prepare_cached(
+            "UPDATE provisioner_jobs
+             SET canceled_at = ?2, updated_at = ?2, completed_at = CASE WHEN worker_id IS NULL THEN ?2 END
+             WHERE id = ?1 AND completed_at IS NULL AND canceled_at IS NULL",
+        )
+        .op(op)?
+        .execute(params![job_id, to_micros(now)])
+        .op(op)?;
+    Ok(n > 0)
+}
+
 impl ProvisionerStore for SqliteTx<'_> {
     run_query! {
         fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>> => acquire_provisioner_job;
         fn complete_provisioner_job(&self, job_id: &str, now: Timestamp, error: Option<&str>) -> Result<()> => complete_provisioner_job;
         fn heartbeat_provisioner_jobs(&self, worker_id: &str, now: Timestamp) -> Result<usize> => heartbeat_provisioner_jobs;
         fn requeue_provisioner_jobs(&self, worker_id: Option<&str>, updated_before: Timestamp, now: Timestamp) -> Result<usize> => requeue_provisioner_jobs;
+        fn insert_provisioner_job_logs(&self, job_id: &str, now: Timestamp, logs: &[NewJobLog<'_>]) -> Result<()> => insert_provisioner_job_logs;
+        fn get_provisioner_job_logs_after(&self, job_id: &str, after: i64) -> Result<Vec<ProvisionerJobLog>> => get_provisioner_job_logs_after;
+        fn cancel_provisioner_job(&self, job_id: &str, now: Timestamp) -> Result<bool> => cancel_provisioner_job;
         fn get_running_provisioner_job_ids(&self) -> Result<Vec<String>> => get_running_provisioner_job_ids;
         fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>> => get_workspace_build_by_job_id;
     }

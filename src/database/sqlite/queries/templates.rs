@@ -41,8 +41,8 @@ pub(crate) fn insert_provisioner_job(conn: &Connection, p: &InsertProvisionerJob
     let op = "insert provisioner job";
     conn.prepare_cached(&format!(
         "INSERT INTO provisioner_jobs (id, created_at, updated_at, started_at, completed_at, canceled_at, error,
-                                       worker_id, initiator_id, organization_id, type, input)
-         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING {JOB_COLUMNS}"
+                                       worker_id, initiator_id, organization_id, type, input, file_id)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING {JOB_COLUMNS}"
     ))
     .op(op)?
     .query_row(
@@ -58,6 +58,7 @@ pub(crate) fn insert_provisioner_job(conn: &Connection, p: &InsertProvisionerJob
             p.organization_id,
             p.job_type.as_str(),
             p.input.to_string(),
+            p.file_id,
         ],
         job_from_row,
     )

@@ -607,6 +607,23 @@ pub(crate) fn get_running_workspace_agents(conn: &Connection) -> Result<Vec<Runn
     .op(op)
 }
 
+pub(crate) fn update_workspace_build_deadline(
+    conn: &Connection,
+    build_id: &str,
+    deadline: Option<Timestamp>,
+) -> Result<()> {
+    let op = "update workspace build deadline";
+    let n = conn
+        .prepare_cached("UPDATE workspace_builds SET deadline = ?2 WHERE id = ?1")
+        .op(op)?
+        .execute(params![build_id, opt_micros(deadline)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
 impl WorkspaceStore for SqliteTx<'_> {
     fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
         get_workspaces_page(self, params)
@@ -627,6 +644,7 @@ impl WorkspaceStore for SqliteTx<'_> {
         fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()> => update_workspace_autostart;
         fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()> => update_workspace_ttl;
         fn update_workspace_name(&self, id: &str, name: &str, updated_at: Timestamp) -> Result<()> => update_workspace_name;
+        fn update_workspace_build_deadline(&self, build_id: &str, deadline: Option<Timestamp>) -> Result<()> => update_workspace_build_deadline;
         fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
         fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
         fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;
