@@ -4,6 +4,7 @@
 
 pub mod aiproviders;
 pub mod api;
+pub mod audit;
 pub mod boundaryusage;
 pub mod clock;
 pub mod cron;
@@ -18,6 +19,7 @@ pub mod purge;
 pub mod replicas;
 pub mod rollup;
 pub mod server;
+pub mod templates;
 pub mod testing;
 pub mod wal;
 pub mod workspaces;

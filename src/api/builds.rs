@@ -81,6 +81,15 @@ async fn cancel(State(s): State<Arc<HttpState>>, Path(id): Path<String>, req: Re
                 CancelError::Database(e) => e.into(),
             }
         })?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            &w.organization_id,
+            "workspace_build",
+            &build.id,
+            &w.name,
+            "write",
+        )?;
         message(StatusCode::OK, "Job has been marked as canceled...")
     })
     .await
@@ -102,14 +111,29 @@ async fn logs(
     req: Req,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    job_logs(s, req, ws, move |api, caller| Ok(visible_build(api, caller, &id)?.job_id)).await
+}
+
+/// A job's log lines as upstream answers them (build logs and template version logs): JSON
+/// lines after `after`, or with `follow` a WebSocket. `job_of` finds the job the caller may
+/// read.
+pub(crate) async fn job_logs<F>(
+    s: Arc<HttpState>,
+    req: Req,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    job_of: F,
+) -> Response
+where
+    F: FnOnce(&Api<'_>, &auth::Caller) -> ApiResult<String> + Send + 'static,
+{
     // Upstream streams when `follow` is present at all, whatever its value.
     let follow = req.query.iter().any(|(k, _)| k == "follow");
     let checked = blocking_value(s.clone(), move |api| {
         let caller = auth::authenticate(api, &req)?;
-        let build = visible_build(api, &caller, &id)?;
+        let job_id = job_of(api, &caller)?;
         let after = after_param(&req)?;
-        let lines = api.store.get_provisioner_job_logs_after(&build.job_id, after)?;
-        Ok((build.job_id, after, lines))
+        let lines = api.store.get_provisioner_job_logs_after(&job_id, after)?;
+        Ok((job_id, after, lines))
     })
     .await;
     let (job_id, after, lines) = match checked {

@@ -139,6 +139,15 @@ async fn create_token(
                 e
             }
         })?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            crate::api::shapes::NIL_UUID,
+            "api_key",
+            crate::api::shapes::NIL_UUID,
+            &name,
+            "create",
+        )?;
         ok(StatusCode::CREATED, &serde_json::json!({ "key": token }))
     })
     .await
@@ -217,6 +226,15 @@ async fn delete_key(
                 api.store
                     .delete_api_key(&id)
                     .map_err(|e: DbError| ApiError::internal("Internal error deleting API key.", e))?;
+                crate::audit::record(
+                    api.store,
+                    &caller.user.id,
+                    crate::api::shapes::NIL_UUID,
+                    "api_key",
+                    crate::api::shapes::NIL_UUID,
+                    &k.token_name,
+                    "delete",
+                )?;
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
             _ => Err(ApiError::not_found()),

@@ -14,10 +14,12 @@
 //! endpoint family (`users.rs`, `keys.rs`, `organizations.rs`, `templates.rs`,
 //! `workspaces.rs`, `insights.rs`, `prebuilds.rs`, `general.rs`).
 
+pub mod audit;
 pub mod auth;
 mod body;
 mod builds;
 mod control;
+mod files;
 mod general;
 mod guard;
 mod insights;
@@ -371,6 +373,8 @@ pub fn routes() -> Router<Arc<HttpState>> {
         .merge(templates::routes())
         .merge(workspaces::routes())
         .merge(builds::routes())
+        .merge(files::routes())
+        .merge(audit::routes())
         .merge(prebuilds::routes())
         .merge(insights::routes())
         .fallback(|| async {

@@ -23,7 +23,7 @@ pub fn go_time(t: Timestamp) -> String {
     format!("{}{frac}Z", t.format("%Y-%m-%dT%H:%M:%S"))
 }
 
-fn ser_time<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_time<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&go_time(*t))
 }
 

@@ -35,12 +35,14 @@ pub(crate) fn routes() -> Router<Arc<HttpState>> {
         .route("/templates", get(list_all))
         .route("/templates/examples", get(examples))
         .route("/organizations/{organization}/templates/examples", get(examples_in_org))
-        .route("/organizations/{organization}/templates", get(list_in_org))
+        .route("/organizations/{organization}/templates", get(list_in_org).post(create_template))
         .route("/organizations/{organization}/templates/{name}", get(get_in_org_by_name))
-        .route("/templates/{template}", get(get_one).delete(delete_template))
+        .route("/templates/{template}", get(get_one).delete(delete_template).patch(patch_template))
         .route("/templates/{template}/versions", get(versions).patch(promote_version))
         .route("/templates/{template}/versions/{name}", get(version_by_name))
         .route("/templateversions/{version}", get(version))
+        .route("/templateversions/{version}/logs", get(version_logs))
+        .route("/organizations/{organization}/templateversions", axum::routing::post(create_version))
         .route("/templateversions/{version}/presets", get(presets))
         .route("/templateversions/{version}/rich-parameters", get(rich_parameters))
 }
@@ -382,6 +384,15 @@ async fn delete_template(State(s): State<Arc<HttpState>>, req: Req, Path(id): Pa
             return Err(ApiError::bad_request("All workspaces must be deleted before a template can be removed."));
         }
         api.store.update_template_deleted_and_deprecated(&t.template.id, true, &t.template.deprecated, api.now())?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            &t.template.organization_id,
+            "template",
+            &t.template.id,
+            &t.template.name,
+            "delete",
+        )?;
         crate::api::message(StatusCode::OK, "Template has been deleted!")
     })
     .await
@@ -426,7 +437,343 @@ async fn promote_version(
             ));
         }
         api.store.update_template_active_version(&t.template.id, &version.id, api.now())?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            &t.template.organization_id,
+            "template",
+            &t.template.id,
+            &t.template.name,
+            "write",
+        )?;
         crate::api::message(StatusCode::OK, "Updated the active template version!")
+    })
+    .await
+}
+
+/// `autostop_requirement` as upstream sends it.
+#[derive(Debug, Default, serde::Deserialize)]
+struct AutostopRequirementBody {
+    #[serde(default)]
+    days_of_week: Vec<String>,
+    #[serde(default)]
+    weeks: i64,
+}
+
+/// `autostart_requirement` as upstream sends it.
+#[derive(Debug, Default, serde::Deserialize)]
+struct AutostartRequirementBody {
+    #[serde(default)]
+    days_of_week: Vec<String>,
+}
+
+/// The settings both `CreateTemplateRequest` and `UpdateTemplateMeta` carry (other keys
+/// upstream has, such as port sharing or CORS, are accepted and ignored).
+#[derive(Debug, Default, serde::Deserialize)]
+struct SettingsBody {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    icon: String,
+    default_ttl_ms: Option<i64>,
+    activity_bump_ms: Option<i64>,
+    autostop_requirement: Option<AutostopRequirementBody>,
+    autostart_requirement: Option<AutostartRequirementBody>,
+    allow_user_autostart: Option<bool>,
+    allow_user_autostop: Option<bool>,
+    allow_user_cancel_workspace_jobs: Option<bool>,
+    failure_ttl_ms: Option<i64>,
+    /// Create's name for the dormancy TTL (upstream's `dormant_ttl_ms`) ...
+    dormant_ttl_ms: Option<i64>,
+    /// ... and update's.
+    time_til_dormant_ms: Option<i64>,
+    delete_ttl_ms: Option<i64>,
+    time_til_dormant_autodelete_ms: Option<i64>,
+    #[serde(default)]
+    require_active_version: bool,
+}
+
+impl SettingsBody {
+    fn settings(self) -> crate::templates::TemplateSettings {
+        crate::templates::TemplateSettings {
+            display_name: self.display_name,
+            description: self.description,
+            icon: self.icon,
+            default_ttl_ms: self.default_ttl_ms,
+            activity_bump_ms: self.activity_bump_ms,
+            autostop_requirement: self
+                .autostop_requirement
+                .map(|r| crate::templates::AutostopRequirement { days_of_week: r.days_of_week, weeks: r.weeks }),
+            autostart_days: self.autostart_requirement.map(|r| r.days_of_week),
+            allow_user_autostart: self.allow_user_autostart,
+            allow_user_autostop: self.allow_user_autostop,
+            allow_user_cancel_workspace_jobs: self.allow_user_cancel_workspace_jobs,
+            failure_ttl_ms: self.failure_ttl_ms,
+            time_til_dormant_ms: self.dormant_ttl_ms.or(self.time_til_dormant_ms),
+            time_til_dormant_autodelete_ms: self.delete_ttl_ms.or(self.time_til_dormant_autodelete_ms),
+            require_active_version: self.require_active_version,
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CreateTemplateBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    template_version_id: String,
+    #[serde(flatten)]
+    settings: SettingsBody,
+}
+
+/// The checks upstream's validator runs on a template's name, display name and description.
+fn check_texts(name: Option<&str>, settings: &SettingsBody) -> ApiResult<()> {
+    let mut failures = Vec::new();
+    if let Some(name) = name {
+        if name.is_empty() {
+            failures.push(("name", "required", name));
+        } else if crate::names::name_valid(name).is_err() {
+            failures.push(("name", "template_name", name));
+        }
+    }
+    if crate::names::display_name_valid(&settings.display_name).is_err() {
+        failures.push(("display_name", "template_display_name", settings.display_name.as_str()));
+    }
+    if settings.description.chars().count() > 128 {
+        failures.push(("description", "lt", settings.description.as_str()));
+    }
+    if failures.is_empty() { Ok(()) } else { Err(crate::api::users::validation_failed(failures)) }
+}
+
+/// A template error in upstream's words; `invalid` is the message of a settings refusal.
+fn template_error(e: crate::templates::TemplateError, invalid: &str) -> ApiError {
+    use crate::templates::TemplateError;
+    let text = e.to_string();
+    match e {
+        TemplateError::Invalid(problems) => problems
+            .into_iter()
+            .fold(ApiError::bad_request(invalid), |err, (field, detail)| err.validation(field, detail)),
+        TemplateError::NameTaken(_) => {
+            ApiError::conflict(text).validation("name", "This value is already in use and should be unique.")
+        }
+        TemplateError::VersionNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, text)
+            .validation("template_version_id", "Template version does not exist"),
+        TemplateError::VersionAttached(_) => ApiError::bad_request(text)
+            .validation("template_version_id", "Template version is already part of a template"),
+        TemplateError::Database(e) => e.into(),
+    }
+}
+
+/// The wire shape of template `id` as it is now.
+fn template_answer(api: &Api<'_>, id: &str, status: StatusCode) -> ApiResult<Response> {
+    let t = api.store.get_templates(true)?.into_iter().find(|t| t.template.id == id).ok_or_else(ApiError::not_found)?;
+    ok(status, &shapes::Template::from_row(&t, 0))
+}
+
+/// `POST /organizations/{org}/templates`: a template around a version made without one
+/// (201, as upstream's handler answers).
+async fn create_template(
+    State(s): State<Arc<HttpState>>,
+    req: Req,
+    Path(org): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    authed(s, req, move |api, _req, caller| {
+        let org = resolve_organization(api, &caller, &org)?;
+        let body: CreateTemplateBody = crate::api::read_json(body)?;
+        if !caller.roles.manage_templates() {
+            return Err(ApiError::forbidden());
+        }
+        check_texts(Some(&body.name), &body.settings)?;
+        if uuid::Uuid::parse_str(&body.template_version_id).is_err() {
+            return Err(crate::api::users::validation_failed(vec![(
+                "template_version_id",
+                "required",
+                &body.template_version_id,
+            )]));
+        }
+        let t = crate::templates::create_template(
+            api.store,
+            &org.id,
+            &body.name,
+            &body.template_version_id,
+            &caller.user.id,
+            &body.settings.settings(),
+        )
+        .map_err(|e| template_error(e, "Invalid create template request."))?;
+        crate::audit::record(api.store, &caller.user.id, &t.organization_id, "template", &t.id, &t.name, "create")?;
+        template_answer(api, &t.id, StatusCode::CREATED)
+    })
+    .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct UpdateTemplateBody {
+    #[serde(default)]
+    name: String,
+    /// `null` or absent keeps the message; "" un-deprecates.
+    deprecation_message: Option<String>,
+    #[serde(flatten)]
+    settings: SettingsBody,
+}
+
+/// `PATCH /templates/{id}`: 200 with the template, or 304 with no body when nothing changes.
+async fn patch_template(
+    State(s): State<Arc<HttpState>>,
+    req: Req,
+    Path(id): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    authed(s, req, move |api, _req, caller| {
+        let t = manageable_template(api, &caller, &id)?;
+        let body: UpdateTemplateBody = crate::api::read_json(body)?;
+        check_texts((!body.name.is_empty()).then_some(body.name.as_str()), &body.settings)?;
+        let deprecation = body.deprecation_message.clone();
+        let updated = crate::templates::update_meta(
+            api.store,
+            &t.template.id,
+            &body.name,
+            &body.settings.settings(),
+            deprecation.as_deref(),
+        )
+        .map_err(|e| template_error(e, "Invalid request to update template metadata!"))?;
+        let Some(updated) = updated else {
+            return Ok(axum::response::IntoResponse::into_response(StatusCode::NOT_MODIFIED));
+        };
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            &updated.organization_id,
+            "template",
+            &updated.id,
+            &updated.name,
+            "write",
+        )?;
+        template_answer(api, &updated.id, StatusCode::OK)
+    })
+    .await
+}
+
+async fn version_logs(
+    State(s): State<Arc<HttpState>>,
+    Path(id): Path<String>,
+    req: Req,
+    ws: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    crate::api::builds::job_logs(s, req, ws, move |api, caller| Ok(visible_version(api, caller, &id)?.job_id)).await
+}
+
+/// `CreateTemplateVersionRequest` (the keys coderlite reads; `tags` and
+/// `user_variable_values` are accepted and ignored).
+#[derive(Debug, serde::Deserialize)]
+struct CreateVersionBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    template_id: Option<String>,
+    #[serde(default)]
+    storage_method: String,
+    #[serde(default)]
+    file_id: Option<String>,
+    #[serde(default)]
+    example_id: Option<String>,
+    #[serde(default)]
+    provisioner: String,
+}
+
+/// `POST /organizations/{org}/templateversions`: a version whose import job reads an uploaded
+/// archive with the echo provisioner (201 with the version, its job pending).
+async fn create_version(
+    State(s): State<Arc<HttpState>>,
+    req: Req,
+    Path(org): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    use crate::templates::import::VersionError;
+    authed(s, req, move |api, _req, caller| {
+        let org = resolve_organization(api, &caller, &org)?;
+        let body: CreateVersionBody = crate::api::read_json(body)?;
+        if !caller.roles.manage_templates() {
+            return Err(ApiError::forbidden());
+        }
+        let mut failures = Vec::new();
+        if body.storage_method != "file" {
+            failures.push((
+                "storage_method",
+                if body.storage_method.is_empty() { "required" } else { "oneof" },
+                body.storage_method.as_str(),
+            ));
+        }
+        if body.provisioner.is_empty() {
+            failures.push(("provisioner", "required", ""));
+        } else if body.provisioner != "echo" && body.provisioner != "terraform" {
+            failures.push(("provisioner", "oneof", body.provisioner.as_str()));
+        }
+        if !body.name.is_empty() && crate::names::name_valid(&body.name).is_err() {
+            failures.push(("name", "template_version_name", body.name.as_str()));
+        }
+        if body.file_id.is_none() && body.example_id.is_none() {
+            failures.push(("file_id", "required_without", ""));
+        }
+        if !failures.is_empty() {
+            return Err(crate::api::users::validation_failed(failures));
+        }
+        if body.provisioner == "terraform" {
+            return Err(ApiError::bad_request("coderlite runs only the echo provisioner.")
+                .validation("provisioner", "use \"echo\" (the archive's coderlite.json describes the version)"));
+        }
+        if body.file_id.is_some() && body.example_id.is_some() {
+            return Err(ApiError::bad_request("You cannot specify both an example_id and a file_id."));
+        }
+        let Some(file_id) = body.file_id.as_deref() else {
+            return Err(ApiError::bad_request("Example not found."));
+        };
+        if let Some(t) = &body.template_id {
+            uuid_param(t)?;
+        }
+        let name = if body.name.is_empty() {
+            format!("version-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+        } else {
+            body.name.clone()
+        };
+        let file_ok = uuid::Uuid::parse_str(file_id).is_ok();
+        let version = if file_ok {
+            crate::templates::import::create_version(
+                api.store,
+                &org.id,
+                body.template_id.as_deref(),
+                &name,
+                file_id,
+                &caller.user.id,
+            )
+        } else {
+            Err(VersionError::FileNotFound)
+        }
+        .map_err(|e| {
+            let text = e.to_string();
+            match e {
+                VersionError::TemplateNotFound | VersionError::FileNotFound => {
+                    ApiError::new(StatusCode::NOT_FOUND, text)
+                }
+                VersionError::NameTaken(_) => {
+                    ApiError::conflict(text).validation("name", "This value is already in use and should be unique.")
+                }
+                VersionError::Database(e) => e.into(),
+            }
+        })?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            &org.id,
+            "template_version",
+            &version.id,
+            &version.name,
+            "create",
+        )?;
+        let rendered = render_versions(api, std::slice::from_ref(&version))?;
+        ok(StatusCode::CREATED, &rendered[0])
     })
     .await
 }

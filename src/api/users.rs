@@ -546,6 +546,15 @@ async fn create_user(
         let mut ids: Vec<String> = orgs.iter().map(|o| o.id.clone()).collect();
         ids.sort();
         ids.dedup();
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            crate::api::shapes::NIL_UUID,
+            "user",
+            &user.id,
+            &user.username,
+            "create",
+        )?;
         ok(StatusCode::CREATED, &shapes::User::from_user(&user, Some(ids)))
     })
     .await
@@ -594,6 +603,15 @@ async fn delete_user(
             ));
         }
         api.store.delete_user(&user.id, api.now())?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            crate::api::shapes::NIL_UUID,
+            "user",
+            &user.id,
+            &user.username,
+            "delete",
+        )?;
         message(StatusCode::OK, "User has been deleted!")
     })
     .await
@@ -648,6 +666,15 @@ fn set_status(api: &Api<'_>, caller: &Caller, param: &str, status: UserStatus) -
     let updated = api.store.update_user_status(&user.id, status, api.now()).map_err(|e| {
         ApiError::internal(format!("Internal error updating user's status to {:?}.", status.as_str()), e)
     })?;
+    crate::audit::record(
+        api.store,
+        &caller.user.id,
+        crate::api::shapes::NIL_UUID,
+        "user",
+        &updated.id,
+        &updated.username,
+        "write",
+    )?;
     ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
 }
 
@@ -761,6 +788,15 @@ async fn put_roles(
             protect_owner(api, &caller, &user, "demote")?;
         }
         let updated = api.store.update_user_roles(&user.id, &requested, api.now())?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            crate::api::shapes::NIL_UUID,
+            "user",
+            &updated.id,
+            &updated.username,
+            "write",
+        )?;
         ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
     })
     .await
@@ -799,6 +835,15 @@ async fn put_profile(
                     .validation("username", "This value is already in use and should be unique."),
                 other => other.into(),
             })?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            crate::api::shapes::NIL_UUID,
+            "user",
+            &updated.id,
+            &updated.username,
+            "write",
+        )?;
         ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
     })
     .await
@@ -843,6 +888,15 @@ async fn put_password(
         }
         let hashed = crate::identity::password::hash_password(&req.password);
         api.store.update_user_hashed_password(&user.id, &hashed, api.now())?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            crate::api::shapes::NIL_UUID,
+            "user",
+            &user.id,
+            &user.username,
+            "write",
+        )?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await

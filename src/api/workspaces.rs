@@ -540,6 +540,7 @@ async fn create(
         )
         .map_err(workspace_error)?;
         let w = api.store.get_workspace_by_id(&created.workspace_id)?;
+        crate::audit::record(api.store, &caller.user.id, &w.organization_id, "workspace", &w.id, &w.name, "create")?;
         ok(StatusCode::CREATED, &render_one(api, &w)?)
     })
     .await
@@ -594,6 +595,15 @@ async fn create_build(
             WorkspaceError::VersionNotFound(_) => ApiError::bad_request("template version does not exist"),
             other => workspace_error(other),
         })?;
+        crate::audit::record(
+            api.store,
+            &caller.user.id,
+            &w.organization_id,
+            "workspace_build",
+            &build.id,
+            &w.name,
+            transition.as_str(),
+        )?;
         let lookup = Lookup::load(api, &[&w], &[&build])?;
         ok(StatusCode::CREATED, &lookup.build(&build, &w)?)
     })
@@ -647,6 +657,7 @@ async fn patch_workspace(
             ),
             other => workspace_error(other),
         })?;
+        crate::audit::record(api.store, &caller.user.id, &w.organization_id, "workspace", &w.id, &w.name, "write")?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -665,6 +676,7 @@ async fn put_autostart(
         let req: UpdateAutostart = read_json(body)?;
         crate::workspaces::settings::set_autostart(api.store, &w.id, req.schedule.as_deref())
             .map_err(workspace_error)?;
+        crate::audit::record(api.store, &caller.user.id, &w.organization_id, "workspace", &w.id, &w.name, "write")?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -693,6 +705,7 @@ async fn put_ttl(
             }
             other => workspace_error(other),
         })?;
+        crate::audit::record(api.store, &caller.user.id, &w.organization_id, "workspace", &w.id, &w.name, "write")?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -731,6 +744,7 @@ async fn put_extend(
             }
         })?;
         let at = crate::clock::truncate_to_micros(deadline).format("%Y-%m-%dT%H:%M:%SZ");
+        crate::audit::record(api.store, &caller.user.id, &w.organization_id, "workspace", &w.id, &w.name, "write")?;
         crate::api::message(StatusCode::OK, &format!("Deadline updated to {at}."))
     })
     .await

@@ -246,6 +246,16 @@ store_domain! {
         /// Soft-deletes or restores a template and sets its deprecation message ('' = none).
         write fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()>;
 
+        /// Sets every settable field of a template; a name another template of the organization
+        /// has is `UniqueViolation { templates_organization_id_name_idx }`.
+        write fn update_template_meta(&self, template_id: &str, meta: &TemplateMeta<'_>, updated_at: Timestamp) -> Result<()>;
+
+        /// Attaches a version made without a template to `template_id`.
+        write fn update_template_version_template_id(&self, version_id: &str, template_id: &str) -> Result<()>;
+
+        /// Marks a version's builds to fail or succeed (what its import found).
+        write fn update_template_version_fail_builds(&self, version_id: &str, fail_builds: bool) -> Result<()>;
+
         /// Inserts a template version.
         write fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion>;
 
@@ -396,6 +406,10 @@ store_domain! {
 
         /// Appends an audit entry.
         write fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()>;
+
+        /// One page of the audit entries `filter` selects, newest first, and how many it
+        /// selects in all (0 for an empty page, as upstream's window count).
+        read fn get_audit_logs_page(&self, filter: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)>;
 
         /// Audit entries of a resource type, oldest first.
         read fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>>;

@@ -391,6 +391,20 @@ pub struct InsertTemplate<'a> {
     pub scheduling: TemplateScheduling,
 }
 
+/// What `update_template_meta` writes: every settable field of a template at once.
+#[derive(Debug, Clone)]
+pub struct TemplateMeta<'a> {
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub description: &'a str,
+    pub icon: &'a str,
+    /// '' means not deprecated.
+    pub deprecated: &'a str,
+    pub scheduling: TemplateScheduling,
+    pub allow_user_cancel_workspace_jobs: bool,
+    pub require_active_version: bool,
+}
+
 /// A template's scheduling settings (upstream's template schedule); durations in
 /// milliseconds, day bitmaps with Monday as bit 0 and Sunday as bit 6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -768,6 +782,26 @@ pub struct AuditLog {
     pub resource_target: String,
     pub action: String,
     pub diff: serde_json::Value,
+    pub organization_id: String,
+    pub status_code: i64,
+}
+
+/// What `get_audit_logs_page` selects (every `Some` must match) and which page.
+#[derive(Debug, Clone, Default)]
+pub struct AuditLogFilter<'a> {
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub resource_target: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub organization_id: Option<&'a str>,
+    /// Entries at or after this time.
+    pub time_from: Option<Timestamp>,
+    /// Entries at or before this time.
+    pub time_to: Option<Timestamp>,
+    /// 0: all.
+    pub limit: u32,
+    pub offset: u32,
 }
 
 /// A row of `template_usage_stats`.

@@ -91,6 +91,11 @@ impl Roles {
     }
 
     /// Template insights of all templates.
+    /// Upstream's `audit_log` read: owners and auditors.
+    pub fn read_audit_logs(&self) -> bool {
+        self.owner || self.auditor
+    }
+
     pub fn view_insights(&self) -> bool {
         self.owner || self.template_admin || self.auditor
     }

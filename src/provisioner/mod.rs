@@ -20,6 +20,7 @@ use crate::database::models::AgentLifecycle;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::NewJobLog;
 use crate::database::models::ProvisionerJob;
+use crate::database::models::ProvisionerJobType;
 use crate::database::models::WorkspaceTransition;
 
 /// The error of builds of a version flagged to fail.
@@ -35,6 +36,9 @@ pub const JOB_HUNG_AFTER: Duration = Duration::from_secs(10);
 /// the job is no longer this worker's to complete (it was requeued and taken by another, or
 /// canceled meanwhile).
 pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result<bool> {
+    if job.job_type == ProvisionerJobType::TemplateVersionImport {
+        return complete_import(store, job);
+    }
     in_tx(store, TxOptions::write("complete provisioner job"), |tx| {
         let now = tx.clock().now();
         let current = tx.get_provisioner_job_by_id(&job.id)?;
@@ -99,6 +103,51 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
         tx.complete_provisioner_job(&job.id, now, None)?;
         Ok(true)
     })
+}
+
+/// Whether `job` is still this worker's to finish (not requeued and taken by another).
+fn still_ours(tx: &dyn Store, job: &ProvisionerJob) -> database::Result<Option<ProvisionerJob>> {
+    let current = tx.get_provisioner_job_by_id(&job.id)?;
+    Ok((current.completed_at.is_none() && current.worker_id == job.worker_id).then_some(current))
+}
+
+/// A template import: the archive's version document is written and the job completed in one
+/// transaction; a document that fails its checks rolls that back, and the job fails with the
+/// message in a second one.
+fn complete_import(store: &dyn Store, job: &ProvisionerJob) -> database::Result<bool> {
+    use crate::templates::import::ImportError;
+    let imported = in_tx(store, TxOptions::write("complete template import"), |tx| {
+        let now = tx.clock().now();
+        let Some(current) = still_ours(tx, job)? else {
+            return Ok(false);
+        };
+        if current.canceled_at.is_some() {
+            tx.insert_provisioner_job_logs(&job.id, now, &[log("warn", "Cleaning Up", "The job was canceled.")])?;
+            tx.complete_provisioner_job(&job.id, now, None)?;
+            return Ok(true);
+        }
+        let found = crate::templates::import::import_version(tx, job)?;
+        tx.insert_provisioner_job_logs(
+            &job.id,
+            now,
+            &[log("info", "Parsing template parameters", &found), log("info", "Cleaning Up", "")],
+        )?;
+        tx.complete_provisioner_job(&job.id, now, None)?;
+        Ok(true)
+    });
+    match imported {
+        Ok(done) => Ok(done),
+        Err(ImportError::Database(e)) => Err(e),
+        Err(ImportError::Failed(message)) => in_tx(store, TxOptions::write("fail template import"), |tx| {
+            let now = tx.clock().now();
+            if still_ours(tx, job)?.is_none() {
+                return Ok(false);
+            }
+            tx.insert_provisioner_job_logs(&job.id, now, &[log("error", "Parsing template parameters", &message)])?;
+            tx.complete_provisioner_job(&job.id, now, Some(&message))?;
+            Ok(true)
+        }),
+    }
 }
 
 /// A log line of the echo provisioner.

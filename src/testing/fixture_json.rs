@@ -163,6 +163,12 @@ fn load_checked(
 /// Parses one file's text; structural errors carry their JSON path. The top level must be an
 /// object (an array would otherwise load as nothing).
 pub fn parse(name: &str, text: &str) -> Result<FixtureFile, FixtureError> {
+    parse_object(name, text)
+}
+
+/// Parses a JSON object document (a fixture file, a version document) with the checks and
+/// error locations of [`parse`].
+fn parse_object<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, FixtureError> {
     if !text.trim_start().starts_with('{') {
         return Err(FixtureError {
             file: name.to_owned(),
@@ -191,6 +197,87 @@ pub fn parse(name: &str, text: &str) -> Result<FixtureFile, FixtureError> {
         };
         FixtureError { file: name.to_owned(), location, message: e.into_inner().to_string() }
     })
+}
+
+/// The file a template archive carries its version document in (at the archive's root).
+pub const VERSION_DOCUMENT: &str = "coderlite.json";
+
+/// A template version's content as an uploaded archive gives it (`coderlite.json`): the
+/// fixture format of one version without its name (parameters, presets with prebuilds and
+/// schedules, whether its builds fail).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionDocument {
+    #[serde(default)]
+    pub parameters: Vec<ParameterJson>,
+    #[serde(default)]
+    pub presets: Vec<PresetJson>,
+    #[serde(default)]
+    pub fail_builds: bool,
+}
+
+/// Parses a version document; errors name `name` and the JSON location.
+pub fn parse_version_document(name: &str, text: &str) -> Result<VersionDocument, FixtureError> {
+    parse_object(name, text)
+}
+
+/// Writes a version document's content into `version` (made without parameters or presets),
+/// in the caller's transaction, with the fixture loader's checks and messages.
+pub fn load_version_document(
+    tx: &dyn Store,
+    version: &crate::database::models::TemplateVersion,
+    doc: &VersionDocument,
+    file: &str,
+) -> Result<(), FixtureError> {
+    let fail = |(location, message): Located| FixtureError { file: file.to_owned(), location, message };
+    let loader = Loader {
+        tx,
+        now: tx.clock().now(),
+        summary: LoadSummary::default(),
+        ids: LoadedIds::default(),
+        workspaces: HashMap::new(),
+    };
+    let db = |location: String| {
+        move |e: database::Error| FixtureError { file: file.to_owned(), location, message: e.to_string() }
+    };
+    for (i, p) in doc.parameters.iter().enumerate() {
+        tx.insert_template_version_parameter(&version.id, &p.name, p.required, &p.default)
+            .map_err(db(format!("parameters[{i}]")))?;
+    }
+    for (k, p) in doc.presets.iter().enumerate() {
+        let location = format!("presets[{k}]");
+        loader.check_preset(&location, p).map_err(fail)?;
+        build_preset(tx, version, p).map_err(db(location))?;
+    }
+    if doc.fail_builds {
+        tx.update_template_version_fail_builds(&version.id, true).map_err(db(String::new()))?;
+    }
+    Ok(())
+}
+
+/// Inserts a (checked) preset of a version with its parameters and schedules.
+fn build_preset(
+    tx: &dyn Store,
+    version: &crate::database::models::TemplateVersion,
+    p: &PresetJson,
+) -> database::Result<crate::database::models::Preset> {
+    let mut pb = fixtures::preset(tx, version)
+        .name(&p.name)
+        .scheduling_timezone(&p.scheduling_timezone)
+        .is_default(p.is_default);
+    if let Some(n) = p.desired_instances {
+        pb = pb.desired_instances(n);
+    }
+    if let Some(secs) = p.invalidate_after_secs {
+        pb = pb.invalidate_after_secs(secs);
+    }
+    for (name, value) in &p.parameters {
+        pb = pb.parameter(name, value);
+    }
+    for s in &p.schedules {
+        pb = pb.schedule(&s.cron, s.desired_instances);
+    }
+    pb.build()
 }
 
 // --- the format -------------------------------------------------------------------------
@@ -678,23 +765,7 @@ impl Loader<'_> {
             for (k, p) in v.presets.iter().enumerate() {
                 let ploc = || format!("templates[{i}].versions[{j}].presets[{k}]");
                 self.check_preset(&ploc(), p)?;
-                let mut pb = fixtures::preset(self.tx, version)
-                    .name(&p.name)
-                    .scheduling_timezone(&p.scheduling_timezone)
-                    .is_default(p.is_default);
-                if let Some(n) = p.desired_instances {
-                    pb = pb.desired_instances(n);
-                }
-                if let Some(secs) = p.invalidate_after_secs {
-                    pb = pb.invalidate_after_secs(secs);
-                }
-                for (name, value) in &p.parameters {
-                    pb = pb.parameter(name, value);
-                }
-                for s in &p.schedules {
-                    pb = pb.schedule(&s.cron, s.desired_instances);
-                }
-                let preset = at(ploc, pb.build())?;
+                let preset = at(ploc, build_preset(self.tx, version, p))?;
                 self.ids.presets.insert(format!("{}/{}/{}", t.name, v.name, p.name), preset.id);
                 self.summary.presets += 1;
             }

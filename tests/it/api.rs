@@ -964,6 +964,11 @@ contract_tests! {
             ("/users/me/keys/tokens/shapes".into(), "", key_keys.to_vec(), vec![]),
             ("/users/me/keys/tokens".into(), "/0", [key_keys, &["username"]].concat(), vec![]),
             ("/prebuilds/settings".into(), "", vec!["reconciliation_paused"], vec![]),
+            ("/audit".into(), "", vec!["audit_logs", "count"], vec![]),
+            ("/audit?q=resource_type:api_key".into(), "/audit_logs/0", vec!["id", "request_id", "time", "ip", "user_agent",
+                "resource_type", "resource_id", "resource_target", "resource_icon", "action", "diff", "status_code",
+                "additional_fields", "description", "resource_link", "is_deleted", "organization_id", "user"], vec!["organization"]),
+            ("/audit?q=resource_type:api_key".into(), "/audit_logs/0/user", USER_KEYS.to_vec(), vec![]),
         ];
         for (path, pointer, required, optional) in rows {
             let answer = e.get(&path, &e.owner);

@@ -120,6 +120,18 @@ fn populated_sqlite() -> EmptyDb {
             denied_requests: 3,
         })
         .unwrap();
+    // An uploaded archive: bytes, and a user reference.
+    let admin = store.get_user_by_username("admin").unwrap();
+    store
+        .insert_file(&coderlite::database::models::File {
+            id: uuid::Uuid::new_v4().to_string(),
+            hash: "00ff".repeat(16),
+            created_at: RealClock.now(),
+            created_by: admin.id,
+            mimetype: "application/x-tar".to_owned(),
+            data: vec![0, 1, 2, 254, 255],
+        })
+        .unwrap();
     // An API token: a secret hash (bytes) that must survive the trip.
     let out = coderlite(&db).args(["tokens", "create", "--user", "admin"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

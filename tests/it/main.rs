@@ -8,6 +8,7 @@ mod support;
 
 mod aiproviders;
 mod api;
+mod api_flows;
 mod api_hostile;
 mod architecture;
 mod boundary_usage;

@@ -21,6 +21,7 @@ const CONSTRAINT_NAMES: &[(&str, &[&str], &str)] = &[
     ("workspaces", &["owner_id", "name"], "workspaces_owner_id_lower_idx"),
     ("templates", &["organization_id", "name"], "templates_organization_id_name_idx"),
     ("api_keys", &["user_id", "token_name"], "idx_api_key_name"),
+    ("files", &["hash", "created_by"], "files_hash_created_by_key"),
 ];
 
 /// Converts a rusqlite error into a typed error for operation `op`.

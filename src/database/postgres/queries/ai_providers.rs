@@ -8,6 +8,7 @@ use crate::database::Result;
 use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
 use crate::database::models::AuditLog;
+use crate::database::models::AuditLogFilter;
 use crate::database::models::InsertAiProvider;
 use crate::database::models::InsertAuditLog;
 use crate::database::postgres::queries::PgRow;
@@ -130,24 +131,56 @@ pub(crate) fn list_audit_logs(tx: &PgTx<'_>, resource_type: &str) -> Result<Vec<
     let op = "list audit logs";
     let rows = tx.query(
         op,
-        "SELECT id, time, user_id, resource_type, resource_id, resource_target, action, diff FROM audit_logs
-         WHERE resource_type = $1 ORDER BY time, seq",
+        "SELECT id, time, user_id, resource_type, resource_id, resource_target, action, diff, organization_id, status_code
+         FROM audit_logs WHERE resource_type = $1 ORDER BY time, seq",
         &[&resource_type],
     )?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditLog {
-                id: get_id(op, r, 0)?,
-                time: get(op, r, 1)?,
-                user_id: get_id(op, r, 2)?,
-                resource_type: get(op, r, 3)?,
-                resource_id: get_id(op, r, 4)?,
-                resource_target: get(op, r, 5)?,
-                action: get(op, r, 6)?,
-                diff: get(op, r, 7)?,
-            })
-        })
-        .collect()
+    rows.iter().map(|r| audit(op, r)).collect()
+}
+
+fn audit(op: &'static str, r: &postgres::Row) -> Result<AuditLog> {
+    Ok(AuditLog {
+        id: get_id(op, r, 0)?,
+        time: get(op, r, 1)?,
+        user_id: get_id(op, r, 2)?,
+        resource_type: get(op, r, 3)?,
+        resource_id: get_id(op, r, 4)?,
+        resource_target: get(op, r, 5)?,
+        action: get(op, r, 6)?,
+        diff: get(op, r, 7)?,
+        organization_id: get_id(op, r, 8)?,
+        status_code: get(op, r, 9)?,
+    })
+}
+
+pub(crate) fn get_audit_logs_page(tx: &PgTx<'_>, f: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)> {
+    let op = "get audit logs page";
+    let uuid = |v: Option<&str>| v.map(|s| uuid::Uuid::parse_str(s).unwrap_or(uuid::Uuid::nil()));
+    let rows = tx.query(
+        op,
+        "SELECT id, time, user_id, resource_type, resource_id, resource_target, action, diff, organization_id,
+                status_code, COUNT(*) OVER ()
+         FROM audit_logs
+         WHERE ($1::text IS NULL OR resource_type = $1) AND ($2::uuid IS NULL OR resource_id = $2)
+           AND ($3::text IS NULL OR resource_target = $3) AND ($4::text IS NULL OR action = $4)
+           AND ($5::uuid IS NULL OR user_id = $5) AND ($6::uuid IS NULL OR organization_id = $6)
+           AND ($7::timestamptz IS NULL OR time >= $7) AND ($8::timestamptz IS NULL OR time <= $8)
+         ORDER BY time DESC, seq DESC LIMIT $9 OFFSET $10",
+        &[
+            &f.resource_type,
+            &uuid(f.resource_id),
+            &f.resource_target,
+            &f.action,
+            &uuid(f.user_id),
+            &uuid(f.organization_id),
+            &f.time_from,
+            &f.time_to,
+            &(if f.limit == 0 { None } else { Some(i64::from(f.limit)) }),
+            &i64::from(f.offset),
+        ],
+    )?;
+    let count = rows.first().map(|r| get::<i64>(op, r, 10)).transpose()?.unwrap_or(0);
+    Ok((rows.iter().map(|r| audit(op, r)).collect::<Result<_>>()?, count))
 }
 
 impl AiProviderStore for PgTx<'_> {
@@ -159,5 +192,6 @@ impl AiProviderStore for PgTx<'_> {
         fn soft_delete_ai_provider(&self, name: &str, updated_at: Timestamp) -> Result<Option<AiProvider>> => soft_delete_ai_provider;
         fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()> => insert_audit_log;
         fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>> => list_audit_logs;
+        fn get_audit_logs_page(&self, filter: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)> => get_audit_logs_page;
     }
 }

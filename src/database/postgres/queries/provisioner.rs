@@ -156,7 +156,7 @@ pub(crate) fn cancel_provisioner_job(tx: &PgTx<'_>, job_id: &str, now: Timestamp
     let n = tx.execute(
         "cancel provisioner job",
         "UPDATE provisioner_jobs
-         SET canceled_at = $2, updated_at = $2, completed_at = CASE WHEN worker_id IS NULL THEN $2 END
+         SET canceled_at = $2, updated_at = $2, completed_at = CASE WHEN worker_id IS NULL THEN $2::timestamptz END
          WHERE id = $1 AND completed_at IS NULL AND canceled_at IS NULL",
         &[&id(job_id), &now],
     )?;

@@ -12,6 +12,7 @@ use crate::database::Result;
 use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
 use crate::database::models::AuditLog;
+use crate::database::models::AuditLogFilter;
 use crate::database::models::InsertAiProvider;
 use crate::database::models::InsertAuditLog;
 use crate::database::rows;
@@ -19,6 +20,7 @@ use crate::database::rows::PROVIDER_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::from_row;
 use crate::database::sqlite::queries::json_at;
+use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
@@ -137,25 +139,71 @@ pub(crate) fn insert_audit_log(conn: &Connection, p: &InsertAuditLog<'_>) -> Res
 pub(crate) fn list_audit_logs(conn: &Connection, resource_type: &str) -> Result<Vec<AuditLog>> {
     let op = "list audit logs";
     conn.prepare_cached(
-        "SELECT id, time, user_id, resource_type, resource_id, resource_target, action, diff FROM audit_logs
-         WHERE resource_type = ?1 ORDER BY time, rowid",
+        "SELECT id, time, user_id, resource_type, resource_id, resource_target, action, diff, organization_id, status_code
+         FROM audit_logs WHERE resource_type = ?1 ORDER BY time, rowid",
     )
     .op(op)?
-    .query_map([resource_type], |r| {
-        Ok(AuditLog {
-            id: r.get(0)?,
-            time: timestamp_at(r, 1)?,
-            user_id: r.get(2)?,
-            resource_type: r.get(3)?,
-            resource_id: r.get(4)?,
-            resource_target: r.get(5)?,
-            action: r.get(6)?,
-            diff: json_at(r, 7)?,
-        })
-    })
+    .query_map([resource_type], audit_from_row)
     .op(op)?
     .collect::<rusqlite::Result<_>>()
     .op(op)
+}
+
+fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditLog> {
+    Ok(AuditLog {
+        id: r.get(0)?,
+        time: timestamp_at(r, 1)?,
+        user_id: r.get(2)?,
+        resource_type: r.get(3)?,
+        resource_id: r.get(4)?,
+        resource_target: r.get(5)?,
+        action: r.get(6)?,
+        diff: json_at(r, 7)?,
+        organization_id: r.get(8)?,
+        status_code: r.get(9)?,
+    })
+}
+
+pub(crate) fn get_audit_logs_page(conn: &Connection, f: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)> {
+    let op = "get audit logs page";
+    let mut count = 0i64;
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, time, user_id, resource_type, resource_id, resource_target, action, diff, organization_id,
+                    status_code, COUNT(*) OVER ()
+             FROM audit_logs
+             WHERE (?1 IS NULL OR resource_type = ?1) AND (?2 IS NULL OR resource_id = ?2)
+               AND (?3 IS NULL OR resource_target = ?3) AND (?4 IS NULL OR action = ?4)
+               AND (?5 IS NULL OR user_id = ?5) AND (?6 IS NULL OR organization_id = ?6)
+               AND (?7 IS NULL OR time >= ?7) AND (?8 IS NULL OR time <= ?8)
+             ORDER BY time DESC, rowid DESC LIMIT ?9 OFFSET ?10",
+        )
+        .op(op)?
+        .query_map(
+            params![
+                f.resource_type,
+                f.resource_id,
+                f.resource_target,
+                f.action,
+                f.user_id,
+                f.organization_id,
+                opt_micros(f.time_from),
+                opt_micros(f.time_to),
+                if f.limit == 0 { -1 } else { i64::from(f.limit) },
+                i64::from(f.offset),
+            ],
+            |r| Ok((audit_from_row(r)?, r.get::<_, i64>(10)?)),
+        )
+        .op(op)?
+        .map(|row| {
+            row.map(|(log, total)| {
+                count = total;
+                log
+            })
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .op(op)?;
+    Ok((rows, count))
 }
 
 impl AiProviderStore for SqliteTx<'_> {
@@ -167,5 +215,6 @@ impl AiProviderStore for SqliteTx<'_> {
         fn soft_delete_ai_provider(&self, name: &str, updated_at: Timestamp) -> Result<Option<AiProvider>> => soft_delete_ai_provider;
         fn insert_audit_log(&self, params: &InsertAuditLog<'_>) -> Result<()> => insert_audit_log;
         fn list_audit_logs(&self, resource_type: &str) -> Result<Vec<AuditLog>> => list_audit_logs;
+        fn get_audit_logs_page(&self, filter: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)> => get_audit_logs_page;
     }
 }

@@ -18,6 +18,7 @@ use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::Template;
+use crate::database::models::TemplateMeta;
 use crate::database::models::TemplateVersion;
 use crate::database::models::TemplateVersionParameter;
 use crate::database::models::TemplateWithNames;
@@ -219,6 +220,87 @@ pub(crate) fn update_template_deleted_and_deprecated(
         .prepare_cached("UPDATE templates SET deleted = ?2, deprecated = ?3, updated_at = ?4 WHERE id = ?1")
         .op(op)?
         .execute(params![template_id, deleted, deprecated, to_micros(updated_at)])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_template_meta(
+    conn: &Connection,
+    template_id: &str,
+    m: &TemplateMeta<'_>,
+    updated_at: Timestamp,
+) -> Result<()> {
+    let op = "update template meta";
+    let s = &m.scheduling;
+    let n = conn
+        .prepare_cached(
+            "UPDATE templates SET name = ?2, display_name = ?3, description = ?4, icon = ?5, deprecated = ?6,
+                 default_ttl_ms = ?7, activity_bump_ms = ?8, autostart_block_days_of_week = ?9,
+                 autostop_requirement_days_of_week = ?10, autostop_requirement_weeks = ?11,
+                 allow_user_autostart = ?12, allow_user_autostop = ?13, failure_ttl_ms = ?14,
+                 time_til_dormant_ms = ?15, time_til_dormant_autodelete_ms = ?16,
+                 allow_user_cancel_workspace_jobs = ?17, require_active_version = ?18, updated_at = ?19
+             WHERE id = ?1",
+        )
+        .op(op)?
+        .execute(params![
+            template_id,
+            m.name,
+            m.display_name,
+            m.description,
+            m.icon,
+            m.deprecated,
+            s.default_ttl_ms,
+            s.activity_bump_ms,
+            s.autostart_block_days_of_week,
+            s.autostop_requirement_days_of_week,
+            s.autostop_requirement_weeks,
+            s.allow_user_autostart,
+            s.allow_user_autostop,
+            s.failure_ttl_ms,
+            s.time_til_dormant_ms,
+            s.time_til_dormant_autodelete_ms,
+            m.allow_user_cancel_workspace_jobs,
+            m.require_active_version,
+            to_micros(updated_at),
+        ])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_template_version_template_id(
+    conn: &Connection,
+    version_id: &str,
+    template_id: &str,
+) -> Result<()> {
+    let op = "update template version template id";
+    let n = conn
+        .prepare_cached("UPDATE template_versions SET template_id = ?2 WHERE id = ?1")
+        .op(op)?
+        .execute([version_id, template_id])
+        .op(op)?;
+    if n == 0 {
+        return Err(crate::database::Error::NotFound { op });
+    }
+    Ok(())
+}
+
+pub(crate) fn update_template_version_fail_builds(
+    conn: &Connection,
+    version_id: &str,
+    fail_builds: bool,
+) -> Result<()> {
+    let op = "update template version fail builds";
+    let n = conn
+        .prepare_cached("UPDATE template_versions SET fail_builds = ?2 WHERE id = ?1")
+        .op(op)?
+        .execute(params![version_id, fail_builds])
         .op(op)?;
     if n == 0 {
         return Err(crate::database::Error::NotFound { op });
@@ -467,6 +549,9 @@ impl TemplateStore for SqliteTx<'_> {
         fn get_template_by_organization_and_name(&self, organization_id: &str, name: &str) -> Result<Template> => get_template_by_organization_and_name;
         fn update_template_active_version(&self, template_id: &str, version_id: &str, updated_at: Timestamp) -> Result<()> => update_template_active_version;
         fn update_template_deleted_and_deprecated(&self, template_id: &str, deleted: bool, deprecated: &str, updated_at: Timestamp) -> Result<()> => update_template_deleted_and_deprecated;
+        fn update_template_meta(&self, template_id: &str, meta: &TemplateMeta<'_>, updated_at: Timestamp) -> Result<()> => update_template_meta;
+        fn update_template_version_template_id(&self, version_id: &str, template_id: &str) -> Result<()> => update_template_version_template_id;
+        fn update_template_version_fail_builds(&self, version_id: &str, fail_builds: bool) -> Result<()> => update_template_version_fail_builds;
         fn insert_template_version(&self, params: &InsertTemplateVersion<'_>) -> Result<TemplateVersion> => insert_template_version;
         fn get_template_version_by_id(&self, id: &str) -> Result<TemplateVersion> => get_template_version_by_id;
         fn get_template_versions_by_ids(&self, ids: &[String]) -> Result<Vec<TemplateVersion>> => get_template_versions_by_ids;
