@@ -694,7 +694,21 @@ fn api_latency() {
     let centuries =
         "/api/v2/insights/templates?start_time=0002-01-01T00:00:00Z&end_time=2026-12-04T00:00:00Z&interval=day"
             .to_owned();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let first: serde_json::Value = serde_json::from_str(
+        &agent
+            .get(format!("http://{addr}/api/v2/workspaces?limit=1"))
+            .header("Coder-Session-Token", &token)
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let workspace_id = first["workspaces"][0]["id"].as_str().unwrap().to_owned();
     for (figure, path, expected) in [
+        ("api_workspace_builds_list", format!("/api/v2/workspaces/{workspace_id}/builds"), 200),
         ("api_workspaces_list", "/api/v2/workspaces?limit=25".to_owned(), 200),
         ("api_insights_templates", insights, 200),
         ("api_insights_range_refused", centuries, 400),
@@ -740,6 +754,53 @@ fn api_latency() {
             "p50": (pct(0.5) * 100.0).round() / 100.0,
             "unit": "ms (p99)",
             "target": if expected == 200 { "p99 <= 20 on SQLite, no errors" } else { "p99 <= 50, no errors" },
+        }));
+    }
+    // The watch stream: connect, read the first `data` event (the workspace), close; 4 clients.
+    {
+        let run_for = Duration::from_secs(10);
+        let started = Instant::now();
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, token) = (format!("http://{addr}/api/v2/workspaces/{workspace_id}/watch"), token.clone());
+                thread::spawn(move || {
+                    use std::io::BufRead;
+                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                    let (mut samples, mut errors) = (Vec::new(), 0u64);
+                    while started.elapsed() < run_for {
+                        let t = Instant::now();
+                        let Ok(res) = agent.get(&url).header("Coder-Session-Token", &token).call() else {
+                            errors += 1;
+                            continue;
+                        };
+                        let mut lines = std::io::BufReader::new(res.into_body().into_reader()).lines();
+                        if lines.any(|l| l.is_ok_and(|l| l.starts_with("data: "))) {
+                            samples.push(t.elapsed().as_secs_f64() * 1000.0);
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    (samples, errors)
+                })
+            })
+            .collect();
+        let (mut samples, mut errors) = (Vec::new(), 0);
+        for c in clients {
+            let (s, e) = c.join().unwrap();
+            samples.extend(s);
+            errors += e;
+        }
+        samples.sort_by(f64::total_cmp);
+        let pct = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(f64::NAN);
+        emit(json!({
+            "figure": "api_workspace_watch_first_event",
+            "workspaces": 20_000,
+            "clients": 4,
+            "streams": samples.len(),
+            "errors": errors,
+            "value": (pct(0.99) * 100.0).round() / 100.0,
+            "p50": (pct(0.5) * 100.0).round() / 100.0,
+            "unit": "ms (p99, connect to the first data event)",
         }));
     }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
