@@ -666,16 +666,21 @@ fn set_status(api: &Api<'_>, caller: &Caller, param: &str, status: UserStatus) -
     let updated = api.store.update_user_status(&user.id, status, api.now()).map_err(|e| {
         ApiError::internal(format!("Internal error updating user's status to {:?}.", status.as_str()), e)
     })?;
+    user_written(api, caller, &updated)
+}
+
+/// Records a change of user `updated` by `caller` and answers the user as it is now.
+fn user_written(api: &Api<'_>, caller: &Caller, updated: &User) -> ApiResult<Response> {
     crate::audit::record(
         api.store,
         &caller.user.id,
-        crate::api::shapes::NIL_UUID,
+        shapes::NIL_UUID,
         "user",
         &updated.id,
         &updated.username,
         "write",
     )?;
-    ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
+    ok(StatusCode::OK, &shapes::User::from_user(updated, Some(organization_ids_of(api, &updated.id)?)))
 }
 
 async fn activate_user(
@@ -788,16 +793,7 @@ async fn put_roles(
             protect_owner(api, &caller, &user, "demote")?;
         }
         let updated = api.store.update_user_roles(&user.id, &requested, api.now())?;
-        crate::audit::record(
-            api.store,
-            &caller.user.id,
-            crate::api::shapes::NIL_UUID,
-            "user",
-            &updated.id,
-            &updated.username,
-            "write",
-        )?;
-        ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
+        user_written(api, &caller, &updated)
     })
     .await
 }
@@ -835,16 +831,7 @@ async fn put_profile(
                     .validation("username", "This value is already in use and should be unique."),
                 other => other.into(),
             })?;
-        crate::audit::record(
-            api.store,
-            &caller.user.id,
-            crate::api::shapes::NIL_UUID,
-            "user",
-            &updated.id,
-            &updated.username,
-            "write",
-        )?;
-        ok(StatusCode::OK, &shapes::User::from_user(&updated, Some(organization_ids_of(api, &updated.id)?)))
+        user_written(api, &caller, &updated)
     })
     .await
 }
