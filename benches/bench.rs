@@ -218,6 +218,48 @@ fn ephemeral_start() {
     emit(json!({ "figure": "ephemeral_stop", "value": median(&mut stop_ms), "unit": "ms" }));
 }
 
+/// 4 clients calling `url` for 10 s; `done` reads an answer and says whether it is the one
+/// expected. Answers every call's time in ms and the count of failed calls.
+fn load_clients(
+    url: &str,
+    token: &str,
+    done: impl Fn(ureq::http::Response<ureq::Body>) -> bool + Send + Sync + Copy + 'static,
+) -> (Vec<f64>, u64) {
+    let run_for = Duration::from_secs(10);
+    let started = Instant::now();
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, token) = (url.to_owned(), token.to_owned());
+            thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let (mut samples, mut errors) = (Vec::new(), 0u64);
+                while started.elapsed() < run_for {
+                    let t = Instant::now();
+                    match agent.get(&url).header("Coder-Session-Token", &token).call().map(done) {
+                        Ok(true) => samples.push(t.elapsed().as_secs_f64() * 1000.0),
+                        _ => errors += 1,
+                    }
+                }
+                (samples, errors)
+            })
+        })
+        .collect();
+    let (mut samples, mut errors) = (Vec::new(), 0);
+    for c in clients {
+        let (s, e) = c.join().unwrap();
+        samples.extend(s);
+        errors += e;
+    }
+    (samples, errors)
+}
+
+/// (p50, p99) of `samples`, rounded to 0.01.
+fn p50_p99(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let pct = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(f64::NAN);
+    ((pct(0.5) * 100.0).round() / 100.0, (pct(0.99) * 100.0).round() / 100.0)
+}
+
 fn sync_name(synchronous: Synchronous) -> &'static str {
     match synchronous {
         Synchronous::Normal => "NORMAL",
@@ -713,36 +755,12 @@ fn api_latency() {
         ("api_insights_templates", insights, 200),
         ("api_insights_range_refused", centuries, 400),
     ] {
-        let run_for = Duration::from_secs(10);
-        let started = Instant::now();
-        let clients: Vec<_> = (0..4)
-            .map(|_| {
-                let (url, token) = (format!("http://{addr}{path}"), token.clone());
-                thread::spawn(move || {
-                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-                    let (mut samples, mut errors) = (Vec::new(), 0u64);
-                    while started.elapsed() < run_for {
-                        let t = Instant::now();
-                        match agent.get(&url).header("Coder-Session-Token", &token).call() {
-                            Ok(mut res) if res.status() == expected => {
-                                let _ = res.body_mut().read_to_vec();
-                                samples.push(t.elapsed().as_secs_f64() * 1000.0);
-                            }
-                            _ => errors += 1,
-                        }
-                    }
-                    (samples, errors)
-                })
-            })
-            .collect();
-        let (mut samples, mut errors) = (Vec::new(), 0);
-        for c in clients {
-            let (s, e) = c.join().unwrap();
-            samples.extend(s);
-            errors += e;
-        }
-        samples.sort_by(f64::total_cmp);
-        let pct = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(f64::NAN);
+        let (samples, errors) = load_clients(&format!("http://{addr}{path}"), &token, move |mut res| {
+            let ok = res.status() == expected;
+            let _ = res.body_mut().read_to_vec();
+            ok
+        });
+        let (p50, p99) = p50_p99(samples.clone());
         emit(json!({
             "figure": figure,
             "workspaces": 20_000,
@@ -750,59 +768,30 @@ fn api_latency() {
             "clients": 4,
             "requests": samples.len(),
             "errors": errors,
-            "value": (pct(0.99) * 100.0).round() / 100.0,
-            "p50": (pct(0.5) * 100.0).round() / 100.0,
+            "value": p99,
+            "p50": p50,
             "unit": "ms (p99)",
             "target": if expected == 200 { "p99 <= 20 on SQLite, no errors" } else { "p99 <= 50, no errors" },
         }));
     }
-    // The watch stream: connect, read the first `data` event (the workspace), close; 4 clients.
-    {
-        let run_for = Duration::from_secs(10);
-        let started = Instant::now();
-        let clients: Vec<_> = (0..4)
-            .map(|_| {
-                let (url, token) = (format!("http://{addr}/api/v2/workspaces/{workspace_id}/watch"), token.clone());
-                thread::spawn(move || {
-                    use std::io::BufRead;
-                    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-                    let (mut samples, mut errors) = (Vec::new(), 0u64);
-                    while started.elapsed() < run_for {
-                        let t = Instant::now();
-                        let Ok(res) = agent.get(&url).header("Coder-Session-Token", &token).call() else {
-                            errors += 1;
-                            continue;
-                        };
-                        let mut lines = std::io::BufReader::new(res.into_body().into_reader()).lines();
-                        if lines.any(|l| l.is_ok_and(|l| l.starts_with("data: "))) {
-                            samples.push(t.elapsed().as_secs_f64() * 1000.0);
-                        } else {
-                            errors += 1;
-                        }
-                    }
-                    (samples, errors)
-                })
-            })
-            .collect();
-        let (mut samples, mut errors) = (Vec::new(), 0);
-        for c in clients {
-            let (s, e) = c.join().unwrap();
-            samples.extend(s);
-            errors += e;
-        }
-        samples.sort_by(f64::total_cmp);
-        let pct = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(f64::NAN);
-        emit(json!({
-            "figure": "api_workspace_watch_first_event",
-            "workspaces": 20_000,
-            "clients": 4,
-            "streams": samples.len(),
-            "errors": errors,
-            "value": (pct(0.99) * 100.0).round() / 100.0,
-            "p50": (pct(0.5) * 100.0).round() / 100.0,
-            "unit": "ms (p99, connect to the first data event)",
-        }));
-    }
+    // The watch stream: connect, read the first `data` event (the workspace), close.
+    let (samples, errors) =
+        load_clients(&format!("http://{addr}/api/v2/workspaces/{workspace_id}/watch"), &token, |res| {
+            use std::io::BufRead;
+            let lines = std::io::BufReader::new(res.into_body().into_reader()).lines();
+            lines.map_while(Result::ok).any(|l| l.starts_with("data: "))
+        });
+    let (p50, p99) = p50_p99(samples.clone());
+    emit(json!({
+        "figure": "api_workspace_watch_first_event",
+        "workspaces": 20_000,
+        "clients": 4,
+        "streams": samples.len(),
+        "errors": errors,
+        "value": p99,
+        "p50": p50,
+        "unit": "ms (p99, connect to the first data event)",
+    }));
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let peak_kib = status
         .lines()

@@ -147,6 +147,16 @@ contract_tests! {
         };
         token("ci").unwrap();
         assert_eq!(constraint(token("ci")), "idx_api_key_name");
+        let file = || coderlite::database::models::File {
+            id: uuid::Uuid::new_v4().to_string(),
+            hash: "ab".repeat(32),
+            created_at: now,
+            created_by: alice.id.clone(),
+            mimetype: "application/x-tar".to_owned(),
+            data: vec![1, 2, 3],
+        };
+        store.insert_file(&file()).unwrap();
+        assert_eq!(constraint(store.insert_file(&file())), "files_hash_created_by_key", "one upload per bytes and user");
     }
 
     fn unique_violation_names_the_constraint_and_operation(engine) {
