@@ -29,6 +29,7 @@ mod migrate;
 mod queries;
 mod scratch;
 mod snapshot;
+mod statements;
 mod tx;
 
 use std::collections::HashMap;

@@ -25,6 +25,7 @@ mod migrate;
 mod queries;
 mod readers;
 mod snapshot;
+mod statements;
 mod stray_wal;
 mod tx;
 

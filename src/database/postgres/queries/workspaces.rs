@@ -1,11 +1,9 @@
 //! Workspaces, builds and their parameters, resources, agents, and the agent and app stats,
 //! on PostgreSQL. Stats go in as arrays (`unnest`), a few thousand rows per statement.
 
-use postgres::Row;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::database::Error;
 use crate::database::Result;
 use crate::database::WorkspaceStore;
 use crate::database::models::InsertWorkspace;
@@ -22,11 +20,8 @@ use crate::database::models::WorkspaceBuild;
 use crate::database::models::WorkspacePageParams;
 use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
-use crate::database::postgres::queries::PgRow;
 use crate::database::postgres::queries::get;
-use crate::database::postgres::queries::get_enum;
 use crate::database::postgres::queries::get_id;
-use crate::database::postgres::queries::get_opt_id;
 use crate::database::postgres::queries::id;
 use crate::database::postgres::queries::ids;
 use crate::database::postgres::queries::new_id;
@@ -34,61 +29,15 @@ use crate::database::postgres::queries::opt_id;
 use crate::database::postgres::queries::opt_new_id;
 use crate::database::postgres::tx::PgTx;
 use crate::database::rows;
+use crate::database::rows::AGENT_COLUMNS;
 use crate::database::rows::BUILD_COLUMNS;
+use crate::database::rows::RESOURCE_COLUMNS;
 use crate::database::rows::WORKSPACE_COLUMNS;
 
 /// Rows per array insert.
 const CHUNK: usize = 5_000;
 
-pub(crate) fn workspace(op: &'static str, r: &Row) -> Result<Workspace> {
-    rows::workspace(&PgRow { op, row: r })
-}
-
-pub(crate) fn insert_workspace(tx: &PgTx<'_>, p: &InsertWorkspace<'_>) -> Result<Workspace> {
-    let op = "insert workspace";
-    let row = tx.query_one(
-        op,
-        &format!(
-            "INSERT INTO workspaces (id, created_at, updated_at, owner_id, organization_id, template_id, name,
-                                     last_used_at, autostart_schedule, ttl_ms)
-             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {WORKSPACE_COLUMNS}"
-        ),
-        &[
-            &new_id(op, "id", p.id)?,
-            &p.created_at,
-            &new_id(op, "owner_id", p.owner_id)?,
-            &new_id(op, "organization_id", p.organization_id)?,
-            &new_id(op, "template_id", p.template_id)?,
-            &p.name,
-            &p.last_used_at,
-            &p.autostart_schedule,
-            &p.ttl_ms,
-        ],
-    )?;
-    workspace(op, &row)
-}
-
-pub(crate) fn get_workspace_by_id(tx: &PgTx<'_>, workspace_id: &str) -> Result<Workspace> {
-    let op = "get workspace by id";
-    workspace(
-        op,
-        &tx.query_one(op, &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"), &[&id(workspace_id)])?,
-    )
-}
-
-pub(crate) fn get_workspace_by_owner_and_name(tx: &PgTx<'_>, owner_id: &str, name: &str) -> Result<Workspace> {
-    let op = "get workspace by owner and name";
-    let row = tx.query_one(
-        op,
-        &format!(
-            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE owner_id = $1 AND lower(name) = lower($2) AND NOT deleted"
-        ),
-        &[&id(owner_id), &name],
-    )?;
-    workspace(op, &row)
-}
-
-pub(crate) fn get_workspaces_page(tx: &PgTx<'_>, p: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
+fn get_workspaces_page(tx: &PgTx<'_>, p: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
     let op = "get workspaces page";
     let limit: Option<i64> = (p.limit > 0).then_some(i64::from(p.limit));
     let id_list: Option<Vec<Uuid>> = p.ids.map(ids);
@@ -133,298 +82,8 @@ pub(crate) fn get_workspaces_page(tx: &PgTx<'_>, p: &WorkspacePageParams<'_>) ->
     Ok((rows.iter().map(|r| get_id(op, r, 0)).collect::<Result<_>>()?, count))
 }
 
-pub(crate) fn get_workspaces_by_ids(tx: &PgTx<'_>, workspace_ids: &[String]) -> Result<Vec<Workspace>> {
-    let op = "get workspaces by ids";
-    let rows = tx.query(
-        op,
-        &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ANY($1)"),
-        &[&ids(workspace_ids)],
-    )?;
-    rows.iter().map(|r| workspace(op, r)).collect()
-}
-
-fn agent(op: &'static str, r: &Row) -> Result<WorkspaceAgent> {
-    Ok(WorkspaceAgent {
-        id: get_id(op, r, 0)?,
-        created_at: get(op, r, 1)?,
-        updated_at: get(op, r, 2)?,
-        resource_id: get_id(op, r, 3)?,
-        name: get(op, r, 4)?,
-        lifecycle_state: get_enum(op, "workspace_agents.lifecycle_state", r, 5)?,
-        ready_at: get(op, r, 6)?,
-        parent_id: get_opt_id(op, r, 7)?,
-    })
-}
-
-pub(crate) fn get_workspace_resources_by_job_ids(tx: &PgTx<'_>, job_ids: &[String]) -> Result<Vec<WorkspaceResource>> {
-    let op = "get workspace resources by job ids";
-    let rows = tx.query(
-        op,
-        "SELECT id, created_at, job_id, transition, type, name FROM workspace_resources WHERE job_id = ANY($1)",
-        &[&ids(job_ids)],
-    )?;
-    rows.iter()
-        .map(|r| {
-            Ok(WorkspaceResource {
-                id: get_id(op, r, 0)?,
-                created_at: get(op, r, 1)?,
-                job_id: get_id(op, r, 2)?,
-                transition: get_enum(op, "workspace_resources.transition", r, 3)?,
-                resource_type: get(op, r, 4)?,
-                name: get(op, r, 5)?,
-            })
-        })
-        .collect()
-}
-
-pub(crate) fn get_workspace_agents_by_resource_ids(
-    tx: &PgTx<'_>,
-    resource_ids: &[String],
-) -> Result<Vec<WorkspaceAgent>> {
-    let op = "get workspace agents by resource ids";
-    let rows = tx.query(
-        op,
-        "SELECT id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at, parent_id
-         FROM workspace_agents WHERE NOT deleted AND resource_id = ANY($1)",
-        &[&ids(resource_ids)],
-    )?;
-    rows.iter().map(|r| agent(op, r)).collect()
-}
-
-pub(crate) fn get_workspace_agents_by_workspace_id(tx: &PgTx<'_>, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> {
-    let op = "get workspace agents by workspace id";
-    let rows = tx.query(
-        op,
-        "SELECT a.id, a.created_at, a.updated_at, a.resource_id, a.name, a.lifecycle_state, a.ready_at, a.parent_id
-         FROM (SELECT job_id FROM workspace_builds WHERE workspace_id = $1 ORDER BY build_number DESC LIMIT 1) b
-         JOIN workspace_resources r ON r.job_id = b.job_id
-         JOIN workspace_agents a ON a.resource_id = r.id AND NOT a.deleted
-         ORDER BY a.created_at, a.id",
-        &[&id(workspace_id)],
-    )?;
-    rows.iter()
-        .map(|r| {
-            Ok(WorkspaceAgent {
-                id: get_id(op, r, 0)?,
-                created_at: get(op, r, 1)?,
-                updated_at: get(op, r, 2)?,
-                resource_id: get_id(op, r, 3)?,
-                name: get(op, r, 4)?,
-                lifecycle_state: get_enum(op, "workspace_agents.lifecycle_state", r, 5)?,
-                ready_at: get(op, r, 6)?,
-                parent_id: get_opt_id(op, r, 7)?,
-            })
-        })
-        .collect()
-}
-
-pub(crate) fn get_workspaces_by_template_id(tx: &PgTx<'_>, template_id: &str) -> Result<Vec<Workspace>> {
-    let op = "get workspaces by template id";
-    let rows = tx.query(
-        op,
-        &format!(
-            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE template_id = $1 AND NOT deleted ORDER BY created_at, id"
-        ),
-        &[&id(template_id)],
-    )?;
-    rows.iter().map(|r| workspace(op, r)).collect()
-}
-
-pub(crate) fn update_workspace_autostart(
-    tx: &PgTx<'_>,
-    workspace_id: &str,
-    autostart_schedule: Option<&str>,
-    next_start_at: Option<Timestamp>,
-    updated_at: Timestamp,
-) -> Result<()> {
-    let op = "update workspace autostart";
-    let n = tx.execute(
-        op,
-        "UPDATE workspaces SET autostart_schedule = $2, next_start_at = $3, updated_at = $4 WHERE id = $1",
-        &[&id(workspace_id), &autostart_schedule, &next_start_at, &updated_at],
-    )?;
-    if n == 0 {
-        return Err(Error::NotFound { op });
-    }
-    Ok(())
-}
-
-pub(crate) fn update_workspace_name(
-    tx: &PgTx<'_>,
-    workspace_id: &str,
-    name: &str,
-    updated_at: Timestamp,
-) -> Result<()> {
-    let op = "update workspace name";
-    let n = tx.execute(
-        op,
-        "UPDATE workspaces SET name = $2, updated_at = $3 WHERE id = $1 AND NOT deleted",
-        &[&id(workspace_id), &name, &updated_at],
-    )?;
-    if n == 0 {
-        return Err(Error::NotFound { op });
-    }
-    Ok(())
-}
-
-pub(crate) fn update_workspace_ttl(
-    tx: &PgTx<'_>,
-    workspace_id: &str,
-    ttl_ms: Option<i64>,
-    updated_at: Timestamp,
-) -> Result<()> {
-    let op = "update workspace ttl";
-    let n = tx.execute(
-        op,
-        "UPDATE workspaces SET ttl_ms = $2, updated_at = $3 WHERE id = $1",
-        &[&id(workspace_id), &ttl_ms, &updated_at],
-    )?;
-    if n == 0 {
-        return Err(Error::NotFound { op });
-    }
-    Ok(())
-}
-
-pub(crate) fn update_workspace_deleted(
-    tx: &PgTx<'_>,
-    workspace_id: &str,
-    deleted: bool,
-    updated_at: Timestamp,
-) -> Result<()> {
-    let op = "update workspace deleted";
-    let n = tx.execute(
-        op,
-        "UPDATE workspaces SET deleted = $2, updated_at = $3 WHERE id = $1",
-        &[&id(workspace_id), &deleted, &updated_at],
-    )?;
-    if n == 0 {
-        return Err(Error::NotFound { op });
-    }
-    Ok(())
-}
-
-fn build(op: &'static str, r: &Row) -> Result<WorkspaceBuild> {
-    rows::workspace_build(&PgRow { op, row: r })
-}
-
-pub(crate) fn get_latest_workspace_builds(tx: &PgTx<'_>, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> {
-    let op = "get latest workspace builds";
-    let rows = tx.query(
-        op,
-        &format!(
-            "SELECT DISTINCT ON (workspace_id) {BUILD_COLUMNS} FROM workspace_builds
-             WHERE workspace_id = ANY($1) ORDER BY workspace_id, build_number DESC"
-        ),
-        &[&ids(workspace_ids)],
-    )?;
-    rows.iter().map(|r| build(op, r)).collect()
-}
-
-pub(crate) fn get_workspace_build_by_id(tx: &PgTx<'_>, build_id: &str) -> Result<WorkspaceBuild> {
-    let op = "get workspace build by id";
-    let row =
-        tx.query_one(op, &format!("SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE id = $1"), &[&id(build_id)])?;
-    build(op, &row)
-}
-
-pub(crate) fn insert_workspace_build(tx: &PgTx<'_>, p: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> {
-    let op = "insert workspace build";
-    let row = tx.query_one(
-        op,
-        &format!(
-            "INSERT INTO workspace_builds (id, created_at, updated_at, workspace_id, template_version_id, build_number,
-                                           transition, initiator_id, job_id, reason, template_version_preset_id)
-             VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {BUILD_COLUMNS}"
-        ),
-        &[
-            &new_id(op, "id", p.id)?,
-            &p.created_at,
-            &new_id(op, "workspace_id", p.workspace_id)?,
-            &new_id(op, "template_version_id", p.template_version_id)?,
-            &p.build_number,
-            &p.transition.as_str(),
-            &new_id(op, "initiator_id", p.initiator_id)?,
-            &new_id(op, "job_id", p.job_id)?,
-            &p.reason,
-            &opt_new_id(op, "template_version_preset_id", p.template_version_preset_id)?,
-        ],
-    )?;
-    build(op, &row)
-}
-
-pub(crate) fn get_workspace_builds_by_workspace_id(tx: &PgTx<'_>, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> {
-    let op = "get workspace builds by workspace id";
-    let rows = tx.query(
-        op,
-        &format!("SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE workspace_id = $1 ORDER BY build_number DESC"),
-        &[&id(workspace_id)],
-    )?;
-    rows.iter().map(|r| build(op, r)).collect()
-}
-
-pub(crate) fn insert_workspace_build_parameter(
-    tx: &PgTx<'_>,
-    workspace_build_id: &str,
-    name: &str,
-    value: &str,
-) -> Result<()> {
-    let op = "insert workspace build parameter";
-    tx.execute(
-        op,
-        "INSERT INTO workspace_build_parameters (workspace_build_id, name, value) VALUES ($1, $2, $3)",
-        &[&new_id(op, "workspace_build_id", workspace_build_id)?, &name, &value],
-    )?;
-    Ok(())
-}
-
-pub(crate) fn get_workspace_build_parameters(tx: &PgTx<'_>, workspace_build_id: &str) -> Result<Vec<(String, String)>> {
-    let op = "get workspace build parameters";
-    let rows = tx.query(
-        op,
-        "SELECT name, value FROM workspace_build_parameters WHERE workspace_build_id = $1 ORDER BY name COLLATE \"C\"",
-        &[&id(workspace_build_id)],
-    )?;
-    rows.iter().map(|r| Ok((get(op, r, 0)?, get(op, r, 1)?))).collect()
-}
-
-pub(crate) fn insert_workspace_resource(
-    tx: &PgTx<'_>,
-    resource_id: &str,
-    job_id: &str,
-    transition: WorkspaceTransition,
-    created_at: Timestamp,
-) -> Result<()> {
-    let op = "insert workspace resource";
-    tx.execute(
-        op,
-        "INSERT INTO workspace_resources (id, created_at, job_id, transition) VALUES ($1, $2, $3, $4)",
-        &[&new_id(op, "id", resource_id)?, &created_at, &new_id(op, "job_id", job_id)?, &transition.as_str()],
-    )?;
-    Ok(())
-}
-
-pub(crate) fn insert_workspace_agent(tx: &PgTx<'_>, p: &InsertWorkspaceAgent<'_>) -> Result<()> {
-    let op = "insert workspace agent";
-    tx.execute(
-        op,
-        "INSERT INTO workspace_agents (id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at,
-                                       parent_id)
-         VALUES ($1, $2, $2, $3, $4, $5, $6, $7)",
-        &[
-            &new_id(op, "id", p.id)?,
-            &p.created_at,
-            &new_id(op, "resource_id", p.resource_id)?,
-            &p.name,
-            &p.lifecycle_state.as_str(),
-            &p.ready_at,
-            &opt_new_id(op, "parent_id", p.parent_id)?,
-        ],
-    )?;
-    Ok(())
-}
-
 /// Inserts agent stats as arrays, a few thousand rows per statement.
-pub(crate) fn insert_workspace_agent_stats(tx: &PgTx<'_>, stats: &[WorkspaceAgentStat]) -> Result<()> {
+fn insert_workspace_agent_stats(tx: &PgTx<'_>, stats: &[WorkspaceAgentStat]) -> Result<()> {
     let op = "insert workspace agent stats";
     for chunk in stats.chunks(CHUNK) {
         let ids = |f: fn(&WorkspaceAgentStat) -> &str, column| -> Result<Vec<Uuid>> {
@@ -465,7 +124,7 @@ pub(crate) fn insert_workspace_agent_stats(tx: &PgTx<'_>, stats: &[WorkspaceAgen
 /// Inserts app stats; a repeated (agent, session) updates the session's end and request
 /// count, as agents report a session again while it lasts. Rows of one statement must not
 /// repeat a session (a command cannot affect a row twice), so each chunk is merged first.
-pub(crate) fn insert_workspace_app_stats(tx: &PgTx<'_>, stats: &[WorkspaceAppStat]) -> Result<()> {
+fn insert_workspace_app_stats(tx: &PgTx<'_>, stats: &[WorkspaceAppStat]) -> Result<()> {
     let op = "insert workspace app stats";
     for chunk in stats.chunks(CHUNK) {
         let mut merged: Vec<WorkspaceAppStat> = Vec::with_capacity(chunk.len());
@@ -514,85 +173,252 @@ pub(crate) fn insert_workspace_app_stats(tx: &PgTx<'_>, stats: &[WorkspaceAppSta
     Ok(())
 }
 
-pub(crate) fn count_usage_stats(tx: &PgTx<'_>) -> Result<(i64, i64)> {
-    let op = "count usage stats";
-    let r = tx.query_one(
-        op,
-        "SELECT (SELECT COUNT(*) FROM workspace_agent_stats), (SELECT COUNT(*) FROM workspace_app_stats)",
-        &[],
-    )?;
-    Ok((get(op, &r, 0)?, get(op, &r, 1)?))
-}
-
-/// Ready top-level agents of live, non-prebuilt workspaces whose latest build is a
-/// succeeded start.
-pub(crate) fn get_running_workspace_agents(tx: &PgTx<'_>) -> Result<Vec<RunningWorkspaceAgent>> {
-    let op = "get running workspace agents";
-    let prebuilds = id(PREBUILDS_SYSTEM_USER_ID);
-    let rows = tx.query(
-        op,
-        "SELECT lb.workspace_id, w.owner_id, w.template_id, a.id
-         FROM workspace_latest_builds lb
-         JOIN workspaces w ON w.id = lb.workspace_id
-         JOIN workspace_resources r ON r.job_id = lb.job_id
-         JOIN workspace_agents a ON a.resource_id = r.id
-         WHERE lb.transition = 'start' AND lb.job_status = 'succeeded' AND w.owner_id <> $1
-           AND NOT a.deleted AND a.parent_id IS NULL AND a.lifecycle_state = 'ready'
-         ORDER BY lb.workspace_id, a.id",
-        &[&prebuilds],
-    )?;
-    rows.iter()
-        .map(|r| {
-            Ok(RunningWorkspaceAgent {
-                workspace_id: get_id(op, r, 0)?,
-                owner_id: get_id(op, r, 1)?,
-                template_id: get_id(op, r, 2)?,
-                agent_id: get_id(op, r, 3)?,
-            })
-        })
-        .collect()
-}
-
-pub(crate) fn update_workspace_build_deadline(
-    tx: &PgTx<'_>,
-    build_id: &str,
-    deadline: Option<Timestamp>,
-) -> Result<()> {
-    let op = "update workspace build deadline";
-    let n = tx.execute(op, "UPDATE workspace_builds SET deadline = $2 WHERE id = $1", &[&id(build_id), &deadline])?;
-    if n == 0 {
-        return Err(Error::NotFound { op });
-    }
-    Ok(())
-}
-
 impl WorkspaceStore for PgTx<'_> {
-    run_query! {
-        fn insert_workspace(&self, params: &InsertWorkspace<'_>) -> Result<Workspace> => insert_workspace;
-        fn get_workspace_by_id(&self, id: &str) -> Result<Workspace> => get_workspace_by_id;
-        fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> => get_workspaces_page;
-        fn get_workspaces_by_ids(&self, ids: &[String]) -> Result<Vec<Workspace>> => get_workspaces_by_ids;
-        fn get_latest_workspace_builds(&self, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> => get_latest_workspace_builds;
-        fn get_workspace_build_by_id(&self, id: &str) -> Result<WorkspaceBuild> => get_workspace_build_by_id;
-        fn get_workspace_resources_by_job_ids(&self, job_ids: &[String]) -> Result<Vec<WorkspaceResource>> => get_workspace_resources_by_job_ids;
-        fn get_workspace_agents_by_resource_ids(&self, resource_ids: &[String]) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_resource_ids;
-        fn get_workspace_by_owner_and_name(&self, owner_id: &str, name: &str) -> Result<Workspace> => get_workspace_by_owner_and_name;
-        fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> => get_workspace_agents_by_workspace_id;
-        fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> => get_workspaces_by_template_id;
-        fn update_workspace_deleted(&self, id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> => update_workspace_deleted;
-        fn update_workspace_autostart(&self, id: &str, autostart_schedule: Option<&str>, next_start_at: Option<Timestamp>, updated_at: Timestamp) -> Result<()> => update_workspace_autostart;
-        fn update_workspace_ttl(&self, id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()> => update_workspace_ttl;
-        fn update_workspace_name(&self, id: &str, name: &str, updated_at: Timestamp) -> Result<()> => update_workspace_name;
-        fn update_workspace_build_deadline(&self, build_id: &str, deadline: Option<Timestamp>) -> Result<()> => update_workspace_build_deadline;
-        fn insert_workspace_build(&self, params: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> => insert_workspace_build;
-        fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> => get_workspace_builds_by_workspace_id;
-        fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> => insert_workspace_build_parameter;
-        fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>> => get_workspace_build_parameters;
-        fn insert_workspace_resource(&self, id: &str, job_id: &str, transition: WorkspaceTransition, created_at: Timestamp) -> Result<()> => insert_workspace_resource;
-        fn insert_workspace_agent(&self, params: &InsertWorkspaceAgent<'_>) -> Result<()> => insert_workspace_agent;
-        fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()> => insert_workspace_agent_stats;
-        fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()> => insert_workspace_app_stats;
-        fn count_usage_stats(&self) -> Result<(i64, i64)> => count_usage_stats;
-        fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> => get_running_workspace_agents;
+    fn insert_workspace(&self, p: &InsertWorkspace<'_>) -> Result<Workspace> {
+        let op = "insert workspace";
+        self.one(
+            op,
+            &format!(
+                "INSERT INTO workspaces (id, created_at, updated_at, owner_id, organization_id, template_id, name,
+                                         last_used_at, autostart_schedule, ttl_ms)
+                 VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {WORKSPACE_COLUMNS}"
+            ),
+            &[
+                &new_id(op, "id", p.id)?,
+                &p.created_at,
+                &new_id(op, "owner_id", p.owner_id)?,
+                &new_id(op, "organization_id", p.organization_id)?,
+                &new_id(op, "template_id", p.template_id)?,
+                &p.name,
+                &p.last_used_at,
+                &p.autostart_schedule,
+                &p.ttl_ms,
+            ],
+            rows::workspace,
+        )
+    }
+
+    fn get_workspace_by_id(&self, workspace_id: &str) -> Result<Workspace> {
+        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1");
+        self.one("get workspace by id", &sql, &[&id(workspace_id)], rows::workspace)
+    }
+
+    fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
+        get_workspaces_page(self, params)
+    }
+
+    fn get_workspaces_by_ids(&self, workspace_ids: &[String]) -> Result<Vec<Workspace>> {
+        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ANY($1)");
+        self.all("get workspaces by ids", &sql, &[&ids(workspace_ids)], rows::workspace)
+    }
+
+    fn get_latest_workspace_builds(&self, workspace_ids: &[String]) -> Result<Vec<WorkspaceBuild>> {
+        let sql = format!(
+            "SELECT DISTINCT ON (workspace_id) {BUILD_COLUMNS} FROM workspace_builds
+             WHERE workspace_id = ANY($1) ORDER BY workspace_id, build_number DESC"
+        );
+        self.all("get latest workspace builds", &sql, &[&ids(workspace_ids)], rows::workspace_build)
+    }
+
+    fn get_workspace_build_by_id(&self, build_id: &str) -> Result<WorkspaceBuild> {
+        let sql = format!("SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE id = $1");
+        self.one("get workspace build by id", &sql, &[&id(build_id)], rows::workspace_build)
+    }
+
+    fn get_workspace_resources_by_job_ids(&self, job_ids: &[String]) -> Result<Vec<WorkspaceResource>> {
+        let sql = format!("SELECT {RESOURCE_COLUMNS} FROM workspace_resources WHERE job_id = ANY($1)");
+        self.all("get workspace resources by job ids", &sql, &[&ids(job_ids)], rows::workspace_resource)
+    }
+
+    fn get_workspace_agents_by_resource_ids(&self, resource_ids: &[String]) -> Result<Vec<WorkspaceAgent>> {
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM workspace_agents WHERE NOT deleted AND resource_id = ANY($1)");
+        self.all("get workspace agents by resource ids", &sql, &[&ids(resource_ids)], rows::workspace_agent)
+    }
+
+    fn get_workspace_by_owner_and_name(&self, owner_id: &str, name: &str) -> Result<Workspace> {
+        let sql = format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE owner_id = $1 AND lower(name) = lower($2) AND NOT deleted"
+        );
+        self.one("get workspace by owner and name", &sql, &[&id(owner_id), &name], rows::workspace)
+    }
+
+    fn get_workspace_agents_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceAgent>> {
+        let sql = format!(
+            "SELECT {} FROM (SELECT job_id FROM workspace_builds WHERE workspace_id = $1 ORDER BY build_number DESC LIMIT 1) b
+             JOIN workspace_resources r ON r.job_id = b.job_id
+             JOIN workspace_agents a ON a.resource_id = r.id AND NOT a.deleted
+             ORDER BY a.created_at, a.id",
+            rows::prefixed("a", AGENT_COLUMNS)
+        );
+        self.all("get workspace agents by workspace id", &sql, &[&id(workspace_id)], rows::workspace_agent)
+    }
+
+    fn get_workspaces_by_template_id(&self, template_id: &str) -> Result<Vec<Workspace>> {
+        let sql = format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE template_id = $1 AND NOT deleted ORDER BY created_at, id"
+        );
+        self.all("get workspaces by template id", &sql, &[&id(template_id)], rows::workspace)
+    }
+
+    fn update_workspace_deleted(&self, workspace_id: &str, deleted: bool, updated_at: Timestamp) -> Result<()> {
+        self.exec_found(
+            "update workspace deleted",
+            "UPDATE workspaces SET deleted = $2, updated_at = $3 WHERE id = $1",
+            &[&id(workspace_id), &deleted, &updated_at],
+        )
+    }
+
+    fn update_workspace_autostart(
+        &self,
+        workspace_id: &str,
+        autostart_schedule: Option<&str>,
+        next_start_at: Option<Timestamp>,
+        updated_at: Timestamp,
+    ) -> Result<()> {
+        self.exec_found(
+            "update workspace autostart",
+            "UPDATE workspaces SET autostart_schedule = $2, next_start_at = $3, updated_at = $4 WHERE id = $1",
+            &[&id(workspace_id), &autostart_schedule, &next_start_at, &updated_at],
+        )
+    }
+
+    fn update_workspace_ttl(&self, workspace_id: &str, ttl_ms: Option<i64>, updated_at: Timestamp) -> Result<()> {
+        self.exec_found(
+            "update workspace ttl",
+            "UPDATE workspaces SET ttl_ms = $2, updated_at = $3 WHERE id = $1",
+            &[&id(workspace_id), &ttl_ms, &updated_at],
+        )
+    }
+
+    fn update_workspace_name(&self, workspace_id: &str, name: &str, updated_at: Timestamp) -> Result<()> {
+        self.exec_found(
+            "update workspace name",
+            "UPDATE workspaces SET name = $2, updated_at = $3 WHERE id = $1 AND NOT deleted",
+            &[&id(workspace_id), &name, &updated_at],
+        )
+    }
+
+    fn update_workspace_build_deadline(&self, build_id: &str, deadline: Option<Timestamp>) -> Result<()> {
+        self.exec_found(
+            "update workspace build deadline",
+            "UPDATE workspace_builds SET deadline = $2 WHERE id = $1",
+            &[&id(build_id), &deadline],
+        )
+    }
+
+    fn insert_workspace_build(&self, p: &InsertWorkspaceBuild<'_>) -> Result<WorkspaceBuild> {
+        let op = "insert workspace build";
+        self.one(
+            op,
+            &format!(
+                "INSERT INTO workspace_builds (id, created_at, updated_at, workspace_id, template_version_id, build_number,
+                                               transition, initiator_id, job_id, reason, template_version_preset_id)
+                 VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {BUILD_COLUMNS}"
+            ),
+            &[
+                &new_id(op, "id", p.id)?,
+                &p.created_at,
+                &new_id(op, "workspace_id", p.workspace_id)?,
+                &new_id(op, "template_version_id", p.template_version_id)?,
+                &p.build_number,
+                &p.transition.as_str(),
+                &new_id(op, "initiator_id", p.initiator_id)?,
+                &new_id(op, "job_id", p.job_id)?,
+                &p.reason,
+                &opt_new_id(op, "template_version_preset_id", p.template_version_preset_id)?,
+            ],
+            rows::workspace_build,
+        )
+    }
+
+    fn get_workspace_builds_by_workspace_id(&self, workspace_id: &str) -> Result<Vec<WorkspaceBuild>> {
+        let sql =
+            format!("SELECT {BUILD_COLUMNS} FROM workspace_builds WHERE workspace_id = $1 ORDER BY build_number DESC");
+        self.all("get workspace builds by workspace id", &sql, &[&id(workspace_id)], rows::workspace_build)
+    }
+
+    fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> {
+        let op = "insert workspace build parameter";
+        self.exec(
+            op,
+            "INSERT INTO workspace_build_parameters (workspace_build_id, name, value) VALUES ($1, $2, $3)",
+            &[&new_id(op, "workspace_build_id", workspace_build_id)?, &name, &value],
+        )
+    }
+
+    fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>> {
+        self.all(
+            "get workspace build parameters",
+            "SELECT name, value FROM workspace_build_parameters WHERE workspace_build_id = $1 ORDER BY name COLLATE \"C\"",
+            &[&id(workspace_build_id)],
+            |r| Ok((r.text(0)?, r.text(1)?)),
+        )
+    }
+
+    fn insert_workspace_resource(
+        &self,
+        resource_id: &str,
+        job_id: &str,
+        transition: WorkspaceTransition,
+        created_at: Timestamp,
+    ) -> Result<()> {
+        let op = "insert workspace resource";
+        self.exec(
+            op,
+            "INSERT INTO workspace_resources (id, created_at, job_id, transition) VALUES ($1, $2, $3, $4)",
+            &[&new_id(op, "id", resource_id)?, &created_at, &new_id(op, "job_id", job_id)?, &transition.as_str()],
+        )
+    }
+
+    fn insert_workspace_agent(&self, p: &InsertWorkspaceAgent<'_>) -> Result<()> {
+        let op = "insert workspace agent";
+        self.exec(
+            op,
+            "INSERT INTO workspace_agents (id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at,
+                                           parent_id)
+             VALUES ($1, $2, $2, $3, $4, $5, $6, $7)",
+            &[
+                &new_id(op, "id", p.id)?,
+                &p.created_at,
+                &new_id(op, "resource_id", p.resource_id)?,
+                &p.name,
+                &p.lifecycle_state.as_str(),
+                &p.ready_at,
+                &opt_new_id(op, "parent_id", p.parent_id)?,
+            ],
+        )
+    }
+
+    fn insert_workspace_agent_stats(&self, stats: &[WorkspaceAgentStat]) -> Result<()> {
+        insert_workspace_agent_stats(self, stats)
+    }
+
+    fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()> {
+        insert_workspace_app_stats(self, stats)
+    }
+
+    fn count_usage_stats(&self) -> Result<(i64, i64)> {
+        self.one(
+            "count usage stats",
+            "SELECT (SELECT COUNT(*) FROM workspace_agent_stats), (SELECT COUNT(*) FROM workspace_app_stats)",
+            &[],
+            |r| Ok((r.i64(0)?, r.i64(1)?)),
+        )
+    }
+
+    fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> {
+        self.all(
+            "get running workspace agents",
+            "SELECT lb.workspace_id, w.owner_id, w.template_id, a.id
+             FROM workspace_latest_builds lb
+             JOIN workspaces w ON w.id = lb.workspace_id
+             JOIN workspace_resources r ON r.job_id = lb.job_id
+             JOIN workspace_agents a ON a.resource_id = r.id
+             WHERE lb.transition = 'start' AND lb.job_status = 'succeeded' AND w.owner_id <> $1
+               AND NOT a.deleted AND a.parent_id IS NULL AND a.lifecycle_state = 'ready'
+             ORDER BY lb.workspace_id, a.id",
+            &[&id(PREBUILDS_SYSTEM_USER_ID)],
+            rows::running_workspace_agent,
+        )
     }
 }

@@ -87,72 +87,12 @@ pub(crate) fn json_ids(ids: &[String]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// A rusqlite row as the shared mappers of [`crate::database::rows`] read it.
-pub(crate) struct SqliteRow<'a, 'r>(pub &'a Row<'r>);
-
-fn column<T>(idx: usize, value: rusqlite::Result<T>) -> Result<T> {
-    value.map_err(|e| Error::InvalidValue { op: "read row", column: "column", message: format!("column {idx}: {e}") })
-}
-
-impl crate::database::rows::RowReader for SqliteRow<'_, '_> {
-    fn op(&self) -> &'static str {
-        "read row"
-    }
-
-    fn text(&self, idx: usize) -> Result<String> {
-        column(idx, self.0.get(idx))
-    }
-
-    fn opt_text(&self, idx: usize) -> Result<Option<String>> {
-        column(idx, self.0.get(idx))
-    }
-
-    fn id(&self, idx: usize) -> Result<String> {
-        self.text(idx)
-    }
-
-    fn opt_id(&self, idx: usize) -> Result<Option<String>> {
-        self.opt_text(idx)
-    }
-
-    fn bool(&self, idx: usize) -> Result<bool> {
-        column(idx, self.0.get(idx))
-    }
-
-    fn i64(&self, idx: usize) -> Result<i64> {
-        column(idx, self.0.get(idx))
-    }
-
-    fn opt_i64(&self, idx: usize) -> Result<Option<i64>> {
-        column(idx, self.0.get(idx))
-    }
-
-    fn time(&self, idx: usize) -> Result<Timestamp> {
-        column(idx, timestamp_at(self.0, idx))
-    }
-
-    fn opt_time(&self, idx: usize) -> Result<Option<Timestamp>> {
-        column(idx, opt_timestamp_at(self.0, idx))
-    }
-
-    fn bytes(&self, idx: usize) -> Result<Vec<u8>> {
-        column(idx, self.0.get(idx))
-    }
-
-    fn json(&self, idx: usize) -> Result<serde_json::Value> {
-        column(idx, json_at(self.0, idx))
-    }
-
-    fn opt_json_text(&self, idx: usize) -> Result<Option<String>> {
-        self.opt_text(idx)
-    }
-}
-
 /// Maps a rusqlite row with a shared mapper, inside a rusqlite row closure (`query_row`,
 /// `query_map`): a bad value becomes a conversion error, as rusqlite's own are.
 pub(crate) fn from_row<T>(
     map: fn(&dyn crate::database::rows::RowReader) -> Result<T>,
     row: &Row<'_>,
 ) -> rusqlite::Result<T> {
-    map(&SqliteRow(row)).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Null, Box::new(e)))
+    map(&crate::database::sqlite::statements::SqliteRow { op: "read row", row })
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Null, Box::new(e)))
 }

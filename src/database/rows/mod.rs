@@ -5,6 +5,11 @@
 //! `jsonb`). So the engines differ in SQL and in those conversions, never in which column
 //! fills which field.
 
+mod identity;
+mod prebuilds;
+mod system;
+mod templates;
+
 use std::str::FromStr;
 
 use crate::clock::Timestamp;
@@ -18,12 +23,20 @@ use crate::database::models::Organization;
 use crate::database::models::Preset;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::ReplicaRow;
+use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::Template;
 use crate::database::models::TemplateScheduling;
 use crate::database::models::TemplateVersion;
 use crate::database::models::User;
 use crate::database::models::Workspace;
+use crate::database::models::WorkspaceAgent;
 use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceResource;
+
+pub(crate) use identity::*;
+pub(crate) use prebuilds::*;
+pub(crate) use system::*;
+pub(crate) use templates::*;
 
 /// Typed reads of one row's columns by index; a value of the wrong type is
 /// `Error::InvalidValue`, never a panic.
@@ -40,6 +53,9 @@ pub(crate) trait RowReader {
     fn opt_i64(&self, idx: usize) -> Result<Option<i64>>;
     fn time(&self, idx: usize) -> Result<Timestamp>;
     fn opt_time(&self, idx: usize) -> Result<Option<Timestamp>>;
+    fn opt_bool(&self, idx: usize) -> Result<Option<bool>>;
+    fn f64(&self, idx: usize) -> Result<f64>;
+    fn opt_f64(&self, idx: usize) -> Result<Option<f64>>;
     fn bytes(&self, idx: usize) -> Result<Vec<u8>>;
     /// A JSON column as a value.
     fn json(&self, idx: usize) -> Result<serde_json::Value>;
@@ -48,12 +64,27 @@ pub(crate) trait RowReader {
 }
 
 /// A TEXT enum column, naming the column when the stored value is unknown.
-fn text_enum<T: FromStr<Err = String>>(r: &dyn RowReader, idx: usize, column: &'static str) -> Result<T> {
+pub(crate) fn text_enum<T: FromStr<Err = String>>(r: &dyn RowReader, idx: usize, column: &'static str) -> Result<T> {
     r.text(idx)?.parse().map_err(|message| Error::InvalidValue { op: r.op(), column, message })
 }
 
+/// A nullable TEXT enum column.
+pub(crate) fn opt_text_enum<T: FromStr<Err = String>>(
+    r: &dyn RowReader,
+    idx: usize,
+    column: &'static str,
+) -> Result<Option<T>> {
+    r.opt_text(idx)?
+        .map(|t| t.parse().map_err(|message| Error::InvalidValue { op: r.op(), column, message }))
+        .transpose()
+}
+
 /// A JSON column decoded into `T`.
-fn json_as<T: serde::de::DeserializeOwned>(r: &dyn RowReader, idx: usize, column: &'static str) -> Result<T> {
+pub(crate) fn json_as<T: serde::de::DeserializeOwned>(
+    r: &dyn RowReader,
+    idx: usize,
+    column: &'static str,
+) -> Result<T> {
     serde_json::from_value(r.json(idx)?).map_err(|e| Error::InvalidValue { op: r.op(), column, message: e.to_string() })
 }
 
@@ -61,6 +92,11 @@ fn json_as<T: serde::de::DeserializeOwned>(r: &dyn RowReader, idx: usize, column
 fn day_bitmap(r: &dyn RowReader, idx: usize, column: &'static str) -> Result<u8> {
     let v = r.i64(idx)?;
     u8::try_from(v).map_err(|_| Error::InvalidValue { op: r.op(), column, message: format!("{v} out of range") })
+}
+
+/// A column list with every column qualified by a table alias, for joins.
+pub(crate) fn prefixed(alias: &str, columns: &str) -> String {
+    columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) const PROVIDER_COLUMNS: &str =
@@ -311,4 +347,38 @@ pub(crate) fn workspace_build(r: &dyn RowReader) -> Result<WorkspaceBuild> {
         template_version_preset_id: r.opt_id(9)?,
         deadline: r.opt_time(10)?,
     })
+}
+
+pub(crate) const RESOURCE_COLUMNS: &str = "id, created_at, job_id, transition, type, name";
+
+pub(crate) fn workspace_resource(r: &dyn RowReader) -> Result<WorkspaceResource> {
+    Ok(WorkspaceResource {
+        id: r.id(0)?,
+        created_at: r.time(1)?,
+        job_id: r.id(2)?,
+        transition: text_enum(r, 3, "workspace_resources.transition")?,
+        resource_type: r.text(4)?,
+        name: r.text(5)?,
+    })
+}
+
+pub(crate) const AGENT_COLUMNS: &str =
+    "id, created_at, updated_at, resource_id, name, lifecycle_state, ready_at, parent_id";
+
+pub(crate) fn workspace_agent(r: &dyn RowReader) -> Result<WorkspaceAgent> {
+    Ok(WorkspaceAgent {
+        id: r.id(0)?,
+        created_at: r.time(1)?,
+        updated_at: r.time(2)?,
+        resource_id: r.id(3)?,
+        name: r.text(4)?,
+        lifecycle_state: text_enum(r, 5, "workspace_agents.lifecycle_state")?,
+        ready_at: r.opt_time(6)?,
+        parent_id: r.opt_id(7)?,
+    })
+}
+
+/// (workspace id, owner id, template id, agent id).
+pub(crate) fn running_workspace_agent(r: &dyn RowReader) -> Result<RunningWorkspaceAgent> {
+    Ok(RunningWorkspaceAgent { workspace_id: r.id(0)?, owner_id: r.id(1)?, template_id: r.id(2)?, agent_id: r.id(3)? })
 }

@@ -1,0 +1,1 @@
+//! Shared row mappers of the system domain's queries.

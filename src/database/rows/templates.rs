@@ -1,0 +1,1 @@
+//! Shared row mappers of the templates domain's queries.
