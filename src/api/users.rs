@@ -541,7 +541,7 @@ async fn create_user(
             )?;
         }
         for org in &orgs {
-            api.store.insert_organization_member(&org.id, &user.id, &[], api.now())?;
+            api.store.insert_organization_member(&crate::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: &user.id, roles: &[], created_at: api.now() })?;
         }
         let mut ids: Vec<String> = orgs.iter().map(|o| o.id.clone()).collect();
         ids.sort();
@@ -826,7 +826,7 @@ async fn put_profile(
             return Err(validation_failed(failures));
         }
         let updated =
-            api.store.update_user_profile(&user.id, &req.username, &name, api.now()).map_err(|e| match e {
+            api.store.update_user_profile(&crate::database::models::UpdateUserProfile { id: &user.id, username: &req.username, name: &name, updated_at: api.now() }).map_err(|e| match e {
                 DbError::UniqueViolation { .. } => ApiError::conflict("A user with this username already exists.")
                     .validation("username", "This value is already in use and should be unique."),
                 other => other.into(),

@@ -17,6 +17,7 @@ pub mod models;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod rows;
+mod schema;
 pub mod snapshot;
 pub mod sqlite;
 
@@ -36,10 +37,12 @@ pub use crate::database::any::Location;
 pub use crate::database::any::OpenConfig;
 pub use crate::database::domains::AiProviderStore;
 pub use crate::database::domains::ApiKeyStore;
+pub use crate::database::domains::AuditStore;
 pub use crate::database::domains::BoundaryUsageStore;
 pub use crate::database::domains::FileStore;
 pub use crate::database::domains::IdentityStore;
 pub use crate::database::domains::MaintenanceStore;
+pub use crate::database::domains::NotificationStore;
 pub use crate::database::domains::PooledStore;
 pub use crate::database::domains::PrebuildsStore;
 pub use crate::database::domains::ProvisionerStore;
@@ -58,10 +61,12 @@ pub use crate::database::lock::gen_lock_id;
 pub mod prelude {
     pub use crate::database::AiProviderStore;
     pub use crate::database::ApiKeyStore;
+    pub use crate::database::AuditStore;
     pub use crate::database::BoundaryUsageStore;
     pub use crate::database::FileStore;
     pub use crate::database::IdentityStore;
     pub use crate::database::MaintenanceStore;
+    pub use crate::database::NotificationStore;
     pub use crate::database::PrebuildsStore;
     pub use crate::database::ProvisionerStore;
     pub use crate::database::RollupStore;
@@ -155,6 +160,8 @@ pub trait Store:
     + TemplateStore
     + WorkspaceStore
     + AiProviderStore
+    + AuditStore
+    + NotificationStore
     + RollupStore
     + PrebuildsStore
     + ProvisionerStore
@@ -173,6 +180,10 @@ impl<T> Store for T where
         + TemplateStore
         + WorkspaceStore
         + AiProviderStore
+        + AuditStore
+        + NotificationStore
+    + AuditStore
+    + NotificationStore
         + RollupStore
         + PrebuildsStore
         + ProvisionerStore

@@ -97,7 +97,7 @@ pub fn create_prebuilt_workspace(
             &reconciler_build(&workspace, version, 1, WorkspaceTransition::Start, Some(preset_id), BuildJob::Pending),
         )?;
         for (name, value) in &preset_params {
-            tx.insert_workspace_build_parameter(&build.id, name, value)?;
+            tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name, value })?;
         }
         Ok(workspace)
     })
@@ -158,13 +158,7 @@ pub fn mark_hard_limited(
             "organization": preset.organization_name,
         });
         for admin in &admins {
-            tx.insert_notification_message(
-                &uuid::Uuid::new_v4().to_string(),
-                HARD_LIMIT_NOTIFICATION,
-                admin,
-                &payload,
-                now,
-            )?;
+            tx.insert_notification_message(&crate::database::models::InsertNotificationMessage { id: &uuid::Uuid::new_v4().to_string(), notification_template_id: HARD_LIMIT_NOTIFICATION, user_id: admin, payload: &payload, created_at: now })?;
         }
         if admins.is_empty() {
             tracing::warn!(preset_id = %preset.preset_id, "preset hit the failure hard limit; no template admin to notify");

@@ -82,7 +82,7 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
         match transition {
             WorkspaceTransition::Start => {
                 let resource_id = uuid::Uuid::new_v4().to_string();
-                tx.insert_workspace_resource(&resource_id, &job.id, transition, now)?;
+                tx.insert_workspace_resource(&crate::database::models::InsertWorkspaceResource { id: &resource_id, job_id: &job.id, transition, created_at: now })?;
                 tx.insert_workspace_agent(&InsertWorkspaceAgent {
                     id: &uuid::Uuid::new_v4().to_string(),
                     created_at: now,

@@ -93,7 +93,7 @@ pub fn claim_prebuilt_workspace(store: &dyn Store, req: &ClaimRequest<'_>) -> Re
         )?;
         if let Some(previous) = previous {
             for (name, value) in tx.get_workspace_build_parameters(&previous.id)? {
-                tx.insert_workspace_build_parameter(&build.id, &name, &value)?;
+                tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name: &name, value: &value })?;
             }
         }
         Ok(Some(Claimed { workspace_id, name, build_id: build.id }))

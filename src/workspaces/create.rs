@@ -204,7 +204,7 @@ pub fn create_workspace(store: &dyn Store, req: &CreateWorkspace<'_>) -> Result<
             },
         )?;
         for (name, value) in &values {
-            tx.insert_workspace_build_parameter(&build.id, name, value)?;
+            tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name, value })?;
         }
         Ok(Created { workspace_id: workspace.id, build_id: build.id, claimed: false })
     })
@@ -261,7 +261,7 @@ pub fn start_build(
         )?;
         if let Some(previous) = &previous {
             for (name, value) in tx.get_workspace_build_parameters(&previous.id)? {
-                tx.insert_workspace_build_parameter(&build.id, &name, &value)?;
+                tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name: &name, value: &value })?;
             }
         }
         Ok(build)

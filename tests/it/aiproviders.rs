@@ -14,6 +14,8 @@ use coderlite::database::models::AiProviderType;
 use coderlite::database::prelude::*;
 use coderlite::testing::TestDb;
 
+use crate::support::audit_logs;
+
 type Env = Vec<(&'static str, &'static str)>;
 
 fn seed(db: &TestDb, env: &[(&str, &str)]) -> Result<aiproviders::SeedReport, SeedError> {
@@ -35,7 +37,7 @@ fn keys_of(db: &TestDb, provider: &AiProvider) -> Vec<String> {
 }
 
 fn audit_count(db: &TestDb) -> usize {
-    db.store.list_audit_logs("ai_provider").unwrap().len() + db.store.list_audit_logs("ai_provider_key").unwrap().len()
+    audit_logs(&db.store, "ai_provider").len() + audit_logs(&db.store, "ai_provider_key").len()
 }
 
 /// Everything a drift rollback must leave alone: rows, keys and audit entries.
@@ -443,7 +445,7 @@ contract_tests! {
         let all = db.store.list_ai_providers(true).unwrap();
         assert_eq!((all.len(), all[0].deleted, all[0].enabled), (1, true, false));
         let deletes: Vec<_> =
-            db.store.list_audit_logs("ai_provider").unwrap().into_iter().filter(|a| a.action == "delete").collect();
+            audit_logs(&db.store, "ai_provider").into_iter().filter(|a| a.action == "delete").collect();
         assert_eq!(deletes.len(), 1);
     }
 
@@ -594,8 +596,8 @@ fn six_concurrent_setups_seed_each_provider_once() {
     let names: Vec<_> = db.list_ai_providers(true).unwrap().into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["bedrock", "claude", "openai"]);
     assert_eq!(db.list_ai_provider_keys().unwrap().len(), 2);
-    assert_eq!(db.list_audit_logs("ai_provider").unwrap().len(), 3);
-    assert_eq!(db.list_audit_logs("ai_provider_key").unwrap().len(), 2);
+    assert_eq!(audit_logs(&db, "ai_provider").len(), 3);
+    assert_eq!(audit_logs(&db, "ai_provider_key").len(), 2);
 }
 
 #[test]

@@ -110,3 +110,44 @@ fn both_engines_have_the_same_query_files() {
     let postgres = file_names(&root().join("src/database/postgres/queries"));
     assert_eq!(sqlite, postgres, "a domain's queries live in same-named files on both engines");
 }
+
+/// Every `table.column` (views included) of a migrated database, sorted.
+fn schema_columns(db: &coderlite::testing::TestDb) -> Vec<String> {
+    let sql = match db.engine() {
+        coderlite::database::Engine::Sqlite => {
+            "SELECT group_concat(m.name || '.' || c.name, ',') FROM sqlite_master m, pragma_table_xinfo(m.name) c
+             WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'"
+        }
+        coderlite::database::Engine::Postgres => {
+            "SELECT string_agg(table_name || '.' || column_name, ',') FROM information_schema.columns
+             WHERE table_schema = 'public'"
+        }
+    };
+    let mut columns: Vec<String> = db.query_text(sql).unwrap().split(',').map(str::to_owned).collect();
+    columns.sort();
+    columns
+}
+
+/// Both engines migrate to the same tables, views and columns: the schema a version number
+/// names is one schema. The differences are named: PostgreSQL's `seq` columns keep the
+/// insertion order SQLite's rowid keeps, and SQLite's `prebuilds_data_generation` counter
+/// (bumped by every write behind the reconciler's snapshot) would be a row every PostgreSQL
+/// writer collides on, so PostgreSQL has none.
+#[test]
+fn both_engines_migrate_to_the_same_columns() {
+    let clock = std::sync::Arc::new(coderlite::clock::RealClock);
+    let sqlite = coderlite::testing::TestDb::create(&coderlite::testing::TestEngine::Sqlite, clock.clone()).unwrap();
+    let sqlite_columns: Vec<String> =
+        schema_columns(&sqlite).into_iter().filter(|c| !c.starts_with("prebuilds_data_generation.")).collect();
+    assert!(sqlite_columns.iter().any(|c| c == "provisioner_jobs.job_status"), "generated columns are listed");
+    let Some(engine) = crate::support::contract::postgres() else { return };
+    let postgres = coderlite::testing::TestDb::create(&engine, clock).unwrap();
+    let postgres_columns: Vec<String> =
+        schema_columns(&postgres).into_iter().filter(|c| !c.ends_with(".seq")).collect();
+    let only = |a: &[String], b: &[String]| -> Vec<String> { a.iter().filter(|c| !b.contains(c)).cloned().collect() };
+    assert_eq!(
+        (only(&sqlite_columns, &postgres_columns), only(&postgres_columns, &sqlite_columns)),
+        (Vec::new(), Vec::new()),
+        "(only on SQLite, only on PostgreSQL)"
+    );
+}

@@ -55,7 +55,8 @@ contract_tests! {
         let gpu = db.store.get_template_by_organization_and_name(&acme.id, "gpu").unwrap();
         assert!(db.store.get_template_version_by_id(&gpu.active_version_id).unwrap().fail_builds, "a failing version");
 
-        let (agent_stats, app_stats) = db.store.count_usage_stats().unwrap();
+        let agent_stats = db.query_i64("SELECT COUNT(*) FROM workspace_agent_stats").unwrap();
+        let app_stats = db.query_i64("SELECT COUNT(*) FROM workspace_app_stats").unwrap();
         assert!(agent_stats > 500 && app_stats > 50, "{agent_stats} agent stats, {app_stats} app stats");
         let span_micros = match db.engine() {
             coderlite::database::Engine::Sqlite => {

@@ -116,7 +116,7 @@ contract_tests! {
                 created_at: clock.now(),
             })
             .unwrap();
-        db.store.insert_organization_member(&org.id, PREBUILDS_SYSTEM_USER_ID, &[], clock.now()).unwrap();
+        db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: PREBUILDS_SYSTEM_USER_ID, roles: &[], created_at: clock.now() }).unwrap();
         let group = db
             .store
             .insert_group(&InsertGroup {
@@ -189,14 +189,15 @@ contract_tests! {
     fn everyone_group_expands_to_all_org_members(engine) {
         let (db, clock) = setup(engine);
         let org = db.store.get_default_organization().unwrap();
-        let everyone = db.store.get_group_by_id(&org.id).unwrap().unwrap();
+        let groups = db.store.get_groups_by_organization_id(&org.id).unwrap();
+        let everyone = groups.iter().find(|g| g.id == org.id).unwrap();
         assert_eq!((everyone.name.as_str(), everyone.organization_id.as_str()), ("Everyone", org.id.as_str()));
         for name in ["bob", "carol"] {
             let u = human(&db.store, &clock, name);
-            db.store.insert_organization_member(&org.id, &u.id, &["organization-member"], clock.now()).unwrap();
+            db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: &u.id, roles: &["organization-member"], created_at: clock.now() }).unwrap();
         }
         let deleted = human(&db.store, &clock, "gone");
-        db.store.insert_organization_member(&org.id, &deleted.id, &[], clock.now()).unwrap();
+        db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: &deleted.id, roles: &[], created_at: clock.now() }).unwrap();
         db.store.delete_user(&deleted.id, clock.now()).unwrap();
         let names = |include_system| {
             db.store
@@ -219,7 +220,8 @@ contract_tests! {
                 created_at: clock.now(),
             })
             .unwrap();
-        assert_eq!(db.store.get_group_by_id(&second.id).unwrap().unwrap().name, "Everyone");
+        let groups = db.store.get_groups_by_organization_id(&second.id).unwrap();
+        assert_eq!(groups.iter().find(|g| g.id == second.id).unwrap().name, "Everyone");
     }
 
     fn system_users_cannot_be_suspended_deleted_made_dormant_or_renamed(engine) {
@@ -229,7 +231,7 @@ contract_tests! {
             let err = db.store.update_user_status(id, status, clock.now()).unwrap_err();
             assert!(matches!(err, Error::SystemUser { .. }), "{err:?}");
         }
-        let err = db.store.update_user_profile(id, "renamed", "Renamed", clock.now()).unwrap_err();
+        let err = db.store.update_user_profile(&coderlite::database::models::UpdateUserProfile { id, username: "renamed", name: "Renamed", updated_at: clock.now() }).unwrap_err();
         assert!(matches!(err, Error::SystemUser { .. }), "{err:?}");
         assert!(err.to_string().contains("system user"), "{err}");
         assert!(matches!(db.store.delete_user(id, clock.now()), Err(Error::SystemUser { .. })));
@@ -237,7 +239,7 @@ contract_tests! {
         assert_eq!((user.username.as_str(), user.status, user.deleted), ("prebuilds", UserStatus::Active, false));
         // Humans can be changed; unknown users are NotFound.
         let alice = human(&db.store, &clock, "alice");
-        assert_eq!(db.store.update_user_profile(&alice.id, "alicia", "Alicia", clock.now()).unwrap().username, "alicia");
+        assert_eq!(db.store.update_user_profile(&coderlite::database::models::UpdateUserProfile { id: &alice.id, username: "alicia", name: "Alicia", updated_at: clock.now() }).unwrap().username, "alicia");
         assert!(
             db.store.update_user_status("no-such-user", UserStatus::Suspended, clock.now()).unwrap_err().is_not_found()
         );
@@ -246,7 +248,7 @@ contract_tests! {
     fn duplicate_rows_are_unique_violations_with_upstream_names(engine) {
         let (db, clock) = setup(engine);
         let org = db.store.get_default_organization().unwrap();
-        let err = db.store.insert_organization_member(&org.id, PREBUILDS_SYSTEM_USER_ID, &[], clock.now()).unwrap_err();
+        let err = db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: PREBUILDS_SYSTEM_USER_ID, roles: &[], created_at: clock.now() }).unwrap_err();
         assert!(err.is_unique_violation_of("organization_members_pkey"), "{err:?}");
         fn prebuilds_group<'a>(id: &'a str, organization_id: &'a str) -> InsertGroup<'a> {
             InsertGroup {

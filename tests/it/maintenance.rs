@@ -90,7 +90,7 @@ fn simulate(engine: &TestEngine, purge: bool) -> (TestDb, Vec<TemplateUsageStat>
     }
     let _ = newest_bucket;
     let rows = db.store.get_template_usage_stats(start, clock.now(), &[]).unwrap();
-    let (raw, _) = db.store.count_usage_stats().unwrap();
+    let raw = db.query_i64("SELECT COUNT(*) FROM workspace_agent_stats").unwrap();
     (db, rows, raw)
 }
 
@@ -147,8 +147,8 @@ contract_tests! {
 
         let user = fixtures::user(&db.store).build().unwrap();
         let old = now - chrono::Duration::days(8);
-        db.store.insert_notification_message(&uuid::Uuid::new_v4().to_string(), "t", &user.id, &serde_json::json!({}), old).unwrap();
-        db.store.insert_notification_message(&uuid::Uuid::new_v4().to_string(), "t", &user.id, &serde_json::json!({}), now).unwrap();
+        db.store.insert_notification_message(&coderlite::database::models::InsertNotificationMessage { id: &uuid::Uuid::new_v4().to_string(), notification_template_id: "t", user_id: &user.id, payload: &serde_json::json!({}), created_at: old }).unwrap();
+        db.store.insert_notification_message(&coderlite::database::models::InsertNotificationMessage { id: &uuid::Uuid::new_v4().to_string(), notification_template_id: "t", user_id: &user.id, payload: &serde_json::json!({}), created_at: now }).unwrap();
         db.store.insert_telemetry_lock("boundary", now - chrono::Duration::days(2)).unwrap();
         db.store.insert_telemetry_lock("boundary", now).unwrap();
         let api = coderlite::identity::keys::issue_key(&db.store, &user, coderlite::database::models::LoginType::Token, Duration::from_secs(60), "t").unwrap();
@@ -187,9 +187,9 @@ contract_tests! {
         audit(&new_audit, 1);
         // A snapshot's age is its collection time, the store clock's at insert.
         clock.set(later - chrono::Duration::days(31));
-        db.store.insert_telemetry_snapshot("boundary", later - chrono::Duration::days(31), "r", &serde_json::json!({})).unwrap();
+        db.store.insert_telemetry_snapshot(&coderlite::database::models::InsertTelemetrySnapshot { event_type: "boundary", period_ending_at: later - chrono::Duration::days(31), replica_id: "r", snapshot: &serde_json::json!({}) }).unwrap();
         clock.set(later);
-        db.store.insert_telemetry_snapshot("boundary", later, "r", &serde_json::json!({})).unwrap();
+        db.store.insert_telemetry_snapshot(&coderlite::database::models::InsertTelemetrySnapshot { event_type: "boundary", period_ending_at: later, replica_id: "r", snapshot: &serde_json::json!({}) }).unwrap();
         let replica = |id: &str, seconds_ago: i64| {
             let at = later - chrono::Duration::seconds(seconds_ago);
             db.store
@@ -211,7 +211,7 @@ contract_tests! {
         assert_eq!(report.rows(PurgeTarget::AuditLogs), 1);
         assert_eq!(report.rows(PurgeTarget::TelemetrySnapshots), 1);
         assert_eq!(report.stale_replicas, 1);
-        let audit_ids: Vec<String> = db.store.list_audit_logs("template").unwrap().into_iter().map(|a| a.id).collect();
+        let audit_ids: Vec<String> = audit_logs(&db.store, "template").into_iter().map(|a| a.id).collect();
         assert!(audit_ids.contains(&new_audit) && !audit_ids.contains(&old_audit), "{audit_ids:?}");
         assert_eq!(db.store.list_telemetry_snapshots(10).unwrap().len(), 1);
         let left: Vec<String> = db.store.list_replicas().unwrap().into_iter().map(|r| r.id).collect();
@@ -406,13 +406,7 @@ fn the_wal_is_truncated_once_idle_and_never_under_a_reader() {
         for _ in 0..n {
             let id = uuid::Uuid::new_v4().to_string();
             db.store
-                .insert_notification_message(
-                    &id,
-                    "t",
-                    &user.id,
-                    &serde_json::json!({"pad": "x".repeat(500)}),
-                    db.store.clock().now(),
-                )
+                .insert_notification_message(&coderlite::database::models::InsertNotificationMessage { id: &id, notification_template_id: "t", user_id: &user.id, payload: &serde_json::json!({"pad": "x".repeat(500)}), created_at: db.store.clock().now() })
                 .unwrap();
         }
     };
@@ -429,7 +423,7 @@ fn the_wal_is_truncated_once_idle_and_never_under_a_reader() {
         let store = &db.store;
         scope.spawn(move || {
             coderlite::database::in_tx(store, coderlite::database::TxOptions::read("wal-test reader"), |tx| {
-                tx.count_usage_stats()?;
+                tx.list_replicas()?;
                 reading.send(()).unwrap();
                 finish.recv().unwrap();
                 Ok::<_, coderlite::database::Error>(())
@@ -472,7 +466,7 @@ fn a_closed_store_leaves_no_wal_or_shm_behind() {
         let config = coderlite::database::sqlite::StoreConfig::new(&path, Arc::new(coderlite::clock::RealClock), "t");
         let store = coderlite::database::sqlite::SqliteStore::open(config).unwrap();
         let read = coderlite::database::in_tx(&store, coderlite::database::TxOptions::read("close test"), |tx| {
-            tx.count_usage_stats()
+            tx.list_replicas()
         });
         read.unwrap();
         drop(store);

@@ -43,7 +43,7 @@ fn memberships(db: &TestDb) -> Vec<String> {
 fn target(db: &TestDb, desired: Option<i64>, member: bool, group: bool, in_group: bool) -> Organization {
     let org = org_with_preset(db, "target", desired);
     if member {
-        db.store.insert_organization_member(&org.id, USER, &[], db.store.clock().now()).unwrap();
+        db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: USER, roles: &[], created_at: db.store.clock().now() }).unwrap();
     }
     if group {
         let mut g = fixtures::group(&db.store).org(&org).name(PREBUILDS_GROUP_NAME).display_name("Prebuilt Workspaces");
@@ -76,7 +76,7 @@ contract_tests! {
         for (member, group, in_group) in combinations() {
             let db = TestDb::on(engine).unwrap();
             let unrelated = org_with_preset(&db, "unrelated", Some(1));
-            db.store.insert_organization_member(&unrelated.id, USER, &[], db.store.clock().now()).unwrap();
+            db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &unrelated.id, user_id: USER, roles: &[], created_at: db.store.clock().now() }).unwrap();
             let org = target(&db, None, member, group, in_group);
             let before = memberships(&db);
             reconcile_membership(&db.store, USER, PREBUILDS_GROUP_NAME).unwrap();

@@ -168,7 +168,7 @@ contract_tests! {
             (rows[0].organization_name.as_str(), rows[0].has_prebuild_user, rows[0].prebuilds_group_id.clone()),
             ("acme", false, None)
         );
-        db.store.insert_organization_member(&acme.id, PREBUILDS_SYSTEM_USER_ID, &[], db.store.clock().now()).unwrap();
+        db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &acme.id, user_id: PREBUILDS_SYSTEM_USER_ID, roles: &[], created_at: db.store.clock().now() }).unwrap();
         let g = fixtures::group(&db.store)
             .org(&acme)
             .name("coderprebuiltworkspaces")

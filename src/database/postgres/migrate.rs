@@ -6,8 +6,6 @@
 use std::sync::OnceLock;
 
 use postgres::Client;
-use sha2::Digest;
-use sha2::Sha256;
 
 use crate::database::Error;
 use crate::database::Result;
@@ -15,6 +13,7 @@ use crate::database::any::redact_url;
 use crate::database::gen_lock_id;
 use crate::database::postgres::PgConfig;
 use crate::database::postgres::errors;
+use crate::database::schema;
 
 refinery::embed_migrations!("migrations/postgres");
 
@@ -28,19 +27,12 @@ fn migration_lock_id() -> i64 {
 /// The newest migration version this binary carries for PostgreSQL.
 pub fn binary_schema_version() -> i64 {
     static VERSION: OnceLock<i64> = OnceLock::new();
-    *VERSION
-        .get_or_init(|| migrations::runner().get_migrations().iter().map(|m| i64::from(m.version())).max().unwrap_or(0))
+    *VERSION.get_or_init(|| schema::newest_version(migrations::runner().get_migrations()))
 }
 
 /// A hex SHA-256 over every embedded migration's version, name and SQL: names test templates.
 pub fn migrations_fingerprint() -> String {
-    let mut hasher = Sha256::new();
-    for m in migrations::runner().get_migrations() {
-        hasher.update(m.version().to_le_bytes());
-        hasher.update(m.name().as_bytes());
-        hasher.update(m.sql().unwrap_or_default().as_bytes());
-    }
-    hex::encode(hasher.finalize())
+    schema::fingerprint(migrations::runner().get_migrations())
 }
 
 /// The newest applied version, 0 for a database coderlite never migrated.

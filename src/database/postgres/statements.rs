@@ -1,5 +1,5 @@
 //! The statements of a transaction handle: the calls every query is written with (`one`,
-//! `opt`, `all`, `each`, `exec`, `exec_count`, `exec_found`), each prepared once per
+//! `opt`, `all`, `exec`, `exec_count`, `exec_found`), each prepared once per
 //! connection, and postgres rows as the shared mappers of [`crate::database::rows`] read
 //! them. `SqliteTx` has the same calls, so a query's two versions differ only in their SQL
 //! and their parameters.
@@ -66,10 +66,6 @@ impl RowReader for PgRow<'_> {
         get(self.op, self.row, idx)
     }
 
-    fn f64(&self, idx: usize) -> Result<f64> {
-        get(self.op, self.row, idx)
-    }
-
     fn opt_f64(&self, idx: usize) -> Result<Option<f64>> {
         get(self.op, self.row, idx)
     }
@@ -123,17 +119,6 @@ impl PgTx<'_> {
         map: impl Fn(&dyn RowReader) -> Result<T>,
     ) -> Result<Vec<T>> {
         self.query(op, sql, params)?.iter().map(|row| map(&PgRow { op, row })).collect()
-    }
-
-    /// Hands each row of `sql` to `visit` as it arrives, holding none of them.
-    pub(crate) fn each(
-        &self,
-        op: &'static str,
-        sql: &str,
-        params: Params<'_>,
-        mut visit: impl FnMut(&dyn RowReader) -> Result<()>,
-    ) -> Result<()> {
-        self.query_each(op, sql, params, &mut |row| visit(&PgRow { op, row }))
     }
 
     /// Runs `sql`.

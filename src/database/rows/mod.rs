@@ -54,7 +54,6 @@ pub(crate) trait RowReader {
     fn time(&self, idx: usize) -> Result<Timestamp>;
     fn opt_time(&self, idx: usize) -> Result<Option<Timestamp>>;
     fn opt_bool(&self, idx: usize) -> Result<Option<bool>>;
-    fn f64(&self, idx: usize) -> Result<f64>;
     fn opt_f64(&self, idx: usize) -> Result<Option<f64>>;
     fn bytes(&self, idx: usize) -> Result<Vec<u8>>;
     /// A JSON column as a value.

@@ -20,11 +20,10 @@ use refinery_core::traits::sync::Query;
 use refinery_core::traits::sync::Transaction;
 use rusqlite::Connection;
 use rusqlite::OptionalExtension;
-use sha2::Digest;
-use sha2::Sha256;
 
 use crate::database::Error;
 use crate::database::Result;
+use crate::database::schema;
 use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::errors::interpret;
 
@@ -35,19 +34,12 @@ const HISTORY_TABLE: &str = "refinery_schema_history";
 /// The newest migration version this binary carries.
 pub fn binary_schema_version() -> i64 {
     static VERSION: OnceLock<i64> = OnceLock::new();
-    *VERSION
-        .get_or_init(|| migrations::runner().get_migrations().iter().map(|m| i64::from(m.version())).max().unwrap_or(0))
+    *VERSION.get_or_init(|| schema::newest_version(migrations::runner().get_migrations()))
 }
 
 /// A hex SHA-256 over every embedded migration's version, name and SQL: names test templates.
 pub fn migrations_fingerprint() -> String {
-    let mut hasher = Sha256::new();
-    for m in migrations::runner().get_migrations() {
-        hasher.update(m.version().to_le_bytes());
-        hasher.update(m.name().as_bytes());
-        hasher.update(m.sql().unwrap_or_default().as_bytes());
-    }
-    hex::encode(hasher.finalize())
+    schema::fingerprint(migrations::runner().get_migrations())
 }
 
 /// The newest applied version, 0 for a database that was never migrated.

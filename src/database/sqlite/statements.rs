@@ -77,10 +77,6 @@ impl RowReader for SqliteRow<'_, '_> {
         self.get(idx)
     }
 
-    fn f64(&self, idx: usize) -> Result<f64> {
-        self.get(idx)
-    }
-
     fn opt_f64(&self, idx: usize) -> Result<Option<f64>> {
         self.get(idx)
     }

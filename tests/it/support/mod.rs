@@ -317,3 +317,13 @@ pub fn assert_each_job_provisioned_once(db: &(impl Target + ?Sized)) {
     );
     assert_eq!(missing, 0, "succeeded start jobs without their resource");
 }
+
+/// Every audit entry of a resource type, newest first (the API's audit log query, unpaged).
+pub fn audit_logs(
+    store: &(impl coderlite::database::AuditStore + ?Sized),
+    resource_type: &str,
+) -> Vec<coderlite::database::models::AuditLog> {
+    let filter =
+        coderlite::database::models::AuditLogFilter { resource_type: Some(resource_type), ..Default::default() };
+    store.get_audit_logs_page(&filter).unwrap().0
+}

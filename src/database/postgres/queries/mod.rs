@@ -1,26 +1,17 @@
 //! SQL by domain, written for PostgreSQL, one file per domain trait (the same names as the
-//! SQLite store's `queries/`). Each function takes the transaction handle; every timestamp is
-//! bound from the `Clock`, never `now()`.
-
-/// Implements domain-trait methods of the transaction handle by calling the query function
-/// of the same module with the handle.
-macro_rules! run_query {
-    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $path:path; )*) => {
-        $(
-            fn $name(&self $(, $arg: $ty)*) -> $ret {
-                $path(self $(, $arg)*)
-            }
-        )*
-    };
-}
+//! SQLite store's `queries/`), each implementing its trait for `PgTx` with the handle's
+//! statement calls (`postgres/statements.rs`). Every timestamp is bound from the `Clock`,
+//! never `now()`.
 
 pub(crate) mod ai_providers;
 pub(crate) mod api_keys;
+pub(crate) mod audit;
 pub(crate) mod boundary_usage;
 pub(crate) mod files;
 pub(crate) mod identity;
 pub(crate) mod locks;
 pub(crate) mod maintenance;
+pub(crate) mod notifications;
 pub(crate) mod prebuilds;
 pub(crate) mod provisioner;
 pub(crate) mod rollup;

@@ -9,91 +9,71 @@ use crate::database::postgres::queries::get;
 use crate::database::postgres::queries::locks;
 use crate::database::postgres::tx::PgTx;
 
-pub(crate) fn get_site_config(tx: &PgTx<'_>, key: &str) -> Result<Option<String>> {
-    let op = "get site config";
-    tx.query_opt(op, "SELECT value FROM site_configs WHERE key = $1", &[&key])?.map(|r| get(op, &r, 0)).transpose()
-}
-
-pub(crate) fn insert_site_config(tx: &PgTx<'_>, key: &str, value: &str) -> Result<()> {
-    tx.execute("insert site config", "INSERT INTO site_configs (key, value) VALUES ($1, $2)", &[&key, &value])?;
-    Ok(())
-}
-
-pub(crate) fn upsert_site_config(tx: &PgTx<'_>, key: &str, value: &str) -> Result<()> {
-    tx.execute(
-        "upsert site config",
-        "INSERT INTO site_configs (key, value) VALUES ($1, $2)
-         ON CONFLICT ON CONSTRAINT site_configs_key_key DO UPDATE SET value = excluded.value",
-        &[&key, &value],
-    )?;
-    Ok(())
-}
-
 /// `site_configs[key]`, or `'{}'` when absent (the JSON settings keys).
-fn get_settings_json(tx: &PgTx<'_>, op: &'static str, key: &str) -> Result<String> {
-    Ok(tx
-        .query_opt(op, "SELECT value FROM site_configs WHERE key = $1", &[&key])?
-        .map(|r| get(op, &r, 0))
-        .transpose()?
-        .unwrap_or_else(|| "{}".to_owned()))
-}
-
-pub(crate) fn get_health_settings(tx: &PgTx<'_>) -> Result<String> {
-    get_settings_json(tx, "get health settings", "health_settings")
-}
-
-pub(crate) fn get_prebuilds_settings(tx: &PgTx<'_>) -> Result<String> {
-    get_settings_json(tx, "get prebuilds settings", "prebuilds_settings")
-}
-
-pub(crate) fn schema_version(tx: &PgTx<'_>) -> Result<i64> {
-    let op = "read schema version";
-    let version: Option<i32> = get(op, &tx.query_one(op, "SELECT MAX(version) FROM refinery_schema_history", &[])?, 0)?;
-    Ok(version.map_or(0, i64::from))
-}
-
-/// PostgreSQL keeps its own pages consistent; what can be wrong is a constraint that was
-/// added `NOT VALID` and never validated. Those are reported, foreign keys apart.
-pub(crate) fn check_integrity(tx: &PgTx<'_>) -> Result<IntegrityReport> {
-    let op = "check integrity";
-    let rows = tx.query(
-        op,
-        // Constraints added NOT VALID and never validated, and indexes left invalid by a
-        // failed build: PostgreSQL enforces everything else on every write.
-        "SELECT c.contype = 'f', 'constraint ' || c.conrelid::regclass::text || '.' || c.conname
-         FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-         WHERE NOT c.convalidated AND n.nspname = current_schema()
-         UNION ALL
-         SELECT false, 'index ' || i.indexrelid::regclass::text
-         FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-         WHERE NOT (i.indisvalid AND i.indisready) AND n.nspname = current_schema()
-         ORDER BY 2",
-        &[],
-    )?;
-    let (mut foreign, mut other) = (Vec::new(), Vec::new());
-    for r in &rows {
-        let (is_fk, name): (bool, String) = (get(op, r, 0)?, get(op, r, 1)?);
-        if is_fk { foreign.push(name) } else { other.push(name) }
-    }
-    let report = |v: Vec<String>, what: &str| {
-        if v.is_empty() { "ok".to_owned() } else { format!("{what}: {}", v.join(", ")) }
-    };
-    Ok(IntegrityReport {
-        schema_version: schema_version(tx)?,
-        integrity: report(other, "not valid"),
-        foreign_keys: report(foreign, "not validated"),
-    })
+fn settings_json(tx: &PgTx<'_>, op: &'static str, key: &str) -> Result<String> {
+    let value = tx.opt(op, "SELECT value FROM site_configs WHERE key = $1", &[&key], |r| r.text(0))?;
+    Ok(value.unwrap_or_else(|| "{}".to_owned()))
 }
 
 impl SystemStore for PgTx<'_> {
-    run_query! {
-        fn list_locks(&self) -> Result<Vec<LockRow>> => locks::list_locks;
-        fn schema_version(&self) -> Result<i64> => schema_version;
-        fn check_integrity(&self) -> Result<IntegrityReport> => check_integrity;
-        fn get_site_config(&self, key: &str) -> Result<Option<String>> => get_site_config;
-        fn insert_site_config(&self, key: &str, value: &str) -> Result<()> => insert_site_config;
-        fn upsert_site_config(&self, key: &str, value: &str) -> Result<()> => upsert_site_config;
-        fn get_health_settings(&self) -> Result<String> => get_health_settings;
-        fn get_prebuilds_settings(&self) -> Result<String> => get_prebuilds_settings;
+    fn list_locks(&self) -> Result<Vec<LockRow>> {
+        locks::list_locks(self)
+    }
+
+    fn schema_version(&self) -> Result<i64> {
+        let op = "read schema version";
+        // refinery's `version` is an `int4`, which the row reader's getters do not read.
+        let row = self.query_one(op, "SELECT MAX(version) FROM refinery_schema_history", &[])?;
+        Ok(get::<Option<i32>>(op, &row, 0)?.map_or(0, i64::from))
+    }
+
+    /// PostgreSQL keeps its own pages consistent and enforces constraints on every write; what
+    /// can be wrong is a constraint added `NOT VALID` and never validated, or an index left
+    /// invalid by a failed build. Those are reported, foreign keys apart.
+    fn check_integrity(&self) -> Result<IntegrityReport> {
+        let problems = self.all(
+            "check integrity",
+            "SELECT c.contype = 'f', 'constraint ' || c.conrelid::regclass::text || '.' || c.conname
+             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+             WHERE NOT c.convalidated AND n.nspname = current_schema()
+             UNION ALL
+             SELECT false, 'index ' || i.indexrelid::regclass::text
+             FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+             WHERE NOT (i.indisvalid AND i.indisready) AND n.nspname = current_schema()
+             ORDER BY 2",
+            &[],
+            |r| Ok((r.bool(0)?, r.text(1)?)),
+        )?;
+        let report = |foreign: bool, what: &str| {
+            let names: Vec<&str> = problems.iter().filter(|p| p.0 == foreign).map(|p| p.1.as_str()).collect();
+            if names.is_empty() { "ok".to_owned() } else { format!("{what}: {}", names.join(", ")) }
+        };
+        Ok(IntegrityReport {
+            schema_version: self.schema_version()?,
+            integrity: report(false, "not valid"),
+            foreign_keys: report(true, "not validated"),
+        })
+    }
+
+    fn get_site_config(&self, key: &str) -> Result<Option<String>> {
+        self.opt("get site config", "SELECT value FROM site_configs WHERE key = $1", &[&key], |r| r.text(0))
+    }
+
+    fn insert_site_config(&self, key: &str, value: &str) -> Result<()> {
+        self.exec("insert site config", "INSERT INTO site_configs (key, value) VALUES ($1, $2)", &[&key, &value])
+    }
+
+    fn upsert_site_config(&self, key: &str, value: &str) -> Result<()> {
+        self.exec(
+            "upsert site config",
+            "INSERT INTO site_configs (key, value) VALUES ($1, $2)
+             ON CONFLICT ON CONSTRAINT site_configs_key_key DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )
+    }
+
+
+    fn get_prebuilds_settings(&self) -> Result<String> {
+        settings_json(self, "get prebuilds settings", "prebuilds_settings")
     }
 }

@@ -33,6 +33,8 @@ use crate::database::rows::AGENT_COLUMNS;
 use crate::database::rows::BUILD_COLUMNS;
 use crate::database::rows::RESOURCE_COLUMNS;
 use crate::database::rows::WORKSPACE_COLUMNS;
+use crate::database::models::InsertWorkspaceBuildParameter;
+use crate::database::models::InsertWorkspaceResource;
 
 /// Rows per array insert.
 const CHUNK: usize = 5_000;
@@ -337,7 +339,8 @@ impl WorkspaceStore for PgTx<'_> {
         self.all("get workspace builds by workspace id", &sql, &[&id(workspace_id)], rows::workspace_build)
     }
 
-    fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> {
+    fn insert_workspace_build_parameter(&self, params: &InsertWorkspaceBuildParameter<'_>) -> Result<()> {
+        let InsertWorkspaceBuildParameter { workspace_build_id, name, value } = *params;
         let op = "insert workspace build parameter";
         self.exec(
             op,
@@ -355,13 +358,8 @@ impl WorkspaceStore for PgTx<'_> {
         )
     }
 
-    fn insert_workspace_resource(
-        &self,
-        resource_id: &str,
-        job_id: &str,
-        transition: WorkspaceTransition,
-        created_at: Timestamp,
-    ) -> Result<()> {
+    fn insert_workspace_resource(&self, params: &InsertWorkspaceResource<'_>) -> Result<()> {
+        let InsertWorkspaceResource { id: resource_id, job_id, transition, created_at } = *params;
         let op = "insert workspace resource";
         self.exec(
             op,
@@ -397,14 +395,6 @@ impl WorkspaceStore for PgTx<'_> {
         insert_workspace_app_stats(self, stats)
     }
 
-    fn count_usage_stats(&self) -> Result<(i64, i64)> {
-        self.one(
-            "count usage stats",
-            "SELECT (SELECT COUNT(*) FROM workspace_agent_stats), (SELECT COUNT(*) FROM workspace_app_stats)",
-            &[],
-            |r| Ok((r.i64(0)?, r.i64(1)?)),
-        )
-    }
 
     fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> {
         self.all(

@@ -1,25 +1,17 @@
-//! SQL, grouped by domain. Each function takes the connection it runs on and binds every
-//! timestamp it needs (from the `Clock`, as INTEGER microseconds); none reads SQLite's clock.
-
-/// Implements domain-trait methods of the transaction handle by calling the query function of
-/// the same module with the handle's connection.
-macro_rules! run_query {
-    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $path:path; )*) => {
-        $(
-            fn $name(&self $(, $arg: $ty)*) -> $ret {
-                $path(self.conn $(, $arg)*)
-            }
-        )*
-    };
-}
+//! SQL, grouped by domain: each file implements one domain trait for `SqliteTx`, its
+//! methods running their statements through the handle's statement calls
+//! (`sqlite/statements.rs`). Every timestamp is bound from the `Clock` (INTEGER
+//! microseconds); no statement reads SQLite's clock.
 
 pub(crate) mod ai_providers;
 pub(crate) mod api_keys;
+pub(crate) mod audit;
 pub(crate) mod boundary_usage;
 pub(crate) mod files;
 pub(crate) mod identity;
 pub(crate) mod locks;
 pub(crate) mod maintenance;
+pub(crate) mod notifications;
 pub(crate) mod prebuilds;
 pub(crate) mod provisioner;
 pub(crate) mod rollup;
@@ -45,16 +37,6 @@ where
     value.parse().map_err(|message| Error::InvalidValue { op, column, message })
 }
 
-/// Reads a TEXT enum column inside a row closure; an unknown value is a conversion error that
-/// names the column index and the value.
-pub(crate) fn text_enum_at<T>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T>
-where
-    T: FromStr<Err = String>,
-{
-    let text: String = row.get(idx)?;
-    text.parse().map_err(|message: String| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, message.into()))
-}
-
 /// Reads a TEXT column borrowed from the row (no copy).
 pub(crate) fn str_at<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<&'r str> {
     row.get_ref(idx)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
@@ -63,11 +45,6 @@ pub(crate) fn str_at<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<&'r s
 /// Reads an INTEGER microseconds column as a timestamp.
 pub(crate) fn timestamp_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
     row.get::<_, i64>(idx).map(from_micros)
-}
-
-/// Reads a nullable INTEGER microseconds column as a timestamp.
-pub(crate) fn opt_timestamp_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
-    row.get::<_, Option<i64>>(idx).map(|v| v.map(from_micros))
 }
 
 /// Binds an optional timestamp as INTEGER microseconds or NULL.
@@ -85,14 +62,4 @@ pub(crate) fn json_at<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize)
 /// with one prepared statement.
 pub(crate) fn json_ids(ids: &[String]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
-}
-
-/// Maps a rusqlite row with a shared mapper, inside a rusqlite row closure (`query_row`,
-/// `query_map`): a bad value becomes a conversion error, as rusqlite's own are.
-pub(crate) fn from_row<T>(
-    map: fn(&dyn crate::database::rows::RowReader) -> Result<T>,
-    row: &Row<'_>,
-) -> rusqlite::Result<T> {
-    map(&crate::database::sqlite::statements::SqliteRow { op: "read row", row })
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Null, Box::new(e)))
 }

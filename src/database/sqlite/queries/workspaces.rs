@@ -32,6 +32,8 @@ use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::tx::SqliteTx;
+use crate::database::models::InsertWorkspaceBuildParameter;
+use crate::database::models::InsertWorkspaceResource;
 
 /// A live workspace with what the listing filters and sorts on.
 #[derive(Debug, Clone)]
@@ -305,7 +307,8 @@ impl WorkspaceStore for SqliteTx<'_> {
         self.all("get workspace builds by workspace id", &sql, [workspace_id], rows::workspace_build)
     }
 
-    fn insert_workspace_build_parameter(&self, workspace_build_id: &str, name: &str, value: &str) -> Result<()> {
+    fn insert_workspace_build_parameter(&self, params: &InsertWorkspaceBuildParameter<'_>) -> Result<()> {
+        let InsertWorkspaceBuildParameter { workspace_build_id, name, value } = *params;
         self.exec(
             "insert workspace build parameter",
             "INSERT INTO workspace_build_parameters (workspace_build_id, name, value) VALUES (?1, ?2, ?3)",
@@ -322,13 +325,8 @@ impl WorkspaceStore for SqliteTx<'_> {
         )
     }
 
-    fn insert_workspace_resource(
-        &self,
-        id: &str,
-        job_id: &str,
-        transition: WorkspaceTransition,
-        created_at: Timestamp,
-    ) -> Result<()> {
+    fn insert_workspace_resource(&self, params: &InsertWorkspaceResource<'_>) -> Result<()> {
+        let InsertWorkspaceResource { id, job_id, transition, created_at } = *params;
         self.exec(
             "insert workspace resource",
             "INSERT INTO workspace_resources (id, created_at, job_id, transition) VALUES (?1, ?2, ?3, ?4)",
@@ -420,14 +418,6 @@ impl WorkspaceStore for SqliteTx<'_> {
         Ok(())
     }
 
-    fn count_usage_stats(&self) -> Result<(i64, i64)> {
-        self.one(
-            "count usage stats",
-            "SELECT (SELECT COUNT(*) FROM workspace_agent_stats), (SELECT COUNT(*) FROM workspace_app_stats)",
-            [],
-            |r| Ok((r.i64(0)?, r.i64(1)?)),
-        )
-    }
 
     fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> {
         self.all(
