@@ -887,7 +887,15 @@ fn backup_under_writes() {
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
                 let t = Instant::now();
                 let id = Uuid::new_v4().to_string();
-                store.insert_notification_message(&coderlite::database::models::InsertNotificationMessage { id: &id, notification_template_id: "bench", user_id: &user_id, payload: &json!({}), created_at: RealClock.now() }).unwrap();
+                store
+                    .insert_notification_message(&coderlite::database::models::InsertNotificationMessage {
+                        id: &id,
+                        notification_template_id: "bench",
+                        user_id: &user_id,
+                        payload: &json!({}),
+                        created_at: RealClock.now(),
+                    })
+                    .unwrap();
                 longest = longest.max(t.elapsed());
                 writes += 1;
                 thread::sleep(Duration::from_millis(5));

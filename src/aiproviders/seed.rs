@@ -111,7 +111,12 @@ fn insert_provider(tx: &dyn Store, want: &DesiredProvider) -> Result<usize, Seed
     for (i, key) in want.keys.iter().enumerate() {
         let key_id = uuid::Uuid::new_v4().to_string();
         let created_at = now + chrono::Duration::microseconds(i64::try_from(i).unwrap_or(i64::MAX));
-        tx.insert_ai_provider_key(&crate::database::models::InsertAiProviderKey { id: &key_id, provider_id: &row.id, api_key: key.expose(), created_at })?;
+        tx.insert_ai_provider_key(&crate::database::models::InsertAiProviderKey {
+            id: &key_id,
+            provider_id: &row.id,
+            api_key: key.expose(),
+            created_at,
+        })?;
         let diff = json!({ "api_key": { "old": "", "new": mask(key.expose()), "secret": true } });
         audit(tx, now, "ai_provider_key", &key_id, &row.name, &diff)?;
     }

@@ -24,6 +24,7 @@ use crate::api::shapes;
 use crate::api::state::HttpState;
 use crate::clock::Timestamp;
 use crate::database::models::AuditLogFilter;
+use crate::database::models::Page;
 
 pub(crate) fn routes() -> Router<Arc<HttpState>> {
     Router::new().route("/audit", get(list))
@@ -243,7 +244,7 @@ async fn list(State(s): State<Arc<HttpState>>, req: Req) -> Response {
             // coderlite keeps no request IDs: no entry matches one.
             return ok(StatusCode::OK, &serde_json::json!({ "audit_logs": [], "count": 0 }));
         }
-        let (rows, count) = api.store.get_audit_logs_page(&AuditLogFilter {
+        let Page { rows, count } = api.store.get_audit_logs_page(&AuditLogFilter {
             resource_type: f.resource_type.as_deref(),
             resource_id: f.resource_id.as_deref(),
             resource_target: f.resource_target.as_deref(),

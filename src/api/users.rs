@@ -541,7 +541,12 @@ async fn create_user(
             )?;
         }
         for org in &orgs {
-            api.store.insert_organization_member(&crate::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: &user.id, roles: &[], created_at: api.now() })?;
+            api.store.insert_organization_member(&crate::database::models::InsertOrganizationMember {
+                organization_id: &org.id,
+                user_id: &user.id,
+                roles: &[],
+                created_at: api.now(),
+            })?;
         }
         let mut ids: Vec<String> = orgs.iter().map(|o| o.id.clone()).collect();
         ids.sort();
@@ -596,7 +601,7 @@ async fn delete_user(
             limit: 1,
             ..Default::default()
         })?;
-        if owned.1 > 0 {
+        if owned.count > 0 {
             return Err(ApiError::new(
                 StatusCode::EXPECTATION_FAILED,
                 "You cannot delete a user that has workspaces. Delete their workspaces and try again!",
@@ -825,8 +830,15 @@ async fn put_profile(
         if !failures.is_empty() {
             return Err(validation_failed(failures));
         }
-        let updated =
-            api.store.update_user_profile(&crate::database::models::UpdateUserProfile { id: &user.id, username: &req.username, name: &name, updated_at: api.now() }).map_err(|e| match e {
+        let updated = api
+            .store
+            .update_user_profile(&crate::database::models::UpdateUserProfile {
+                id: &user.id,
+                username: &req.username,
+                name: &name,
+                updated_at: api.now(),
+            })
+            .map_err(|e| match e {
                 DbError::UniqueViolation { .. } => ApiError::conflict("A user with this username already exists.")
                     .validation("username", "This value is already in use and should be unique."),
                 other => other.into(),

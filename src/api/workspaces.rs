@@ -41,6 +41,7 @@ use crate::api::users::resolve_user;
 use crate::database::models::JobStatus;
 use crate::database::models::Organization;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::Page;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::TemplateWithNames;
 use crate::database::models::User;
@@ -325,7 +326,7 @@ async fn list(State(s): State<Arc<HttpState>>, headers: HeaderMap, RawQuery(q): 
         params.name_contains = name.as_deref();
         params.ids = ids.as_deref();
         params.visible_owner_id = visible.as_deref();
-        let (page, count) = api.store.get_workspaces_page(&params)?;
+        let Page { rows: page, count } = api.store.get_workspaces_page(&params)?;
         let rows = by_id(api.store.get_workspaces_by_ids(&page)?, |w| &w.id);
         let ordered: Vec<Workspace> = page.iter().filter_map(|id| rows.get(id).cloned()).collect();
         ok(StatusCode::OK, &shapes::WorkspacesResponse { workspaces: render(api, &ordered)?, count })

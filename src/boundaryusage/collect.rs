@@ -93,7 +93,12 @@ pub fn collect(
             period_duration_ms,
         })
         .expect("snapshot serializes");
-        tx.insert_telemetry_snapshot(&crate::database::models::InsertTelemetrySnapshot { event_type: BOUNDARY_USAGE_EVENT, period_ending_at: period_end, replica_id, snapshot: &json })?;
+        tx.insert_telemetry_snapshot(&crate::database::models::InsertTelemetrySnapshot {
+            event_type: BOUNDARY_USAGE_EVENT,
+            period_ending_at: period_end,
+            replica_id,
+            snapshot: &json,
+        })?;
         Ok(Some(summary))
     })
 }

@@ -182,8 +182,8 @@ impl<T> Store for T where
         + AiProviderStore
         + AuditStore
         + NotificationStore
-    + AuditStore
-    + NotificationStore
+        + AuditStore
+        + NotificationStore
         + RollupStore
         + PrebuildsStore
         + ProvisionerStore

@@ -36,6 +36,7 @@ pub use crate::database::domains::identity::UserStatus;
 pub use crate::database::domains::maintenance::PurgeTarget;
 pub use crate::database::domains::maintenance::ReplicaRow;
 pub use crate::database::domains::notifications::InsertNotificationMessage;
+pub use crate::database::domains::prebuilds::ActivePresetPrebuildSchedule;
 pub use crate::database::domains::prebuilds::CanceledPrebuildJob;
 pub use crate::database::domains::prebuilds::ClaimPrebuild;
 pub use crate::database::domains::prebuilds::ClaimedPrebuild;

@@ -61,7 +61,12 @@ pub fn create_first_user(store: &dyn Store, new: &FirstUser<'_>) -> Result<(Stri
             })?;
         tx.update_user_hashed_password(&user.id, new.hashed_password, now)?;
         tx.update_user_roles(&user.id, &["owner".to_owned()], now)?;
-        tx.insert_organization_member(&crate::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: &user.id, roles: &[], created_at: now })?;
+        tx.insert_organization_member(&crate::database::models::InsertOrganizationMember {
+            organization_id: &org.id,
+            user_id: &user.id,
+            roles: &[],
+            created_at: now,
+        })?;
         Ok((user.id, org.id))
     })
 }

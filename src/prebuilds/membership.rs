@@ -64,7 +64,12 @@ pub fn reconcile_membership(
         let res = (|| -> database::Result<()> {
             let now = store.clock().now();
             if !row.has_prebuild_user {
-                match store.insert_organization_member(&crate::database::models::InsertOrganizationMember { organization_id: &row.organization_id, user_id, roles: &[], created_at: now }) {
+                match store.insert_organization_member(&crate::database::models::InsertOrganizationMember {
+                    organization_id: &row.organization_id,
+                    user_id,
+                    roles: &[],
+                    created_at: now,
+                }) {
                     Ok(()) => report.members_inserted += 1,
                     Err(e) if e.is_unique_violation() => {}
                     Err(e) => return Err(e),

@@ -97,7 +97,11 @@ pub fn create_prebuilt_workspace(
             &reconciler_build(&workspace, version, 1, WorkspaceTransition::Start, Some(preset_id), BuildJob::Pending),
         )?;
         for (name, value) in &preset_params {
-            tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name, value })?;
+            tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter {
+                workspace_build_id: &build.id,
+                name,
+                value,
+            })?;
         }
         Ok(workspace)
     })
@@ -127,15 +131,15 @@ pub fn cancel_pending_prebuilds(store: &dyn Store, preset_id: &str) -> Result<us
     in_tx(store, TxOptions::write("cancel pending prebuilds"), |tx| {
         let now = tx.clock().now();
         let canceled = tx.update_prebuild_provisioner_job_with_cancel(preset_id, now)?;
-        for (_, workspace_id) in &canceled {
-            let workspace = tx.get_workspace_by_id(workspace_id)?;
+        for job in &canceled {
+            let workspace = tx.get_workspace_by_id(&job.workspace_id)?;
             let (version, number) = next_build_of(tx, &workspace)?;
             // An orphan delete: nothing was provisioned, so its job is done at once.
             insert_build(
                 tx,
                 &reconciler_build(&workspace, &version, number, WorkspaceTransition::Delete, None, BuildJob::Completed),
             )?;
-            tx.update_workspace_deleted(workspace_id, true, now)?;
+            tx.update_workspace_deleted(&job.workspace_id, true, now)?;
         }
         Ok(canceled.len())
     })
@@ -158,7 +162,13 @@ pub fn mark_hard_limited(
             "organization": preset.organization_name,
         });
         for admin in &admins {
-            tx.insert_notification_message(&crate::database::models::InsertNotificationMessage { id: &uuid::Uuid::new_v4().to_string(), notification_template_id: HARD_LIMIT_NOTIFICATION, user_id: admin, payload: &payload, created_at: now })?;
+            tx.insert_notification_message(&crate::database::models::InsertNotificationMessage {
+                id: &uuid::Uuid::new_v4().to_string(),
+                notification_template_id: HARD_LIMIT_NOTIFICATION,
+                user_id: admin,
+                payload: &payload,
+                created_at: now,
+            })?;
         }
         if admins.is_empty() {
             tracing::warn!(preset_id = %preset.preset_id, "preset hit the failure hard limit; no template admin to notify");

@@ -79,7 +79,7 @@ pub fn load_snapshot(
         schedules: tx.get_active_preset_prebuild_schedules()?,
         running,
         in_progress: tx.count_in_progress_prebuilds()?,
-        pending: tx.count_pending_non_active_prebuilds()?.into_iter().collect(),
+        pending: tx.count_pending_non_active_prebuilds()?.into_iter().map(|p| (p.preset_id, p.count)).collect(),
         backoffs: tx.get_presets_backoff(lookback)?,
         hard_limited: tx.get_presets_at_failure_limit(failure_hard_limit)?.into_iter().collect(),
     })

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Timestamp;
+use crate::database::models::ActivePresetPrebuildSchedule;
 pub use crate::database::models::InProgress;
 pub use crate::database::models::PresetBackoff;
 pub use crate::database::models::PresetInfo;
@@ -23,7 +24,7 @@ pub struct GlobalSnapshot {
     /// Shared: a reconciler reuses Q1's and Q3's rows while the data generation is unchanged.
     pub presets: Arc<Vec<PresetInfo>>,
     /// (preset id, cron, desired) of active presets (query Q2).
-    pub schedules: Vec<(String, String, i64)>,
+    pub schedules: Vec<ActivePresetPrebuildSchedule>,
     pub running: Arc<Vec<RunningPrebuild>>,
     pub in_progress: Vec<InProgress>,
     /// Pending first builds of inactive versions per preset (query Q5).
@@ -88,8 +89,8 @@ impl GlobalSnapshot {
             schedules: self
                 .schedules
                 .iter()
-                .filter(|(id, _, _)| id == preset_id)
-                .map(|(_, cron, n)| (cron.clone(), *n))
+                .filter(|s| s.preset_id == preset_id)
+                .map(|s| (s.cron_expression.clone(), s.desired_instances))
                 .collect(),
             running,
             expired,
@@ -120,8 +121,8 @@ impl GlobalSnapshot {
             }
         }
         let mut schedules: HashMap<&str, Vec<ScheduleRow>> = HashMap::new();
-        for (id, cron, n) in &self.schedules {
-            schedules.entry(id.as_str()).or_default().push((cron.clone(), *n));
+        for s in &self.schedules {
+            schedules.entry(s.preset_id.as_str()).or_default().push((s.cron_expression.clone(), s.desired_instances));
         }
         let backoffs: HashMap<&str, &PresetBackoff> = self.backoffs.iter().map(|b| (b.preset_id.as_str(), b)).collect();
         self.presets

@@ -17,6 +17,7 @@ use crate::database::Store;
 use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::AgentLifecycle;
+use crate::database::models::BuildOfJob;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::NewJobLog;
 use crate::database::models::ProvisionerJob;
@@ -51,7 +52,9 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
             tx.complete_provisioner_job(&job.id, now, None)?;
             return Ok(true);
         }
-        let Some((build_id, workspace_id, transition, fail)) = tx.get_workspace_build_by_job_id(&job.id)? else {
+        let Some(BuildOfJob { build_id, workspace_id, transition, fail_builds: fail }) =
+            tx.get_workspace_build_by_job_id(&job.id)?
+        else {
             // A template import or dry run: nothing to build.
             tx.complete_provisioner_job(&job.id, now, None)?;
             return Ok(true);
@@ -82,7 +85,12 @@ pub fn complete_job(store: &dyn Store, job: &ProvisionerJob) -> database::Result
         match transition {
             WorkspaceTransition::Start => {
                 let resource_id = uuid::Uuid::new_v4().to_string();
-                tx.insert_workspace_resource(&crate::database::models::InsertWorkspaceResource { id: &resource_id, job_id: &job.id, transition, created_at: now })?;
+                tx.insert_workspace_resource(&crate::database::models::InsertWorkspaceResource {
+                    id: &resource_id,
+                    job_id: &job.id,
+                    transition,
+                    created_at: now,
+                })?;
                 tx.insert_workspace_agent(&InsertWorkspaceAgent {
                     id: &uuid::Uuid::new_v4().to_string(),
                     created_at: now,

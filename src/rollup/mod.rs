@@ -33,8 +33,8 @@ pub struct RollupOutcome {
 /// `UpsertTemplateUsageStats` in the caller's write transaction: window (step A), compute
 /// (steps B-E), upsert skipping unchanged rows (step F). Returns the rows written.
 pub fn upsert_template_usage_stats(tx: &dyn Store) -> Result<usize> {
-    let (newest, earliest) = tx.get_rollup_window_inputs()?;
-    let Some(start) = compute::window_start(newest, earliest) else {
+    let inputs = tx.get_rollup_window_inputs()?;
+    let Some(start) = compute::window_start(inputs.newest_bucket_start, inputs.earliest_agent_stat) else {
         return Ok(0);
     };
     let now = tx.clock().now();

@@ -241,8 +241,13 @@ pub fn load_version_document(
         move |e: database::Error| FixtureError { file: file.to_owned(), location, message: e.to_string() }
     };
     for (i, p) in doc.parameters.iter().enumerate() {
-        tx.insert_template_version_parameter(&crate::database::models::InsertTemplateVersionParameter { template_version_id: &version.id, name: &p.name, required: p.required, default_value: &p.default })
-            .map_err(db(format!("parameters[{i}]")))?;
+        tx.insert_template_version_parameter(&crate::database::models::InsertTemplateVersionParameter {
+            template_version_id: &version.id,
+            name: &p.name,
+            required: p.required,
+            default_value: &p.default,
+        })
+        .map_err(db(format!("parameters[{i}]")))?;
     }
     for (k, p) in doc.presets.iter().enumerate() {
         let location = format!("presets[{k}]");

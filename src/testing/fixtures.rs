@@ -177,7 +177,12 @@ impl UserBuilder<'_> {
             })?;
             let orgs = if self.orgs.is_empty() { vec![tx.get_default_organization()?.id] } else { self.orgs.clone() };
             for org in &orgs {
-                tx.insert_organization_member(&crate::database::models::InsertOrganizationMember { organization_id: org, user_id: &user.id, roles: &["organization-member"], created_at: now })?;
+                tx.insert_organization_member(&crate::database::models::InsertOrganizationMember {
+                    organization_id: org,
+                    user_id: &user.id,
+                    roles: &["organization-member"],
+                    created_at: now,
+                })?;
             }
             if let Some(password) = &hashed {
                 tx.update_user_hashed_password(&user.id, password, now)?;
@@ -443,7 +448,12 @@ fn insert_version(tx: &dyn Store, v: &VersionRows<'_>) -> Result<TemplateVersion
         fail_builds: v.fail_builds,
     })?;
     for p in v.parameters {
-        tx.insert_template_version_parameter(&crate::database::models::InsertTemplateVersionParameter { template_version_id: &version.id, name: &p.name, required: p.required, default_value: &p.default_value })?;
+        tx.insert_template_version_parameter(&crate::database::models::InsertTemplateVersionParameter {
+            template_version_id: &version.id,
+            name: &p.name,
+            required: p.required,
+            default_value: &p.default_value,
+        })?;
     }
     Ok(version)
 }
@@ -603,10 +613,20 @@ impl PresetBuilder<'_> {
                 is_default: self.is_default,
             })?;
             for (name, value) in &self.parameters {
-                tx.insert_preset_parameter(&crate::database::models::InsertPresetParameter { id: &new_id(), preset_id: &preset.id, name, value })?;
+                tx.insert_preset_parameter(&crate::database::models::InsertPresetParameter {
+                    id: &new_id(),
+                    preset_id: &preset.id,
+                    name,
+                    value,
+                })?;
             }
             for (cron, n) in &self.schedules {
-                tx.insert_preset_prebuild_schedule(&crate::database::models::InsertPresetPrebuildSchedule { id: &new_id(), preset_id: &preset.id, cron_expression: cron, desired_instances: *n })?;
+                tx.insert_preset_prebuild_schedule(&crate::database::models::InsertPresetPrebuildSchedule {
+                    id: &new_id(),
+                    preset_id: &preset.id,
+                    cron_expression: cron,
+                    desired_instances: *n,
+                })?;
             }
             Ok(preset)
         })
@@ -734,7 +754,12 @@ impl WorkspaceBuilder<'_> {
                         created_at: now,
                         last_seen_at: now,
                     })?;
-                    tx.insert_organization_member(&crate::database::models::InsertOrganizationMember { organization_id: &self.template.organization_id, user_id: &user.id, roles: &[], created_at: now })?;
+                    tx.insert_organization_member(&crate::database::models::InsertOrganizationMember {
+                        organization_id: &self.template.organization_id,
+                        user_id: &user.id,
+                        roles: &[],
+                        created_at: now,
+                    })?;
                     user.id
                 }
             };
@@ -830,12 +855,21 @@ fn insert_build(tx: &dyn Store, b: &BuildRows<'_>) -> Result<(WorkspaceBuild, Pr
         template_version_preset_id: b.preset_id,
     })?;
     for (name, value) in b.parameters {
-        tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name, value })?;
+        tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter {
+            workspace_build_id: &build.id,
+            name,
+            value,
+        })?;
     }
     let mut agent_id = None;
     if b.transition == WorkspaceTransition::Start && b.job_status == JobStatus::Succeeded {
         let resource_id = new_id();
-        tx.insert_workspace_resource(&crate::database::models::InsertWorkspaceResource { id: &resource_id, job_id: &job.id, transition: b.transition, created_at: t })?;
+        tx.insert_workspace_resource(&crate::database::models::InsertWorkspaceResource {
+            id: &resource_id,
+            job_id: &job.id,
+            transition: b.transition,
+            created_at: t,
+        })?;
         let id = new_id();
         tx.insert_workspace_agent(&InsertWorkspaceAgent {
             id: &id,

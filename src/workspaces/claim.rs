@@ -7,6 +7,8 @@ use crate::database::Store;
 use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::ClaimPrebuild;
+use crate::database::models::ClaimedPrebuild;
+use crate::database::models::InsertWorkspaceBuildParameter;
 use crate::database::models::WorkspaceTransition;
 use crate::workspaces::builds::BuildJob;
 use crate::workspaces::builds::NewBuild;
@@ -64,7 +66,7 @@ pub fn claim_prebuilt_workspace(store: &dyn Store, req: &ClaimRequest<'_>) -> Re
             next_start_at,
             ttl_ms,
         };
-        let (workspace_id, name) = match tx.claim_prebuilt_workspace(&claim) {
+        let ClaimedPrebuild { workspace_id, name } = match tx.claim_prebuilt_workspace(&claim) {
             Ok(Some(claimed)) => claimed,
             Ok(None) => return Ok(None),
             Err(e) if e.is_unique_violation_of("workspaces_owner_id_lower_idx") => {
@@ -92,8 +94,12 @@ pub fn claim_prebuilt_workspace(store: &dyn Store, req: &ClaimRequest<'_>) -> Re
             },
         )?;
         if let Some(previous) = previous {
-            for (name, value) in tx.get_workspace_build_parameters(&previous.id)? {
-                tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name: &name, value: &value })?;
+            for p in tx.get_workspace_build_parameters(&previous.id)? {
+                tx.insert_workspace_build_parameter(&InsertWorkspaceBuildParameter {
+                    workspace_build_id: &build.id,
+                    name: &p.name,
+                    value: &p.value,
+                })?;
             }
         }
         Ok(Some(Claimed { workspace_id, name, build_id: build.id }))

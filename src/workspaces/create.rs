@@ -8,6 +8,7 @@ use crate::database::Store;
 use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::InsertWorkspace;
+use crate::database::models::InsertWorkspaceBuildParameter;
 use crate::database::models::JobStatus;
 use crate::database::models::User;
 use crate::database::models::WorkspaceBuild;
@@ -204,7 +205,11 @@ pub fn create_workspace(store: &dyn Store, req: &CreateWorkspace<'_>) -> Result<
             },
         )?;
         for (name, value) in &values {
-            tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name, value })?;
+            tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter {
+                workspace_build_id: &build.id,
+                name,
+                value,
+            })?;
         }
         Ok(Created { workspace_id: workspace.id, build_id: build.id, claimed: false })
     })
@@ -260,8 +265,12 @@ pub fn start_build(
             },
         )?;
         if let Some(previous) = &previous {
-            for (name, value) in tx.get_workspace_build_parameters(&previous.id)? {
-                tx.insert_workspace_build_parameter(&crate::database::models::InsertWorkspaceBuildParameter { workspace_build_id: &build.id, name: &name, value: &value })?;
+            for p in tx.get_workspace_build_parameters(&previous.id)? {
+                tx.insert_workspace_build_parameter(&InsertWorkspaceBuildParameter {
+                    workspace_build_id: &build.id,
+                    name: &p.name,
+                    value: &p.value,
+                })?;
             }
         }
         Ok(build)

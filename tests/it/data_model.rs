@@ -148,7 +148,7 @@ contract_tests! {
         assert_eq!(prebuild.build.template_version_preset_id.as_deref(), Some(preset.id.as_str()));
         assert_eq!(
             db.store.get_workspace_build_parameters(&prebuild.build.id).unwrap(),
-            [("size".to_owned(), "large".to_owned())]
+            [coderlite::database::models::WorkspaceBuildParameter { name: "size".to_owned(), value: "large".to_owned() }]
         );
         assert_eq!(db.store.get_workspaces_by_template_id(&t.template.id).unwrap().len(), 2);
         db.store.update_workspace_deleted(&ws.workspace.id, true, ws.workspace.created_at).unwrap();

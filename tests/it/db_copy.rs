@@ -105,7 +105,13 @@ fn populated_sqlite() -> EmptyDb {
     let payload = serde_json::json!({"zeta": 1, "alpha": {"b": [1, 2], "a": null}});
     let id = uuid::Uuid::new_v4().to_string();
     store
-        .insert_notification_message(&coderlite::database::models::InsertNotificationMessage { id: &id, notification_template_id: "hard-limited", user_id: PREBUILDS_SYSTEM_USER_ID, payload: &payload, created_at: RealClock.now() })
+        .insert_notification_message(&coderlite::database::models::InsertNotificationMessage {
+            id: &id,
+            notification_template_id: "hard-limited",
+            user_id: PREBUILDS_SYSTEM_USER_ID,
+            payload: &payload,
+            created_at: RealClock.now(),
+        })
         .unwrap();
     // The telemetry snapshot resets boundary usage, so whether the server's last flush left a
     // row depends on timing; a stopped replica's row makes the table's content certain.

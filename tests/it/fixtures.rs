@@ -78,7 +78,7 @@ contract_tests! {
         let dev =
             db.store.get_workspaces_by_template_id(&docker.id).unwrap().into_iter().find(|w| w.name == "dev").unwrap();
         let build = &db.store.get_workspace_builds_by_workspace_id(&dev.id).unwrap()[0];
-        assert_eq!(db.store.get_workspace_build_parameters(&build.id).unwrap(), [("cpu".to_owned(), "2".to_owned())]);
+        assert_eq!(db.store.get_workspace_build_parameters(&build.id).unwrap(), [coderlite::database::models::WorkspaceBuildParameter { name: "cpu".to_owned(), value: "2".to_owned() }]);
         // The developers group has two human members.
         let devs = db.store.get_group_by_org_and_name(&acme.id, "developers").unwrap();
         assert_eq!(db.store.get_group_members_count_by_group_id(&devs.id, true).unwrap(), 2);

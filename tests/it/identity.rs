@@ -176,9 +176,11 @@ contract_tests! {
         assert_eq!(names(true), ["alice", "prebuilds"]);
         assert_eq!(db.store.get_group_members_count_by_group_id(&group.id, false).unwrap(), 1);
         assert_eq!(db.store.get_group_members_count_by_group_id(&group.id, true).unwrap(), 2);
-        let (page, total) = db.store.get_group_members_by_group_id_paginated(&group.id, true, 1, 1).unwrap();
+        let coderlite::database::models::Page { rows: page, count: total } =
+            db.store.get_group_members_by_group_id_paginated(&group.id, true, 1, 1).unwrap();
         assert_eq!((page[0].user_username.as_str(), total), ("prebuilds", 2));
-        let (page, total) = db.store.get_group_members_by_group_id_paginated(&group.id, false, 0, 10).unwrap();
+        let coderlite::database::models::Page { rows: page, count: total } =
+            db.store.get_group_members_by_group_id_paginated(&group.id, false, 0, 10).unwrap();
         assert_eq!((page.len(), total), (1, 1));
         // The system user can be removed from the group again.
         db.store.delete_group_member(&group.id, PREBUILDS_SYSTEM_USER_ID).unwrap();

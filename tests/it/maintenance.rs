@@ -406,7 +406,13 @@ fn the_wal_is_truncated_once_idle_and_never_under_a_reader() {
         for _ in 0..n {
             let id = uuid::Uuid::new_v4().to_string();
             db.store
-                .insert_notification_message(&coderlite::database::models::InsertNotificationMessage { id: &id, notification_template_id: "t", user_id: &user.id, payload: &serde_json::json!({"pad": "x".repeat(500)}), created_at: db.store.clock().now() })
+                .insert_notification_message(&coderlite::database::models::InsertNotificationMessage {
+                    id: &id,
+                    notification_template_id: "t",
+                    user_id: &user.id,
+                    payload: &serde_json::json!({"pad": "x".repeat(500)}),
+                    created_at: db.store.clock().now(),
+                })
                 .unwrap();
         }
     };

@@ -245,7 +245,11 @@ fn hard_limit_and_schedules_reach_the_snapshot() {
     let mut p = preset("p", 1);
     p.scheduling_timezone = "UTC".to_owned();
     let mut s = snapshot(vec![p], vec![], vec![]);
-    s.schedules.push(("p".to_owned(), "* 10-14 * * 1-5".to_owned(), 4));
+    s.schedules.push(coderlite::database::models::ActivePresetPrebuildSchedule {
+        preset_id: "p".to_owned(),
+        cron_expression: "* 10-14 * * 1-5".to_owned(),
+        desired_instances: 4,
+    });
     s.hard_limited = HashSet::from(["p".to_owned()]);
     let ps = s.filter_by_preset("p", now()).unwrap();
     assert!(ps.is_hard_limited);
@@ -262,7 +266,11 @@ fn by_preset_equals_filter_by_preset_for_every_preset() {
         vec![running("a", "p1", HOUR), running("b", "p2", HOUR), running("c", "p2", chrono::Duration::seconds(5))],
         vec![in_progress("p1", WorkspaceTransition::Start, 2)],
     );
-    s.schedules.push(("p3".to_owned(), "* * * * *".to_owned(), 1));
+    s.schedules.push(coderlite::database::models::ActivePresetPrebuildSchedule {
+        preset_id: "p3".to_owned(),
+        cron_expression: "* * * * *".to_owned(),
+        desired_instances: 1,
+    });
     s.backoffs.push(PresetBackoff { preset_id: "p2".to_owned(), num_failed: 1, last_build_at: now() });
     let all = s.by_preset(now());
     assert_eq!(all.len(), 3);

@@ -43,7 +43,14 @@ fn memberships(db: &TestDb) -> Vec<String> {
 fn target(db: &TestDb, desired: Option<i64>, member: bool, group: bool, in_group: bool) -> Organization {
     let org = org_with_preset(db, "target", desired);
     if member {
-        db.store.insert_organization_member(&coderlite::database::models::InsertOrganizationMember { organization_id: &org.id, user_id: USER, roles: &[], created_at: db.store.clock().now() }).unwrap();
+        db.store
+            .insert_organization_member(&coderlite::database::models::InsertOrganizationMember {
+                organization_id: &org.id,
+                user_id: USER,
+                roles: &[],
+                created_at: db.store.clock().now(),
+            })
+            .unwrap();
     }
     if group {
         let mut g = fixtures::group(&db.store).org(&org).name(PREBUILDS_GROUP_NAME).display_name("Prebuilt Workspaces");

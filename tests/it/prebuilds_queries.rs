@@ -123,7 +123,7 @@ contract_tests! {
             ],
             "only the active version counts"
         );
-        assert_eq!(db.store.count_pending_non_active_prebuilds().unwrap(), [(p_old.id.clone(), 1)]);
+        assert_eq!(db.store.count_pending_non_active_prebuilds().unwrap(), [coderlite::database::models::PendingNonActivePrebuilds { preset_id: p_old.id.clone(), count: 1 }]);
     }
 
     fn q7_q8_backoff_and_hard_limit(engine) {

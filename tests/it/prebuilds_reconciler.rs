@@ -778,7 +778,7 @@ contract_tests! {
         assert_eq!(b.template_version_preset_id.as_deref(), Some(p.id.as_str()));
         assert_eq!(b.template_version_id, t.version.id);
         assert_eq!(e.db.store.get_provisioner_job_by_id(&b.job_id).unwrap().job_status, JobStatus::Pending);
-        assert_eq!(e.db.store.get_workspace_build_parameters(&b.id).unwrap(), [("size".to_owned(), "xl".to_owned())]);
+        assert_eq!(e.db.store.get_workspace_build_parameters(&b.id).unwrap(), [coderlite::database::models::WorkspaceBuildParameter { name: "size".to_owned(), value: "xl".to_owned() }]);
         assert_eq!(builds[1].initiator_id, PREBUILDS_SYSTEM_USER_ID, "the prebuild's own build is kept");
 
         // The provisioner completes the claimant's build; the reconciler replaces the prebuild.

@@ -65,7 +65,7 @@ contract_tests! {
                 made.push((owner.to_ascii_lowercase(), name.to_ascii_lowercase(), (*name).to_owned()));
             }
         }
-        let (ids, count) = db
+        let coderlite::database::models::Page { rows: ids, count } = db
             .store
             .get_workspaces_page(&coderlite::database::models::WorkspacePageParams { limit: 0, ..Default::default() })
             .unwrap();

@@ -2,6 +2,7 @@
 
 use crate::clock::Timestamp;
 use crate::database::Result;
+use crate::database::models::Page;
 
 store_domain! {
     /// The audit log: one entry per change made through the API or the provider seed.
@@ -11,7 +12,7 @@ store_domain! {
 
         /// One page of the audit entries `filter` selects, newest first, and how many it
         /// selects in all (0 for an empty page, as upstream's window count).
-        read fn get_audit_logs_page(&self, filter: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)>;
+        read fn get_audit_logs_page(&self, filter: &AuditLogFilter<'_>) -> Result<Page<AuditLog>>;
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::clock::Timestamp;
 use crate::database::Result;
+use crate::database::models::Page;
 
 store_domain! {
     /// Identity: organizations, users, members, groups.
@@ -98,7 +99,7 @@ store_domain! {
         read fn get_group_members_count_by_group_id(&self, group_id: &str, include_system: bool) -> Result<i64>;
 
         /// A page of expanded members by username, and the total under the same filter (`limit` 0: all).
-        read fn get_group_members_by_group_id_paginated(&self, group_id: &str, include_system: bool, offset: u32, limit: u32) -> Result<(Vec<GroupMember>, i64)>;
+        read fn get_group_members_by_group_id_paginated(&self, group_id: &str, include_system: bool, offset: u32, limit: u32) -> Result<Page<GroupMember>>;
 
         /// Users who administer an organization's templates.
         read fn get_template_admins(&self, organization_id: &str) -> Result<Vec<String>>;

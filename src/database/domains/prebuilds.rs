@@ -12,7 +12,7 @@ store_domain! {
         read fn get_template_presets_with_prebuilds(&self) -> Result<Vec<PresetInfo>>;
 
         /// Q2: (preset id, cron, desired) of presets on active versions of live, non-deprecated templates.
-        read fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>>;
+        read fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<ActivePresetPrebuildSchedule>>;
 
         /// Q3: prebuilt workspaces whose latest build is a succeeded start.
         read fn get_running_prebuilt_workspaces(&self) -> Result<Vec<RunningPrebuild>>;
@@ -27,7 +27,7 @@ store_domain! {
         read fn count_in_progress_prebuilds(&self) -> Result<Vec<InProgress>>;
 
         /// Q5: pending first prebuild builds of inactive versions, per preset.
-        read fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>>;
+        read fn count_pending_non_active_prebuilds(&self) -> Result<Vec<PendingNonActivePrebuilds>>;
 
         /// Q7: presets in backoff (a recent attempt among the newest N failed since `lookback`).
         read fn get_presets_backoff(&self, lookback: Timestamp) -> Result<Vec<PresetBackoff>>;
@@ -42,7 +42,7 @@ store_domain! {
         read fn get_prebuild_metrics(&self) -> Result<Vec<PrebuildMetricsRow>>;
 
         /// Q6: cancels pending first prebuild builds of inactive versions of a preset; returns (job id, workspace id).
-        write fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<(String, String)>>;
+        write fn update_prebuild_provisioner_job_with_cancel(&self, preset_id: &str, now: Timestamp) -> Result<Vec<CanceledPrebuildJob>>;
 
         /// Q9: sets a preset's prebuild status.
         write fn update_preset_prebuild_status(&self, preset_id: &str, status: PrebuildStatus) -> Result<()>;
@@ -51,7 +51,7 @@ store_domain! {
         write fn update_presets_last_invalidated_at(&self, template_id: &str, at: Timestamp) -> Result<Vec<String>>;
 
         /// Q12: claims the oldest ready prebuild of a preset; `None` when none is claimable.
-        write fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<(String, String)>>;
+        write fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<ClaimedPrebuild>>;
 
 
 
@@ -152,7 +152,7 @@ pub struct PendingNonActivePrebuilds {
 }
 
 /// Q6's row: a canceled pending prebuild job and its workspace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CanceledPrebuildJob {
     pub job_id: String,
     pub workspace_id: String,
@@ -163,4 +163,12 @@ pub struct CanceledPrebuildJob {
 pub struct ClaimedPrebuild {
     pub workspace_id: String,
     pub name: String,
+}
+
+/// Q2's row: a prebuild schedule of a preset on an active version of a live template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivePresetPrebuildSchedule {
+    pub preset_id: String,
+    pub cron_expression: String,
+    pub desired_instances: i64,
 }

@@ -36,7 +36,7 @@ store_domain! {
         read fn get_running_provisioner_job_ids(&self) -> Result<Vec<String>>;
 
         /// The build of a job: (build id, workspace id, transition, the version's fail_builds).
-        read fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<(String, String, WorkspaceTransition, bool)>>;
+        read fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<BuildOfJob>>;
 
         /// Inserts a provisioner job in the state its timestamps describe.
         write fn insert_provisioner_job(&self, params: &InsertProvisionerJob<'_>) -> Result<ProvisionerJob>;

@@ -6,8 +6,8 @@ use crate::database::Result;
 store_domain! {
     /// The template usage rollup and insights reads.
     pub trait RollupStore {
-        /// (newest bucket start, earliest agent stat): the inputs of the rollup window.
-        read fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)>;
+        /// The inputs of the rollup window.
+        read fn get_rollup_window_inputs(&self) -> Result<RollupWindowInputs>;
 
         /// Hands each agent stat created in `[start, end)` to `visit` as it is read: the window
         /// holds hours of rows, and the rollup's memory must not grow with them. Call it inside

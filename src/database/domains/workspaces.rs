@@ -3,6 +3,7 @@
 use crate::clock::Timestamp;
 use crate::database::Result;
 use crate::database::domains::provisioner::JobStatus;
+use crate::database::models::Page;
 
 store_domain! {
     /// Workspaces, builds, resources, agents and the usage stats agents report.
@@ -16,7 +17,7 @@ store_domain! {
         /// One page of the non-deleted workspaces `params` selects, running ones first, then by
         /// owner username and name (upstream's order), with the number of all matches (0 when
         /// the page is empty, as upstream's window count).
-        read fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)>;
+        read fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<Page<String>>;
 
         /// The workspaces with these ids (deleted or not), in no particular order.
         read fn get_workspaces_by_ids(&self, ids: &[String]) -> Result<Vec<Workspace>>;
@@ -69,8 +70,8 @@ store_domain! {
         /// Records a parameter value of a build.
         write fn insert_workspace_build_parameter(&self, params: &InsertWorkspaceBuildParameter<'_>) -> Result<()>;
 
-        /// A build's parameter values as (name, value), by name.
-        read fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>>;
+        /// A build's parameter values, by name.
+        read fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<WorkspaceBuildParameter>>;
 
         /// Inserts a resource produced by a job.
         write fn insert_workspace_resource(&self, params: &InsertWorkspaceResource<'_>) -> Result<()>;

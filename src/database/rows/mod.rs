@@ -32,11 +32,10 @@ use crate::database::models::Workspace;
 use crate::database::models::WorkspaceAgent;
 use crate::database::models::WorkspaceBuild;
 use crate::database::models::WorkspaceResource;
-
-pub(crate) use identity::*;
-pub(crate) use prebuilds::*;
-pub(crate) use system::*;
-pub(crate) use templates::*;
+pub(crate) use crate::database::rows::identity::*;
+pub(crate) use crate::database::rows::prebuilds::*;
+pub(crate) use crate::database::rows::system::*;
+pub(crate) use crate::database::rows::templates::*;
 
 /// Typed reads of one row's columns by index; a value of the wrong type is
 /// `Error::InvalidValue`, never a panic.

@@ -325,5 +325,5 @@ pub fn audit_logs(
 ) -> Vec<coderlite::database::models::AuditLog> {
     let filter =
         coderlite::database::models::AuditLogFilter { resource_type: Some(resource_type), ..Default::default() };
-    store.get_audit_logs_page(&filter).unwrap().0
+    store.get_audit_logs_page(&filter).unwrap().rows
 }

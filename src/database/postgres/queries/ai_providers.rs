@@ -6,12 +6,12 @@ use crate::database::Result;
 use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
 use crate::database::models::InsertAiProvider;
+use crate::database::models::InsertAiProviderKey;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::tx::PgTx;
 use crate::database::rows;
 use crate::database::rows::PROVIDER_COLUMNS;
 use crate::database::rows::PROVIDER_KEY_COLUMNS;
-use crate::database::models::InsertAiProviderKey;
 
 impl AiProviderStore for PgTx<'_> {
     fn list_ai_providers(&self, include_deleted: bool) -> Result<Vec<AiProvider>> {
@@ -69,5 +69,4 @@ impl AiProviderStore for PgTx<'_> {
             rows::ai_provider,
         )
     }
-
 }

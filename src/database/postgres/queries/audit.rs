@@ -2,17 +2,17 @@
 
 use crate::database::AuditStore;
 use crate::database::Result;
-use crate::database::postgres::tx::PgTx;
 use crate::database::models::AuditLog;
 use crate::database::models::AuditLogFilter;
 use crate::database::models::InsertAuditLog;
+use crate::database::models::Page;
 use crate::database::postgres::queries::new_id;
 use crate::database::postgres::queries::opt_id;
+use crate::database::postgres::tx::PgTx;
 use crate::database::rows;
 use crate::database::rows::AUDIT_LOG_COLUMNS;
 
 impl AuditStore for PgTx<'_> {
-
     fn insert_audit_log(&self, p: &InsertAuditLog<'_>) -> Result<()> {
         let op = "insert audit log";
         self.exec(
@@ -35,7 +35,7 @@ impl AuditStore for PgTx<'_> {
         )
     }
 
-    fn get_audit_logs_page(&self, f: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)> {
+    fn get_audit_logs_page(&self, f: &AuditLogFilter<'_>) -> Result<Page<AuditLog>> {
         let page = self.all(
             "get audit logs page",
             &format!(
@@ -62,6 +62,6 @@ impl AuditStore for PgTx<'_> {
             |r| Ok((rows::audit_log(r)?, r.i64(10)?)),
         )?;
         let count = page.first().map_or(0, |(_, total)| *total);
-        Ok((page.into_iter().map(|(log, _)| log).collect(), count))
+        Ok(Page { rows: page.into_iter().map(|(log, _)| log).collect(), count })
     }
 }

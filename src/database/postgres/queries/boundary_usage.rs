@@ -8,12 +8,12 @@ use crate::clock::sub_duration;
 use crate::database::BoundaryUsageStore;
 use crate::database::Result;
 use crate::database::models::BoundaryUsageSummary;
+use crate::database::models::InsertTelemetrySnapshot;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::postgres::tx::PgTx;
 use crate::database::rows;
 use crate::database::rows::TELEMETRY_SNAPSHOT_COLUMNS;
-use crate::database::models::InsertTelemetrySnapshot;
 
 const SUMMARY_SQL: &str = "SELECT
         COALESCE(SUM(unique_workspaces_count) FILTER (WHERE window_start >= $1), 0)::bigint,

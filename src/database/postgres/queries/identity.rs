@@ -11,9 +11,12 @@ use crate::database::models::Group;
 use crate::database::models::GroupMember;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
+use crate::database::models::InsertOrganizationMember;
 use crate::database::models::InsertUser;
 use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
+use crate::database::models::Page;
+use crate::database::models::UpdateUserProfile;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
 use crate::database::postgres::queries::id;
@@ -26,8 +29,6 @@ use crate::database::rows::GROUP_COLUMNS;
 use crate::database::rows::GROUP_MEMBER_COLUMNS;
 use crate::database::rows::ORGANIZATION_COLUMNS;
 use crate::database::rows::USER_COLUMNS;
-use crate::database::models::InsertOrganizationMember;
-use crate::database::models::UpdateUserProfile;
 
 /// Fails with `SystemUser` for system users, `NotFound` for unknown ones.
 fn ensure_not_system(tx: &PgTx<'_>, op: &'static str, user_id: &str) -> Result<()> {
@@ -261,7 +262,6 @@ impl IdentityStore for PgTx<'_> {
         self.one("get group by organization and name", &sql, &[&id(organization_id), &name], rows::group)
     }
 
-
     fn get_groups_by_organization_id(&self, organization_id: &str) -> Result<Vec<Group>> {
         let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE organization_id = $1 ORDER BY name");
         self.all("get groups by organization id", &sql, &[&id(organization_id)], rows::group)
@@ -296,7 +296,7 @@ impl IdentityStore for PgTx<'_> {
     }
 
     fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>> {
-        self.get_group_members_by_group_id_paginated(group_id, include_system, 0, 0).map(|(members, _)| members)
+        self.get_group_members_by_group_id_paginated(group_id, include_system, 0, 0).map(|page| page.rows)
     }
 
     fn get_group_members_count_by_group_id(&self, group_id: &str, include_system: bool) -> Result<i64> {
@@ -311,7 +311,7 @@ impl IdentityStore for PgTx<'_> {
         include_system: bool,
         offset: u32,
         limit: u32,
-    ) -> Result<(Vec<GroupMember>, i64)> {
+    ) -> Result<Page<GroupMember>> {
         let limit: Option<i64> = (limit > 0).then_some(i64::from(limit));
         let (members, counts): (Vec<GroupMember>, Vec<i64>) = self
             .all(
@@ -332,7 +332,7 @@ impl IdentityStore for PgTx<'_> {
             None if offset > 0 => self.get_group_members_count_by_group_id(group_id, include_system)?,
             None => 0,
         };
-        Ok((members, total))
+        Ok(Page { rows: members, count: total })
     }
 
     /// Site owners and template admins, and the organization's admins and template admins.

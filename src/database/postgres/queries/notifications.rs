@@ -2,14 +2,19 @@
 
 use crate::database::NotificationStore;
 use crate::database::Result;
-use crate::database::postgres::tx::PgTx;
 use crate::database::models::InsertNotificationMessage;
 use crate::database::postgres::queries::new_id;
+use crate::database::postgres::tx::PgTx;
 
 impl NotificationStore for PgTx<'_> {
-
     fn insert_notification_message(&self, params: &InsertNotificationMessage<'_>) -> Result<()> {
-        let InsertNotificationMessage { id: message_id, notification_template_id: template, user_id, payload, created_at: now } = *params;
+        let InsertNotificationMessage {
+            id: message_id,
+            notification_template_id: template,
+            user_id,
+            payload,
+            created_at: now,
+        } = *params;
         let op = "insert notification message";
         let sql = "INSERT INTO notification_messages (id, notification_template_id, user_id, payload, created_by,
                                                       created_at, updated_at)

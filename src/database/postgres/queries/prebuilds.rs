@@ -5,10 +5,14 @@
 use crate::clock::Timestamp;
 use crate::database::PrebuildsStore;
 use crate::database::Result;
+use crate::database::models::ActivePresetPrebuildSchedule;
+use crate::database::models::CanceledPrebuildJob;
 use crate::database::models::ClaimPrebuild;
+use crate::database::models::ClaimedPrebuild;
 use crate::database::models::InProgress;
 use crate::database::models::OrganizationPrebuildStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::PendingNonActivePrebuilds;
 use crate::database::models::PrebuildMetricsRow;
 use crate::database::models::PrebuildStatus;
 use crate::database::models::PresetBackoff;
@@ -65,14 +69,20 @@ impl PrebuildsStore for PgTx<'_> {
     }
 
     /// Q2: in the order the schedules were declared.
-    fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<(String, String, i64)>> {
+    fn get_active_preset_prebuild_schedules(&self) -> Result<Vec<ActivePresetPrebuildSchedule>> {
         let sql = "SELECT s.preset_id, s.cron_expression, s.desired_instances
                    FROM template_version_preset_prebuild_schedules s
                    JOIN template_version_presets p ON p.id = s.preset_id
                    JOIN templates t ON t.active_version_id = p.template_version_id
                    WHERE NOT t.deleted AND t.deprecated = ''
                    ORDER BY s.preset_id, s.seq";
-        self.all("get active preset prebuild schedules", sql, &[], |r| Ok((r.id(0)?, r.text(1)?, r.i64(2)?)))
+        self.all("get active preset prebuild schedules", sql, &[], |r| {
+            Ok(ActivePresetPrebuildSchedule {
+                preset_id: r.id(0)?,
+                cron_expression: r.text(1)?,
+                desired_instances: r.i64(2)?,
+            })
+        })
     }
 
     /// Q3: set-based: the latest build of every prebuild in one sorted pass and readiness in one
@@ -130,7 +140,7 @@ impl PrebuildsStore for PgTx<'_> {
     }
 
     /// Q5: first start builds whose job is still pending and untouched.
-    fn count_pending_non_active_prebuilds(&self) -> Result<Vec<(String, i64)>> {
+    fn count_pending_non_active_prebuilds(&self) -> Result<Vec<PendingNonActivePrebuilds>> {
         let sql = "SELECT wb.template_version_preset_id, COUNT(*)
                    FROM provisioner_jobs pj
                    JOIN workspace_builds wb ON wb.job_id = pj.id
@@ -142,7 +152,9 @@ impl PrebuildsStore for PgTx<'_> {
                      AND wb.transition = 'start' AND wb.template_version_preset_id IS NOT NULL
                    GROUP BY wb.template_version_preset_id";
         let op = "count pending non-active prebuilds";
-        self.all(op, sql, &[&prebuilds_user()], |r| Ok((r.id(0)?, r.i64(1)?)))
+        self.all(op, sql, &[&prebuilds_user()], |r| {
+            Ok(PendingNonActivePrebuilds { preset_id: r.id(0)?, count: r.i64(1)? })
+        })
     }
 
     /// Q7: N = desired; the number of failures since `lookback` and the newest failed build among the N.
@@ -214,7 +226,7 @@ impl PrebuildsStore for PgTx<'_> {
         &self,
         preset_id: &str,
         now: Timestamp,
-    ) -> Result<Vec<(String, String)>> {
+    ) -> Result<Vec<CanceledPrebuildJob>> {
         let sql = "UPDATE provisioner_jobs SET canceled_at = $3, completed_at = $3, updated_at = $3
                    WHERE id IN (
                        SELECT wb.job_id FROM workspace_builds wb
@@ -227,7 +239,9 @@ impl PrebuildsStore for PgTx<'_> {
                          AND pj.canceled_at IS NULL AND pj.completed_at IS NULL)
                    RETURNING id, (SELECT workspace_id FROM workspace_builds WHERE job_id = provisioner_jobs.id)";
         let params: Params<'_> = &[&prebuilds_user(), &id(preset_id), &now];
-        let mut pairs = self.all("cancel pending prebuild jobs", sql, params, |r| Ok((r.id(0)?, r.id(1)?)))?;
+        let mut pairs = self.all("cancel pending prebuild jobs", sql, params, |r| {
+            Ok(CanceledPrebuildJob { job_id: r.id(0)?, workspace_id: r.id(1)? })
+        })?;
         pairs.sort();
         Ok(pairs)
     }
@@ -250,7 +264,7 @@ impl PrebuildsStore for PgTx<'_> {
     /// Q12: the oldest ready prebuild (latest build a succeeded start on the template's active
     /// version, template not deleted). Rows another transaction is changing are skipped (`SKIP
     /// LOCKED`), and the outer `owner_id` check makes a row claimed meanwhile unclaimable twice.
-    fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<(String, String)>> {
+    fn claim_prebuilt_workspace(&self, claim: &ClaimPrebuild<'_>) -> Result<Option<ClaimedPrebuild>> {
         let op = "claim prebuilt workspace";
         let sql = "UPDATE workspaces SET owner_id = $2, name = $3, updated_at = $4, last_used_at = $4,
                           autostart_schedule = $5, next_start_at = $6, ttl_ms = $7, dormant_at = NULL,
@@ -286,9 +300,6 @@ impl PrebuildsStore for PgTx<'_> {
             &claim.ttl_ms,
             &id(claim.preset_id),
         ];
-        self.opt(op, sql, params, |r| Ok((r.id(0)?, r.text(1)?)))
+        self.opt(op, sql, params, |r| Ok(ClaimedPrebuild { workspace_id: r.id(0)?, name: r.text(1)? }))
     }
-
-
-
 }

@@ -5,19 +5,19 @@
 use crate::clock::Timestamp;
 use crate::database::ProvisionerStore;
 use crate::database::Result;
+use crate::database::models::BuildOfJob;
+use crate::database::models::InsertProvisionerJob;
 use crate::database::models::NewJobLog;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::ProvisionerJobLog;
-use crate::database::models::WorkspaceTransition;
 use crate::database::postgres::queries::id;
+use crate::database::postgres::queries::ids;
+use crate::database::postgres::queries::new_id;
+use crate::database::postgres::queries::opt_new_id;
 use crate::database::postgres::tx::PgTx;
 use crate::database::rows;
 use crate::database::rows::JOB_COLUMNS;
 use crate::database::rows::JOB_LOG_COLUMNS;
-use crate::database::models::InsertProvisionerJob;
-use crate::database::postgres::queries::ids;
-use crate::database::postgres::queries::new_id;
-use crate::database::postgres::queries::opt_new_id;
 
 impl ProvisionerStore for PgTx<'_> {
     fn acquire_provisioner_job(&self, worker_id: &str, now: Timestamp) -> Result<Option<ProvisionerJob>> {
@@ -104,16 +104,20 @@ impl ProvisionerStore for PgTx<'_> {
         )
     }
 
-    fn get_workspace_build_by_job_id(
-        &self,
-        job_id: &str,
-    ) -> Result<Option<(String, String, WorkspaceTransition, bool)>> {
+    fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<BuildOfJob>> {
         self.opt(
             "get workspace build by job id",
             "SELECT wb.id, wb.workspace_id, wb.transition, tv.fail_builds FROM workspace_builds wb
              JOIN template_versions tv ON tv.id = wb.template_version_id WHERE wb.job_id = $1",
             &[&id(job_id)],
-            |r| Ok((r.id(0)?, r.id(1)?, rows::text_enum(r, 2, "workspace_builds.transition")?, r.bool(3)?)),
+            |r| {
+                Ok(BuildOfJob {
+                    build_id: r.id(0)?,
+                    workspace_id: r.id(1)?,
+                    transition: rows::text_enum(r, 2, "workspace_builds.transition")?,
+                    fail_builds: r.bool(3)?,
+                })
+            },
         )
     }
 

@@ -9,6 +9,7 @@ use crate::database::Result;
 use crate::database::RollupStore;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
+use crate::database::models::RollupWindowInputs;
 use crate::database::models::TemplateUsageStat;
 use crate::database::postgres::queries::get;
 use crate::database::postgres::queries::id;
@@ -35,10 +36,12 @@ impl IdText {
 }
 
 impl RollupStore for PgTx<'_> {
-    fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)> {
+    fn get_rollup_window_inputs(&self) -> Result<RollupWindowInputs> {
         let sql = "SELECT (SELECT MAX(start_time) FROM template_usage_stats),
                           (SELECT MIN(created_at) FROM workspace_agent_stats)";
-        self.one("get rollup window inputs", sql, &[], |r| Ok((r.opt_time(0)?, r.opt_time(1)?)))
+        self.one("get rollup window inputs", sql, &[], |r| {
+            Ok(RollupWindowInputs { newest_bucket_start: r.opt_time(0)?, earliest_agent_stat: r.opt_time(1)? })
+        })
     }
 
     /// Ids go through reused buffers and text is borrowed from the row: no allocation per row.

@@ -72,7 +72,6 @@ impl SystemStore for PgTx<'_> {
         )
     }
 
-
     fn get_prebuilds_settings(&self) -> Result<String> {
         settings_json(self, "get prebuilds settings", "prebuilds_settings")
     }

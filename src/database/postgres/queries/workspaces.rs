@@ -9,14 +9,18 @@ use crate::database::WorkspaceStore;
 use crate::database::models::InsertWorkspace;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::InsertWorkspaceBuildParameter;
+use crate::database::models::InsertWorkspaceResource;
 use crate::database::models::JobStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::Page;
 use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceAgent;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
 use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceBuildParameter;
 use crate::database::models::WorkspacePageParams;
 use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
@@ -33,8 +37,6 @@ use crate::database::rows::AGENT_COLUMNS;
 use crate::database::rows::BUILD_COLUMNS;
 use crate::database::rows::RESOURCE_COLUMNS;
 use crate::database::rows::WORKSPACE_COLUMNS;
-use crate::database::models::InsertWorkspaceBuildParameter;
-use crate::database::models::InsertWorkspaceResource;
 
 /// Rows per array insert.
 const CHUNK: usize = 5_000;
@@ -205,8 +207,9 @@ impl WorkspaceStore for PgTx<'_> {
         self.one("get workspace by id", &sql, &[&id(workspace_id)], rows::workspace)
     }
 
-    fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
-        get_workspaces_page(self, params)
+    fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<Page<String>> {
+        let (rows, count) = get_workspaces_page(self, params)?;
+        Ok(Page { rows, count })
     }
 
     fn get_workspaces_by_ids(&self, workspace_ids: &[String]) -> Result<Vec<Workspace>> {
@@ -349,12 +352,12 @@ impl WorkspaceStore for PgTx<'_> {
         )
     }
 
-    fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>> {
+    fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<WorkspaceBuildParameter>> {
         self.all(
             "get workspace build parameters",
             "SELECT name, value FROM workspace_build_parameters WHERE workspace_build_id = $1 ORDER BY name COLLATE \"C\"",
             &[&id(workspace_build_id)],
-            |r| Ok((r.text(0)?, r.text(1)?)),
+            |r| Ok(WorkspaceBuildParameter { name: r.text(0)?, value: r.text(1)? }),
         )
     }
 
@@ -394,7 +397,6 @@ impl WorkspaceStore for PgTx<'_> {
     fn insert_workspace_app_stats(&self, stats: &[WorkspaceAppStat]) -> Result<()> {
         insert_workspace_app_stats(self, stats)
     }
-
 
     fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> {
         self.all(

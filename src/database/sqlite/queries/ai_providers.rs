@@ -9,11 +9,11 @@ use crate::database::Result;
 use crate::database::models::AiProvider;
 use crate::database::models::AiProviderKey;
 use crate::database::models::InsertAiProvider;
+use crate::database::models::InsertAiProviderKey;
 use crate::database::rows;
 use crate::database::rows::PROVIDER_COLUMNS;
 use crate::database::rows::PROVIDER_KEY_COLUMNS;
 use crate::database::sqlite::tx::SqliteTx;
-use crate::database::models::InsertAiProviderKey;
 
 impl AiProviderStore for SqliteTx<'_> {
     /// Providers by name; soft-deleted ones only with `include_deleted`.
@@ -70,5 +70,4 @@ impl AiProviderStore for SqliteTx<'_> {
             rows::ai_provider,
         )
     }
-
 }

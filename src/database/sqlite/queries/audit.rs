@@ -2,19 +2,19 @@
 
 use rusqlite::params;
 
+use crate::clock::to_micros;
 use crate::database::AuditStore;
 use crate::database::Result;
-use crate::database::sqlite::tx::SqliteTx;
 use crate::database::models::AuditLog;
 use crate::database::models::AuditLogFilter;
 use crate::database::models::InsertAuditLog;
+use crate::database::models::Page;
 use crate::database::rows;
 use crate::database::rows::AUDIT_LOG_COLUMNS;
-use crate::clock::to_micros;
 use crate::database::sqlite::queries::opt_micros;
+use crate::database::sqlite::tx::SqliteTx;
 
 impl AuditStore for SqliteTx<'_> {
-
     fn insert_audit_log(&self, p: &InsertAuditLog<'_>) -> Result<()> {
         self.exec(
             "insert audit log",
@@ -36,7 +36,7 @@ impl AuditStore for SqliteTx<'_> {
         )
     }
 
-    fn get_audit_logs_page(&self, f: &AuditLogFilter<'_>) -> Result<(Vec<AuditLog>, i64)> {
+    fn get_audit_logs_page(&self, f: &AuditLogFilter<'_>) -> Result<Page<AuditLog>> {
         let page = self.all(
             "get audit logs page",
             &format!(
@@ -63,6 +63,6 @@ impl AuditStore for SqliteTx<'_> {
             |r| Ok((rows::audit_log(r)?, r.i64(10)?)),
         )?;
         let count = page.first().map_or(0, |(_, total)| *total);
-        Ok((page.into_iter().map(|(log, _)| log).collect(), count))
+        Ok(Page { rows: page.into_iter().map(|(log, _)| log).collect(), count })
     }
 }

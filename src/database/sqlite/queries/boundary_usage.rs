@@ -13,12 +13,12 @@ use crate::clock::to_micros;
 use crate::database::BoundaryUsageStore;
 use crate::database::Result;
 use crate::database::models::BoundaryUsageSummary;
+use crate::database::models::InsertTelemetrySnapshot;
 use crate::database::models::TelemetrySnapshot;
 use crate::database::models::UpsertBoundaryUsageStats;
 use crate::database::rows;
 use crate::database::rows::TELEMETRY_SNAPSHOT_COLUMNS;
 use crate::database::sqlite::tx::SqliteTx;
-use crate::database::models::InsertTelemetrySnapshot;
 
 const SUMMARY_SQL: &str = "SELECT
         COALESCE(SUM(CASE WHEN window_start >= ?1 THEN unique_workspaces_count END), 0),

@@ -15,9 +15,12 @@ use crate::database::models::Group;
 use crate::database::models::GroupMember;
 use crate::database::models::InsertGroup;
 use crate::database::models::InsertOrganization;
+use crate::database::models::InsertOrganizationMember;
 use crate::database::models::InsertUser;
 use crate::database::models::Organization;
 use crate::database::models::OrganizationMember;
+use crate::database::models::Page;
+use crate::database::models::UpdateUserProfile;
 use crate::database::models::User;
 use crate::database::models::UserStatus;
 use crate::database::rows;
@@ -27,8 +30,6 @@ use crate::database::rows::ORGANIZATION_COLUMNS;
 use crate::database::rows::USER_COLUMNS;
 use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::tx::SqliteTx;
-use crate::database::models::InsertOrganizationMember;
-use crate::database::models::UpdateUserProfile;
 
 /// Fails with `SystemUser` for system users, `NotFound` for unknown ones.
 fn ensure_not_system(tx: &SqliteTx<'_>, op: &'static str, id: &str) -> Result<()> {
@@ -250,7 +251,6 @@ impl IdentityStore for SqliteTx<'_> {
         self.one("get group by organization and name", &sql, [organization_id, name], rows::group)
     }
 
-
     fn get_groups_by_organization_id(&self, organization_id: &str) -> Result<Vec<Group>> {
         let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE organization_id = ?1 ORDER BY name");
         self.all("get groups by organization id", &sql, [organization_id], rows::group)
@@ -284,7 +284,7 @@ impl IdentityStore for SqliteTx<'_> {
     }
 
     fn get_group_members_by_group_id(&self, group_id: &str, include_system: bool) -> Result<Vec<GroupMember>> {
-        self.get_group_members_by_group_id_paginated(group_id, include_system, 0, 0).map(|(members, _)| members)
+        self.get_group_members_by_group_id_paginated(group_id, include_system, 0, 0).map(|page| page.rows)
     }
 
     fn get_group_members_count_by_group_id(&self, group_id: &str, include_system: bool) -> Result<i64> {
@@ -299,7 +299,7 @@ impl IdentityStore for SqliteTx<'_> {
         include_system: bool,
         offset: u32,
         limit: u32,
-    ) -> Result<(Vec<GroupMember>, i64)> {
+    ) -> Result<Page<GroupMember>> {
         let (members, counts): (Vec<GroupMember>, Vec<i64>) = self
             .all(
                 "get group members by group id",
@@ -319,7 +319,7 @@ impl IdentityStore for SqliteTx<'_> {
             None if offset > 0 => self.get_group_members_count_by_group_id(group_id, include_system)?,
             None => 0,
         };
-        Ok((members, total))
+        Ok(Page { rows: members, count: total })
     }
 
     /// Site owners and template admins, and the organization's admins and template admins.

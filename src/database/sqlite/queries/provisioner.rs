@@ -7,18 +7,18 @@ use crate::clock::Timestamp;
 use crate::clock::to_micros;
 use crate::database::ProvisionerStore;
 use crate::database::Result;
+use crate::database::models::BuildOfJob;
+use crate::database::models::InsertProvisionerJob;
 use crate::database::models::NewJobLog;
 use crate::database::models::ProvisionerJob;
 use crate::database::models::ProvisionerJobLog;
-use crate::database::models::WorkspaceTransition;
 use crate::database::rows;
 use crate::database::rows::JOB_COLUMNS;
 use crate::database::rows::JOB_LOG_COLUMNS;
 use crate::database::sqlite::errors::OpContext;
-use crate::database::sqlite::tx::SqliteTx;
-use crate::database::models::InsertProvisionerJob;
 use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::opt_micros;
+use crate::database::sqlite::tx::SqliteTx;
 
 impl ProvisionerStore for SqliteTx<'_> {
     /// Writers are serialized, so two workers, in any processes, can never take the same job.
@@ -107,16 +107,20 @@ impl ProvisionerStore for SqliteTx<'_> {
         )
     }
 
-    fn get_workspace_build_by_job_id(
-        &self,
-        job_id: &str,
-    ) -> Result<Option<(String, String, WorkspaceTransition, bool)>> {
+    fn get_workspace_build_by_job_id(&self, job_id: &str) -> Result<Option<BuildOfJob>> {
         self.opt(
             "get workspace build by job id",
             "SELECT wb.id, wb.workspace_id, wb.transition, tv.fail_builds FROM workspace_builds wb
              JOIN template_versions tv ON tv.id = wb.template_version_id WHERE wb.job_id = ?1",
             [job_id],
-            |r| Ok((r.id(0)?, r.id(1)?, rows::text_enum(r, 2, "workspace_builds.transition")?, r.bool(3)?)),
+            |r| {
+                Ok(BuildOfJob {
+                    build_id: r.id(0)?,
+                    workspace_id: r.id(1)?,
+                    transition: rows::text_enum(r, 2, "workspace_builds.transition")?,
+                    fail_builds: r.bool(3)?,
+                })
+            },
         )
     }
 

@@ -8,6 +8,7 @@ use crate::database::Result;
 use crate::database::RollupStore;
 use crate::database::models::RollupAgentStat;
 use crate::database::models::RollupAppStat;
+use crate::database::models::RollupWindowInputs;
 use crate::database::models::TemplateUsageStat;
 use crate::database::rows;
 use crate::database::rows::USAGE_STAT_COLUMNS;
@@ -18,10 +19,12 @@ use crate::database::sqlite::queries::timestamp_at;
 use crate::database::sqlite::tx::SqliteTx;
 
 impl RollupStore for SqliteTx<'_> {
-    fn get_rollup_window_inputs(&self) -> Result<(Option<Timestamp>, Option<Timestamp>)> {
+    fn get_rollup_window_inputs(&self) -> Result<RollupWindowInputs> {
         let sql = "SELECT (SELECT MAX(start_time) FROM template_usage_stats),
                           (SELECT MIN(created_at) FROM workspace_agent_stats)";
-        self.one("get rollup window inputs", sql, [], |r| Ok((r.opt_time(0)?, r.opt_time(1)?)))
+        self.one("get rollup window inputs", sql, [], |r| {
+            Ok(RollupWindowInputs { newest_bucket_start: r.opt_time(0)?, earliest_agent_stat: r.opt_time(1)? })
+        })
     }
 
     /// Each row's text is borrowed from the row: no allocation per row.

@@ -52,7 +52,6 @@ impl SystemStore for SqliteTx<'_> {
         )
     }
 
-
     fn get_prebuilds_settings(&self) -> Result<String> {
         settings_json(self, "get prebuilds settings", "prebuilds_settings")
     }

@@ -8,8 +8,11 @@ use crate::clock::to_micros;
 use crate::database::Result;
 use crate::database::TemplateStore;
 use crate::database::models::InsertPreset;
+use crate::database::models::InsertPresetParameter;
+use crate::database::models::InsertPresetPrebuildSchedule;
 use crate::database::models::InsertTemplate;
 use crate::database::models::InsertTemplateVersion;
+use crate::database::models::InsertTemplateVersionParameter;
 use crate::database::models::Preset;
 use crate::database::models::PresetParameter;
 use crate::database::models::PresetPrebuildSchedule;
@@ -26,12 +29,8 @@ use crate::database::rows::VERSION_COLUMNS;
 use crate::database::rows::VERSION_PARAMETER_COLUMNS;
 use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::tx::SqliteTx;
-use crate::database::models::InsertPresetParameter;
-use crate::database::models::InsertPresetPrebuildSchedule;
-use crate::database::models::InsertTemplateVersionParameter;
 
 impl TemplateStore for SqliteTx<'_> {
-
     fn insert_template(&self, p: &InsertTemplate<'_>) -> Result<Template> {
         self.one(
             "insert template",

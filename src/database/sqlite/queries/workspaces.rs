@@ -12,14 +12,18 @@ use crate::database::WorkspaceStore;
 use crate::database::models::InsertWorkspace;
 use crate::database::models::InsertWorkspaceAgent;
 use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::InsertWorkspaceBuildParameter;
+use crate::database::models::InsertWorkspaceResource;
 use crate::database::models::JobStatus;
 use crate::database::models::PREBUILDS_SYSTEM_USER_ID;
+use crate::database::models::Page;
 use crate::database::models::RunningWorkspaceAgent;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceAgent;
 use crate::database::models::WorkspaceAgentStat;
 use crate::database::models::WorkspaceAppStat;
 use crate::database::models::WorkspaceBuild;
+use crate::database::models::WorkspaceBuildParameter;
 use crate::database::models::WorkspacePageParams;
 use crate::database::models::WorkspaceResource;
 use crate::database::models::WorkspaceTransition;
@@ -32,8 +36,6 @@ use crate::database::sqlite::errors::OpContext;
 use crate::database::sqlite::queries::json_ids;
 use crate::database::sqlite::queries::opt_micros;
 use crate::database::sqlite::tx::SqliteTx;
-use crate::database::models::InsertWorkspaceBuildParameter;
-use crate::database::models::InsertWorkspaceResource;
 
 /// A live workspace with what the listing filters and sorts on.
 #[derive(Debug, Clone)]
@@ -164,8 +166,9 @@ impl WorkspaceStore for SqliteTx<'_> {
         self.one("get workspace by id", &sql, [id], rows::workspace)
     }
 
-    fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<(Vec<String>, i64)> {
-        get_workspaces_page(self, params)
+    fn get_workspaces_page(&self, params: &WorkspacePageParams<'_>) -> Result<Page<String>> {
+        let (rows, count) = get_workspaces_page(self, params)?;
+        Ok(Page { rows, count })
     }
 
     fn get_workspaces_by_ids(&self, ids: &[String]) -> Result<Vec<Workspace>> {
@@ -316,12 +319,12 @@ impl WorkspaceStore for SqliteTx<'_> {
         )
     }
 
-    fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<(String, String)>> {
+    fn get_workspace_build_parameters(&self, workspace_build_id: &str) -> Result<Vec<WorkspaceBuildParameter>> {
         self.all(
             "get workspace build parameters",
             "SELECT name, value FROM workspace_build_parameters WHERE workspace_build_id = ?1 ORDER BY name",
             [workspace_build_id],
-            |r| Ok((r.text(0)?, r.text(1)?)),
+            |r| Ok(WorkspaceBuildParameter { name: r.text(0)?, value: r.text(1)? }),
         )
     }
 
@@ -417,7 +420,6 @@ impl WorkspaceStore for SqliteTx<'_> {
         }
         Ok(())
     }
-
 
     fn get_running_workspace_agents(&self) -> Result<Vec<RunningWorkspaceAgent>> {
         self.all(
