@@ -4,6 +4,7 @@ use crate::database::Result;
 use crate::database::Store;
 use crate::database::models::InsertProvisionerJob;
 use crate::database::models::InsertWorkspaceBuild;
+use crate::database::models::InsertWorkspaceBuildParameter;
 use crate::database::models::ProvisionerJobType;
 use crate::database::models::Workspace;
 use crate::database::models::WorkspaceBuild;
@@ -128,4 +129,17 @@ pub fn cancel_build(
         tx.cancel_provisioner_job(&job.id, tx.clock().now())?;
         Ok(())
     })
+}
+
+/// Gives build `to` the parameter values of build `from` (a new build keeps what the one
+/// before it was given), in the caller's transaction.
+pub fn copy_build_parameters(tx: &dyn Store, from: &str, to: &str) -> Result<()> {
+    for p in tx.get_workspace_build_parameters(from)? {
+        tx.insert_workspace_build_parameter(&InsertWorkspaceBuildParameter {
+            workspace_build_id: to,
+            name: &p.name,
+            value: &p.value,
+        })?;
+    }
+    Ok(())
 }

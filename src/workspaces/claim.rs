@@ -8,8 +8,8 @@ use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::ClaimPrebuild;
 use crate::database::models::ClaimedPrebuild;
-use crate::database::models::InsertWorkspaceBuildParameter;
 use crate::database::models::WorkspaceTransition;
+use crate::workspaces::builds;
 use crate::workspaces::builds::BuildJob;
 use crate::workspaces::builds::NewBuild;
 use crate::workspaces::builds::insert_build;
@@ -94,13 +94,7 @@ pub fn claim_prebuilt_workspace(store: &dyn Store, req: &ClaimRequest<'_>) -> Re
             },
         )?;
         if let Some(previous) = previous {
-            for p in tx.get_workspace_build_parameters(&previous.id)? {
-                tx.insert_workspace_build_parameter(&InsertWorkspaceBuildParameter {
-                    workspace_build_id: &build.id,
-                    name: &p.name,
-                    value: &p.value,
-                })?;
-            }
+            builds::copy_build_parameters(tx, &previous.id, &build.id)?;
         }
         Ok(Some(Claimed { workspace_id, name, build_id: build.id }))
     })

@@ -8,12 +8,12 @@ use crate::database::Store;
 use crate::database::TxOptions;
 use crate::database::in_tx;
 use crate::database::models::InsertWorkspace;
-use crate::database::models::InsertWorkspaceBuildParameter;
 use crate::database::models::JobStatus;
 use crate::database::models::User;
 use crate::database::models::WorkspaceBuild;
 use crate::database::models::WorkspaceTransition;
 use crate::names;
+use crate::workspaces::builds;
 use crate::workspaces::builds::BuildJob;
 use crate::workspaces::builds::NewBuild;
 use crate::workspaces::builds::insert_build;
@@ -265,13 +265,7 @@ pub fn start_build(
             },
         )?;
         if let Some(previous) = &previous {
-            for p in tx.get_workspace_build_parameters(&previous.id)? {
-                tx.insert_workspace_build_parameter(&InsertWorkspaceBuildParameter {
-                    workspace_build_id: &build.id,
-                    name: &p.name,
-                    value: &p.value,
-                })?;
-            }
+            builds::copy_build_parameters(tx, &previous.id, &build.id)?;
         }
         Ok(build)
     })

@@ -125,3 +125,21 @@ pub struct Page<T> {
     pub rows: Vec<T>,
     pub count: i64,
 }
+
+impl<T> Page<T> {
+    /// A page from rows each read with the window count of all matches (`COUNT(*) OVER ()`).
+    /// An empty page has no row to carry the count: past the first page, `count_all` answers
+    /// it; an empty first page has 0.
+    pub(crate) fn from_counted(
+        rows: Vec<(T, i64)>,
+        offset: u32,
+        count_all: impl FnOnce() -> crate::database::Result<i64>,
+    ) -> crate::database::Result<Self> {
+        let count = match rows.first() {
+            Some((_, n)) => *n,
+            None if offset > 0 => count_all()?,
+            None => 0,
+        };
+        Ok(Page { rows: rows.into_iter().map(|(row, _)| row).collect(), count })
+    }
+}

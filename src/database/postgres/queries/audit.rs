@@ -61,7 +61,7 @@ impl AuditStore for PgTx<'_> {
             ],
             |r| Ok((rows::audit_log(r)?, r.i64(10)?)),
         )?;
-        let count = page.first().map_or(0, |(_, total)| *total);
-        Ok(Page { rows: page.into_iter().map(|(log, _)| log).collect(), count })
+        // An empty page counts 0, as upstream's window count.
+        Page::from_counted(page, 0, || Ok(0))
     }
 }

@@ -313,26 +313,18 @@ impl IdentityStore for PgTx<'_> {
         limit: u32,
     ) -> Result<Page<GroupMember>> {
         let limit: Option<i64> = (limit > 0).then_some(i64::from(limit));
-        let (members, counts): (Vec<GroupMember>, Vec<i64>) = self
-            .all(
-                "get group members by group id",
-                &format!(
-                    "SELECT {GROUP_MEMBER_COLUMNS}, COUNT(*) OVER () FROM group_members_expanded
+        let counted = self.all(
+            "get group members by group id",
+            &format!(
+                "SELECT {GROUP_MEMBER_COLUMNS}, COUNT(*) OVER () FROM group_members_expanded
                      WHERE group_id = $1 AND ($2 OR NOT user_is_system)
                      ORDER BY lower(user_username) COLLATE \"C\"
                      LIMIT $4 OFFSET $3"
-                ),
-                &[&id(group_id), &include_system, &i64::from(offset), &limit],
-                |r| Ok((rows::group_member(r)?, r.i64(7)?)),
-            )?
-            .into_iter()
-            .unzip();
-        let total = match counts.first() {
-            Some(&n) => n,
-            None if offset > 0 => self.get_group_members_count_by_group_id(group_id, include_system)?,
-            None => 0,
-        };
-        Ok(Page { rows: members, count: total })
+            ),
+            &[&id(group_id), &include_system, &i64::from(offset), &limit],
+            |r| Ok((rows::group_member(r)?, r.i64(7)?)),
+        )?;
+        Page::from_counted(counted, offset, || self.get_group_members_count_by_group_id(group_id, include_system))
     }
 
     /// Site owners and template admins, and the organization's admins and template admins.

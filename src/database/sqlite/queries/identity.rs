@@ -300,26 +300,18 @@ impl IdentityStore for SqliteTx<'_> {
         offset: u32,
         limit: u32,
     ) -> Result<Page<GroupMember>> {
-        let (members, counts): (Vec<GroupMember>, Vec<i64>) = self
-            .all(
-                "get group members by group id",
-                &format!(
-                    "SELECT {GROUP_MEMBER_COLUMNS}, COUNT(*) OVER () FROM group_members_expanded
+        let counted = self.all(
+            "get group members by group id",
+            &format!(
+                "SELECT {GROUP_MEMBER_COLUMNS}, COUNT(*) OVER () FROM group_members_expanded
                      WHERE group_id = ?1 AND (?2 OR user_is_system = 0)
                      ORDER BY user_username
                      LIMIT CASE WHEN ?4 = 0 THEN -1 ELSE ?4 END OFFSET ?3"
-                ),
-                params![group_id, include_system, offset, limit],
-                |r| Ok((rows::group_member(r)?, r.i64(7)?)),
-            )?
-            .into_iter()
-            .unzip();
-        let total = match counts.first() {
-            Some(&n) => n,
-            None if offset > 0 => self.get_group_members_count_by_group_id(group_id, include_system)?,
-            None => 0,
-        };
-        Ok(Page { rows: members, count: total })
+            ),
+            params![group_id, include_system, offset, limit],
+            |r| Ok((rows::group_member(r)?, r.i64(7)?)),
+        )?;
+        Page::from_counted(counted, offset, || self.get_group_members_count_by_group_id(group_id, include_system))
     }
 
     /// Site owners and template admins, and the organization's admins and template admins.
