@@ -51,6 +51,39 @@ fn all_users(include_system: bool) -> GetUsersParams<'static> {
 }
 
 contract_tests! {
+    /// Groups list by name in byte order (`Everyone` before lower-case names) and members by
+    /// username ignoring case, the same on both engines whatever PostgreSQL's collation.
+    fn groups_and_members_list_in_the_same_order_on_both_engines(engine) {
+        let (db, clock) = setup(engine);
+        let org = db.store.get_default_organization().unwrap();
+        for name in ["ops", "developers"] {
+            coderlite::testing::fixtures::group(&db.store).org(&org).name(name).build().unwrap();
+        }
+        let names: Vec<String> =
+            db.store.get_groups_by_organization_id(&org.id).unwrap().into_iter().map(|g| g.name).collect();
+        assert_eq!(names, ["Everyone", "developers", "ops"]);
+        for username in ["bob", "Zed"] {
+            let u = human(&db.store, &clock, username);
+            db.store
+                .insert_organization_member(&coderlite::database::models::InsertOrganizationMember {
+                    organization_id: &org.id,
+                    user_id: &u.id,
+                    roles: &[],
+                    created_at: clock.now(),
+                })
+                .unwrap();
+        }
+        let everyone: Vec<String> = db
+            .store
+            .get_group_members_by_organization_id(&org.id, false)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.group_id == org.id)
+            .map(|m| m.user_username)
+            .collect();
+        assert_eq!(everyone, ["bob", "Zed"]);
+    }
+
     /// Scenario 1.
     fn migrations_create_the_prebuilds_user_in_the_default_org(engine) {
         let (db, _) = setup(engine);

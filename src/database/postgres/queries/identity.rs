@@ -263,7 +263,7 @@ impl IdentityStore for PgTx<'_> {
     }
 
     fn get_groups_by_organization_id(&self, organization_id: &str) -> Result<Vec<Group>> {
-        let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE organization_id = $1 ORDER BY name");
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE organization_id = $1 ORDER BY name COLLATE \"C\"");
         self.all("get groups by organization id", &sql, &[&id(organization_id)], rows::group)
     }
 
@@ -277,7 +277,7 @@ impl IdentityStore for PgTx<'_> {
             &format!(
                 "SELECT {GROUP_MEMBER_COLUMNS} FROM group_members_expanded
                  WHERE organization_id = $1 AND ($2 OR NOT user_is_system)
-                 ORDER BY group_id, user_username"
+                 ORDER BY group_id, lower(user_username) COLLATE \"C\""
             ),
             &[&id(organization_id), &include_system],
             rows::group_member,
